@@ -1,0 +1,176 @@
+// Packets as typed commands. parse_command() turns one payload into a Command; every family has
+// its own struct, named after the packet. Parsing never throws: malformed input is a ParseError,
+// which the session answers with an E reply and goes on.
+#pragma once
+
+#include <cstdint>
+#include <expected>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+namespace gostub::protocol {
+
+// A thread id as the protocol writes it: "TID", "pPID.TID", "pPID" (all of its threads);
+// 0 means "any", -1 "all".
+struct ThreadId {
+  static constexpr std::int64_t kAny = 0;
+  static constexpr std::int64_t kAll = -1;
+  std::optional<std::int64_t> pid;  // present in the multiprocess form
+  std::int64_t tid = kAll;
+
+  bool operator==(const ThreadId&) const = default;
+};
+std::optional<ThreadId> parse_thread_id(std::string_view text);
+// Multiprocess form "pPID.TID" when `multiprocess` (the client said multiprocess+), else "TID".
+std::string format_thread_id(std::int64_t pid, std::int64_t tid, bool multiprocess);
+
+struct QuerySupported {
+  std::vector<std::string> features;  // as sent: "multiprocess+", "xmlRegisters=i386", ...
+};
+struct StartNoAckMode {};
+struct QueryHaltReason {};  // ?
+struct ReadRegisters {};    // g
+struct WriteRegisters {     // G
+  std::string bytes;
+};
+struct ReadRegister {  // p
+  std::uint32_t regno;
+};
+struct WriteRegister {  // P
+  std::uint32_t regno;
+  std::string bytes;
+};
+struct ReadMemory {  // m
+  std::uint64_t address;
+  std::uint64_t length;
+};
+struct WriteMemory {  // M (hex) and X (binary), already decoded
+  std::uint64_t address;
+  std::string bytes;
+};
+enum class BreakpointType : std::uint8_t {
+  kSoftware = 0,
+  kHardware = 1,
+  kWriteWatch = 2,
+  kReadWatch = 3,
+  kAccessWatch = 4
+};
+struct InsertBreakpoint {  // Z
+  BreakpointType type;
+  std::uint64_t address;
+  std::uint64_t kind;
+  bool has_conditions;  // ";X…" agent expressions follow; not evaluated by this server yet
+};
+struct RemoveBreakpoint {  // z
+  BreakpointType type;
+  std::uint64_t address;
+  std::uint64_t kind;
+};
+struct QueryResumeActions {};  // vCont?
+enum class ResumeKind : std::uint8_t { kContinue, kStep, kStop };
+struct ResumeAction {
+  ResumeKind kind;
+  int signal = 0;  // gdb's signal number; 0 for none
+  std::optional<ThreadId> thread;  // absent: applies to every thread not named before it
+};
+struct Resume {  // vCont and the legacy c, C, s, S
+  std::vector<ResumeAction> actions;
+  bool legacy = false;  // c/s/C/S: the thread set by Hc applies
+};
+struct SetThread {  // Hg / Hc
+  char operation;   // 'g' or 'c'
+  ThreadId thread;
+};
+struct QueryThreadListFirst {};  // qfThreadInfo
+struct QueryThreadListNext {};   // qsThreadInfo
+struct QueryThreadAlive {        // T
+  ThreadId thread;
+};
+struct QueryCurrentThread {};  // qC
+struct QueryAttached {         // qAttached
+  std::optional<std::int64_t> pid;
+};
+struct TransferRead {  // qXfer:OBJECT:read:ANNEX:OFFSET,LENGTH
+  std::string object;
+  std::string annex;
+  std::uint64_t offset;
+  std::uint64_t length;
+};
+struct Kill {  // k, vKill;PID
+  std::optional<std::int64_t> pid;
+};
+struct Detach {  // D, D;PID
+  std::optional<std::int64_t> pid;
+};
+struct MonitorCommand {  // qRcmd,HEX
+  std::string text;
+};
+struct QueryOffsets {};        // qOffsets
+struct QuerySymbol {           // qSymbol::, qSymbol:VALUE:NAME
+  std::string payload;         // the part after "qSymbol:"
+};
+struct QueryTraceStatus {};    // qTStatus
+struct PassSignals {           // QPassSignals:a;b;…
+  std::vector<int> signals;    // gdb's numbering
+};
+struct ProgramSignals {        // QProgramSignals:a;b;…
+  std::vector<int> signals;
+};
+struct EnableExtendedMode {};  // !
+// Host I/O (vFile:…): gdb reads the program, /proc files and libraries through the server.
+struct HostSetFs {  // vFile:setfs:PID; 0 names the server's own filesystem
+  std::int64_t pid;
+};
+struct HostOpen {  // vFile:open:HEXPATH,FLAGS,MODE (gdb's fileio flag values)
+  std::string path;
+  std::uint64_t flags;
+  std::uint64_t mode;
+};
+struct HostPread {  // vFile:pread:FD,COUNT,OFFSET
+  std::int64_t fd;
+  std::uint64_t count;
+  std::uint64_t offset;
+};
+struct HostClose {  // vFile:close:FD
+  std::int64_t fd;
+};
+struct HostFstat {  // vFile:fstat:FD
+  std::int64_t fd;
+};
+struct HostReadlink {  // vFile:readlink:HEXPATH
+  std::string path;
+};
+// A packet we know and deliberately answer with the empty reply; `reason` is logged.
+struct Declined {
+  std::string_view reason;
+};
+// Not a packet we know: answered with the empty reply, as the protocol requires.
+struct Unknown {};
+
+using Command =
+    std::variant<QuerySupported, StartNoAckMode, QueryHaltReason, ReadRegisters, WriteRegisters,
+                 ReadRegister, WriteRegister, ReadMemory, WriteMemory, InsertBreakpoint,
+                 RemoveBreakpoint, QueryResumeActions, Resume, SetThread, QueryThreadListFirst,
+                 QueryThreadListNext, QueryThreadAlive, QueryCurrentThread, QueryAttached,
+                 TransferRead, Kill, Detach, MonitorCommand, QueryOffsets, QuerySymbol,
+                 QueryTraceStatus, PassSignals, ProgramSignals, EnableExtendedMode, HostSetFs,
+                 HostOpen, HostPread, HostClose, HostFstat, HostReadlink, Declined, Unknown>;
+
+struct ParseError {
+  std::string message;
+};
+
+std::expected<Command, ParseError> parse_command(std::string_view payload);
+
+// The dispatch table, exposed for the test that no entry shadows a later one.
+struct PacketPattern {
+  std::string_view name;
+  bool exact;  // true: the whole payload; false: a prefix
+};
+std::span<const PacketPattern> packet_patterns();
+
+}  // namespace gostub::protocol
