@@ -1,0 +1,154 @@
+// A traced Linux process, run in all-stop mode.
+//
+// All ptrace calls come from the thread that created the Process (ptrace is per-thread). Nothing
+// here blocks waiting for the program to run: resume() returns at once, and the owner calls
+// handle_wait_events() whenever SIGCHLD arrives; it returns the one stop to report, after every
+// other thread has been stopped. Events that other threads hit meanwhile stay pending on those
+// threads and are reported by later resumes, one at a time (as gdbserver's linux-low does).
+//
+// Threads here are OS threads (LWPs), named by their tid; goroutines are symbols/'s concern.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "target/error.hpp"
+
+namespace gostub::target {
+
+struct LaunchOptions {
+  std::vector<std::string> argv;  // argv[0]: the program, as the user named it
+  bool stdout_to_stderr = false;  // RSP over stdin/stdout: keep the program off that channel
+  bool take_terminal = true;      // make the program the terminal's foreground process group
+};
+
+enum class ResumeKind : std::uint8_t { kContinue, kStep };
+
+struct ThreadAction {
+  pid_t tid;
+  ResumeKind kind;
+  int signal = 0;  // Linux signal to deliver, 0 for none
+};
+
+struct StopEvent {
+  enum class Kind : std::uint8_t {
+    kSignal,      // the thread received `signal` (not delivered yet)
+    kBreakpoint,  // a breakpoint of ours; pc is already back at its address
+    kStepDone,    // a single-step finished
+    kInterrupt,   // interrupt() stopped the program; no signal is pending
+    kExited,      // the process exited with `exit_code`
+    kTerminated,  // the process was killed by `signal`
+  };
+  Kind kind;
+  pid_t tid = 0;
+  int signal = 0;
+  int exit_code = 0;
+};
+
+class Process {
+ public:
+  static Result<std::unique_ptr<Process>> launch(const LaunchOptions& options);
+  static Result<std::unique_ptr<Process>> attach(pid_t pid);
+  ~Process();
+  Process(const Process&) = delete;
+  Process& operator=(const Process&) = delete;
+
+  pid_t pid() const { return pid_; }
+  bool attached() const { return attached_; }  // attached to, rather than launched by us
+  bool alive() const { return alive_; }
+  bool running() const;
+  const std::string& executable() const { return executable_; }
+
+  // Threads, in the order they were first seen (the leader first).
+  std::vector<pid_t> threads() const;
+  bool has_thread(pid_t tid) const { return threads_.contains(tid); }
+  std::string thread_name(pid_t tid) const;
+  int thread_core(pid_t tid) const;  // -1 when unknown
+  Result<std::string> auxv() const;
+
+  // Resumes the threads named in `actions`; the others stay stopped. When a resumed thread
+  // already has a pending stop, nothing runs and that stop is returned instead.
+  Result<std::optional<StopEvent>> resume(std::span<const ThreadAction> actions);
+  // Reaps the kernel's wait statuses; returns the stop to report, if one happened.
+  std::optional<StopEvent> handle_wait_events();
+  // Stops every running thread (the client's Ctrl-C) and returns the stop to report: an
+  // interrupt, or the exit if the process ended meanwhile. nullopt when nothing was running.
+  std::optional<StopEvent> interrupt_all();
+  // Signals in this set are delivered to the program at once, never reported (gdb's "pass,
+  // nostop"). Linux numbers.
+  void set_pass_signals(std::set<int> signals) { pass_signals_ = std::move(signals); }
+  const std::set<int>& pass_signals() const { return pass_signals_; }
+
+  Result<std::string> read_registers(pid_t tid) const;
+  Result<void> write_registers(pid_t tid, std::string_view file);
+  Result<std::uint64_t> read_pc(pid_t tid) const;
+
+  // Memory as the program sees it: breakpoint bytes of ours never show. A read that faults
+  // part-way returns the bytes before the fault; one that reads nothing is an error.
+  Result<std::string> read_memory(std::uint64_t address, std::size_t length) const;
+  Result<void> write_memory(std::uint64_t address, std::string_view bytes);
+  // Reads into `out` (no allocation), shadowing breakpoints; returns the bytes read.
+  Result<std::size_t> read_memory_into(std::uint64_t address, std::span<char> out) const;
+
+  Result<void> insert_breakpoint(std::uint64_t address);
+  Result<void> remove_breakpoint(std::uint64_t address);
+  bool has_breakpoint(std::uint64_t address) const { return breakpoints_.contains(address); }
+
+  // Kills the program and reaps it. Returns the final stop (kTerminated).
+  StopEvent kill();
+  // Removes every breakpoint and lets the program run on untraced.
+  Result<void> detach();
+
+ private:
+  struct Thread {
+    bool running = false;
+    bool stepping = false;             // the current resume is a single-step
+    bool awaiting_first_stop = false;  // a new clone whose initial stop has not been reaped
+    std::uint64_t order = 0;           // when it was first seen
+    std::optional<StopEvent> pending;  // a stop seen while stopping all, not yet reported
+    std::vector<int> held_signals;     // passed signals that arrived mid-step
+    // The breakpoint address of the last stop reported for this thread. Only then does a
+    // resume step over the breakpoint under the pc: a thread merely stopped at a breakpoint
+    // address has not hit it yet, and must, or the hit would be lost.
+    std::optional<std::uint64_t> reported_breakpoint;
+  };
+
+  Process() = default;
+  Result<void> seize_all_threads();
+  Thread& add_thread(pid_t tid);
+
+  // Classifies one wait status. Returns a stop to report; may resume the thread instead.
+  std::optional<StopEvent> on_wait_status(pid_t tid, int status, bool stopping_all);
+  std::optional<StopEvent> on_signal_stop(pid_t tid, Thread& thread, int signal);
+  void stop_all_threads();
+  bool wait_until_stopped(pid_t tid);
+  void resume_thread(pid_t tid, Thread& thread, ResumeKind kind, int signal);
+  Result<StopEvent> step_over_breakpoint(pid_t tid, Thread& thread, std::uint64_t pc);
+  std::optional<StopEvent> take_pending_stop(std::span<const ThreadAction> actions);
+  void on_process_gone(const StopEvent& event);
+  // Every stop handed to the caller goes through here.
+  StopEvent report(const StopEvent& stop);
+  Result<void> write_pc(pid_t tid, std::uint64_t pc);
+  Result<void> poke_bytes(std::uint64_t address, std::string_view bytes);
+
+  pid_t pid_ = -1;
+  bool attached_ = false;
+  bool alive_ = true;
+  std::string executable_;
+  int memory_fd_ = -1;  // /proc/PID/mem, for writes to read-only text and faulting reads
+  std::uint64_t next_order_ = 0;
+  std::map<pid_t, Thread> threads_;
+  std::map<std::uint64_t, std::uint8_t> breakpoints_;  // address -> original byte
+  std::set<int> pass_signals_;
+  std::optional<StopEvent> exit_event_;  // the process ended while other work was under way
+};
+
+}  // namespace gostub::target

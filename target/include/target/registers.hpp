@@ -1,0 +1,40 @@
+// The x86-64 Linux register set as gdb numbers it (features core, sse, linux, segments;
+// regnums 0..59), and the "register file": every register's raw little-endian bytes
+// concatenated in that order, which is exactly the layout of gdb's g packet.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+struct user_regs_struct;
+struct user_fpregs_struct;
+
+namespace gostub::target {
+
+struct RegisterInfo {
+  std::string_view name;
+  std::uint16_t bitsize;
+  std::string_view type;     // gdb target-description type
+  std::string_view group;    // "" when gdb's default applies
+  std::string_view feature;  // gdb feature name
+  int dwarf;                 // DWARF register number, -1 when none
+  std::size_t offset;        // byte offset in the register file
+};
+
+std::span<const RegisterInfo> x86_64_registers();
+std::size_t register_file_size();
+
+namespace regno {
+inline constexpr std::uint32_t kRbp = 6;
+inline constexpr std::uint32_t kRsp = 7;
+inline constexpr std::uint32_t kRip = 16;
+}  // namespace regno
+
+// Conversions between the kernel's structures and the register file.
+std::string to_register_file(const user_regs_struct& general, const user_fpregs_struct& fp);
+void from_register_file(std::string_view file, user_regs_struct& general, user_fpregs_struct& fp);
+
+}  // namespace gostub::target

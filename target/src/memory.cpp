@@ -1,0 +1,103 @@
+// Memory and software breakpoints. Reads go through process_vm_readv (one syscall for any
+// length) with /proc/PID/mem for what it cannot do; writes through process_vm_writev, with
+// /proc/PID/mem for read-only text (it writes through page protection, as ptrace does).
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "target/process.hpp"
+
+namespace gostub::target {
+
+namespace {
+constexpr std::uint8_t kInt3 = 0xcc;
+}
+
+Result<std::size_t> Process::read_memory_into(std::uint64_t address, std::span<char> out) const {
+  if (!alive_) return fail(ESRCH, "the process is not running");
+  if (out.empty()) return 0;
+  iovec local{out.data(), out.size()};
+  iovec remote{reinterpret_cast<void*>(address), out.size()};
+  ssize_t got = ::process_vm_readv(pid_, &local, 1, &remote, 1, 0);
+  std::size_t done = got > 0 ? static_cast<std::size_t>(got) : 0;
+  if (done < out.size() && memory_fd_ >= 0) {
+    // process_vm_readv stops at the first unreadable page; /proc/PID/mem reads up to the fault
+    // and can read pages the program mapped without read permission.
+    const ssize_t more = ::pread(memory_fd_, out.data() + done, out.size() - done,
+                                 static_cast<off_t>(address + done));
+    if (more > 0) done += static_cast<std::size_t>(more);
+  }
+  if (done == 0) return fail(EIO, fmt::format("cannot read memory at {:#x}", address));
+  // Our breakpoints are invisible: show the bytes they replaced.
+  for (auto it = breakpoints_.lower_bound(address); it != breakpoints_.end() && it->first < address + done;
+       ++it) {
+    out[it->first - address] = static_cast<char>(it->second);
+  }
+  return done;
+}
+
+Result<std::string> Process::read_memory(std::uint64_t address, std::size_t length) const {
+  std::string bytes(length, '\0');
+  auto got = read_memory_into(address, bytes);
+  if (!got) return std::unexpected(got.error());
+  bytes.resize(*got);
+  return bytes;
+}
+
+Result<void> Process::poke_bytes(std::uint64_t address, std::string_view bytes) {
+  if (!alive_) return fail(ESRCH, "the process is not running");
+  iovec local{const_cast<char*>(bytes.data()), bytes.size()};
+  iovec remote{reinterpret_cast<void*>(address), bytes.size()};
+  const ssize_t put = ::process_vm_writev(pid_, &local, 1, &remote, 1, 0);
+  std::size_t done = put > 0 ? static_cast<std::size_t>(put) : 0;
+  while (done < bytes.size() && memory_fd_ >= 0) {
+    const ssize_t more = ::pwrite(memory_fd_, bytes.data() + done, bytes.size() - done,
+                                  static_cast<off_t>(address + done));
+    if (more <= 0) break;
+    done += static_cast<std::size_t>(more);
+  }
+  if (done < bytes.size()) {
+    return fail(EIO, fmt::format("cannot write memory at {:#x}", address + done));
+  }
+  return {};
+}
+
+Result<void> Process::write_memory(std::uint64_t address, std::string_view bytes) {
+  if (bytes.empty()) return {};
+  // A write over one of our breakpoints changes the byte it will restore; the int3 stays.
+  std::string data(bytes);
+  for (auto it = breakpoints_.lower_bound(address);
+       it != breakpoints_.end() && it->first < address + data.size(); ++it) {
+    it->second = static_cast<std::uint8_t>(data[it->first - address]);
+    data[it->first - address] = static_cast<char>(kInt3);
+  }
+  return poke_bytes(address, data);
+}
+
+Result<void> Process::insert_breakpoint(std::uint64_t address) {
+  if (breakpoints_.contains(address)) return {};
+  char original = 0;
+  auto got = read_memory_into(address, std::span<char>(&original, 1));
+  if (!got) return std::unexpected(got.error());
+  if (auto put = poke_bytes(address, std::string(1, static_cast<char>(kInt3))); !put) {
+    return std::unexpected(put.error());
+  }
+  breakpoints_.emplace(address, static_cast<std::uint8_t>(original));
+  return {};
+}
+
+Result<void> Process::remove_breakpoint(std::uint64_t address) {
+  const auto found = breakpoints_.find(address);
+  if (found == breakpoints_.end()) return {};
+  if (auto put = poke_bytes(address, std::string(1, static_cast<char>(found->second))); !put) {
+    return std::unexpected(put.error());
+  }
+  breakpoints_.erase(found);
+  return {};
+}
+
+}  // namespace gostub::target

@@ -1,0 +1,681 @@
+#include "target/process.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/ptrace.h>
+#include <sys/user.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <utility>
+
+#include <fmt/format.h>
+
+#include "target/registers.hpp"
+
+namespace gostub::target {
+
+namespace {
+
+constexpr std::uint8_t kInt3 = 0xcc;
+
+long ptrace_call(int request, pid_t tid, std::uintptr_t address = 0, std::uintptr_t data = 0) {
+  return ::ptrace(static_cast<enum __ptrace_request>(request), tid, address, data);
+}
+
+std::string read_text_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream content;
+  content << in.rdbuf();
+  return content.str();
+}
+
+std::vector<pid_t> list_tasks(pid_t pid) {
+  std::vector<pid_t> tids;
+  const auto path = fmt::format("/proc/{}/task", pid);
+  DIR* dir = ::opendir(path.c_str());
+  if (dir == nullptr) return tids;
+  while (const dirent* entry = ::readdir(dir)) {
+    const int tid = std::atoi(entry->d_name);
+    if (tid > 0) tids.push_back(tid);
+  }
+  ::closedir(dir);
+  return tids;
+}
+
+// The program as execv() will find it: a name with a slash is a path; otherwise ./NAME if it
+// exists (as gdbserver does), else a search of PATH.
+std::optional<std::string> resolve_program(const std::string& name) {
+  auto absolute = [](const std::string& path) -> std::optional<std::string> {
+    char resolved[PATH_MAX];
+    if (::realpath(path.c_str(), resolved) == nullptr) return std::nullopt;
+    return std::string(resolved);
+  };
+  if (name.find('/') != std::string::npos || ::access(name.c_str(), F_OK) == 0) {
+    return absolute(name);
+  }
+  const char* path_variable = std::getenv("PATH");
+  std::istringstream directories(path_variable ? path_variable : "/usr/bin:/bin");
+  for (std::string directory; std::getline(directories, directory, ':');) {
+    const auto candidate = (directory.empty() ? "." : directory) + "/" + name;
+    if (::access(candidate.c_str(), X_OK) == 0) return absolute(candidate);
+  }
+  return std::nullopt;
+}
+
+constexpr long kLaunchOptions = PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC | PTRACE_O_EXITKILL;
+constexpr long kAttachOptions = PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC;
+
+}  // namespace
+
+Process::~Process() {
+  if (alive_) {
+    if (attached_) {
+      (void)detach();
+    } else {
+      (void)kill();
+    }
+  }
+  if (memory_fd_ >= 0) ::close(memory_fd_);
+}
+
+Result<std::unique_ptr<Process>> Process::launch(const LaunchOptions& options) {
+  if (options.argv.empty()) return fail(EINVAL, "no program to run");
+  const auto program = resolve_program(options.argv[0]);
+  if (!program || ::access(program->c_str(), X_OK) != 0) {
+    return fail(ENOENT, fmt::format("Cannot exec {}: No such file or directory.", options.argv[0]));
+  }
+
+  // The child waits on this pipe until it is seized, so that exec is its first traced event.
+  int gate[2];
+  if (::pipe2(gate, O_CLOEXEC) != 0) return std::unexpected(last_system_error("pipe2"));
+
+  std::vector<char*> argv;
+  for (const auto& argument : options.argv) argv.push_back(const_cast<char*>(argument.c_str()));
+  argv.push_back(nullptr);
+
+  const pid_t pid = ::fork();
+  if (pid < 0) return std::unexpected(last_system_error("fork"));
+  if (pid == 0) {
+    ::close(gate[1]);
+    ::setpgid(0, 0);
+    if (options.take_terminal && ::isatty(STDIN_FILENO)) {
+      sigset_t block, previous;
+      sigemptyset(&block);
+      sigaddset(&block, SIGTTOU);
+      ::sigprocmask(SIG_BLOCK, &block, &previous);
+      ::tcsetpgrp(STDIN_FILENO, ::getpid());
+      ::sigprocmask(SIG_SETMASK, &previous, nullptr);
+    }
+    if (options.stdout_to_stderr) {
+      const int null_fd = ::open("/dev/null", O_RDONLY);
+      if (null_fd >= 0) ::dup2(null_fd, STDIN_FILENO);
+      ::dup2(STDERR_FILENO, STDOUT_FILENO);
+    }
+    char byte;
+    while (::read(gate[0], &byte, 1) < 0 && errno == EINTR) {
+    }
+    ::execv(program->c_str(), argv.data());
+    ::_exit(127);
+  }
+
+  ::close(gate[0]);
+  ::setpgid(pid, pid);  // also done by the child; whichever runs first wins the race
+  std::unique_ptr<Process> process(new Process());
+  process->pid_ = pid;
+  process->executable_ = *program;
+  if (ptrace_call(PTRACE_SEIZE, pid, 0, kLaunchOptions) != 0) {
+    auto error = last_system_error("PTRACE_SEIZE");
+    ::kill(pid, SIGKILL);
+    ::close(gate[1]);
+    ::waitpid(pid, nullptr, 0);
+    process->alive_ = false;
+    return std::unexpected(error);
+  }
+  ::close(gate[1]);  // let the child exec
+
+  int status = 0;
+  while (::waitpid(pid, &status, __WALL) < 0 && errno == EINTR) {
+  }
+  if (!WIFSTOPPED(status) || (status >> 16) != PTRACE_EVENT_EXEC) {
+    process->alive_ = false;
+    if (WIFSTOPPED(status)) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, __WALL);
+    }
+    return fail(ENOEXEC, fmt::format("Cannot exec {}: the program did not start.", *program));
+  }
+  process->add_thread(pid);
+  process->memory_fd_ = ::open(fmt::format("/proc/{}/mem", pid).c_str(), O_RDWR | O_CLOEXEC);
+  return process;
+}
+
+Result<std::unique_ptr<Process>> Process::attach(pid_t pid) {
+  if (pid <= 0) return fail(EINVAL, fmt::format("Cannot attach to process {}: bad pid", pid));
+  std::unique_ptr<Process> process(new Process());
+  process->pid_ = pid;
+  process->attached_ = true;
+  process->alive_ = false;  // until the first thread is seized
+  if (auto seized = process->seize_all_threads(); !seized) return std::unexpected(seized.error());
+  process->alive_ = true;
+  char exe[PATH_MAX];
+  const auto length = ::readlink(fmt::format("/proc/{}/exe", pid).c_str(), exe, sizeof exe - 1);
+  if (length > 0) process->executable_.assign(exe, static_cast<std::size_t>(length));
+  process->memory_fd_ = ::open(fmt::format("/proc/{}/mem", pid).c_str(), O_RDWR | O_CLOEXEC);
+  for (auto& [tid, thread] : process->threads_) {
+    ptrace_call(PTRACE_INTERRUPT, tid);
+    thread.running = true;
+  }
+  process->stop_all_threads();
+  if (process->exit_event_) return fail(ESRCH, fmt::format("process {} exited while attaching", pid));
+  return process;
+}
+
+Result<void> Process::seize_all_threads() {
+  // Threads may be created while we seize; those cloned by an already seized thread are traced
+  // from birth, the others show up in the next scan.
+  bool found_new = true;
+  while (found_new) {
+    found_new = false;
+    for (const pid_t tid : list_tasks(pid_)) {
+      if (threads_.contains(tid)) continue;
+      if (ptrace_call(PTRACE_SEIZE, tid, 0, kAttachOptions) != 0) {
+        if (errno == ESRCH && tid != pid_) continue;  // exited meanwhile
+        auto error = last_system_error(fmt::format("Cannot attach to process {}", pid_));
+        for (const auto& [seized, unused] : threads_) ptrace_call(PTRACE_DETACH, seized);
+        threads_.clear();
+        return std::unexpected(error);
+      }
+      add_thread(tid);
+      found_new = true;
+    }
+  }
+  if (threads_.empty()) return fail(ESRCH, fmt::format("Cannot attach to process {}: No such process", pid_));
+  return {};
+}
+
+Process::Thread& Process::add_thread(pid_t tid) {
+  auto& thread = threads_[tid];
+  thread.order = next_order_++;
+  return thread;
+}
+
+bool Process::running() const {
+  for (const auto& [tid, thread] : threads_) {
+    if (thread.running) return true;
+  }
+  return false;
+}
+
+std::vector<pid_t> Process::threads() const {
+  std::vector<std::pair<std::uint64_t, pid_t>> ordered;
+  for (const auto& [tid, thread] : threads_) ordered.emplace_back(thread.order, tid);
+  std::sort(ordered.begin(), ordered.end());
+  std::vector<pid_t> tids;
+  for (const auto& [order, tid] : ordered) tids.push_back(tid);
+  return tids;
+}
+
+std::string Process::thread_name(pid_t tid) const {
+  auto name = read_text_file(fmt::format("/proc/{}/task/{}/comm", pid_, tid));
+  while (!name.empty() && name.back() == '\n') name.pop_back();
+  return name;
+}
+
+int Process::thread_core(pid_t tid) const {
+  const auto stat = read_text_file(fmt::format("/proc/{}/task/{}/stat", pid_, tid));
+  const auto name_end = stat.rfind(')');
+  if (name_end == std::string::npos) return -1;
+  std::istringstream fields(stat.substr(name_end + 2));
+  std::string field;
+  constexpr int kProcessorField = 39 - 3;  // proc(5) field 39, counted from field 3 (state)
+  for (int i = 0; i <= kProcessorField; ++i) {
+    if (!(fields >> field)) return -1;
+  }
+  return std::atoi(field.c_str());
+}
+
+Result<std::string> Process::auxv() const {
+  if (!alive_) return fail(ESRCH, "the process has exited");
+  return read_text_file(fmt::format("/proc/{}/auxv", pid_));
+}
+
+Result<std::string> Process::read_registers(pid_t tid) const {
+  if (!threads_.contains(tid)) return fail(ESRCH, fmt::format("no thread {}", tid));
+  user_regs_struct general{};
+  user_fpregs_struct fp{};
+  if (ptrace_call(PTRACE_GETREGS, tid, 0, reinterpret_cast<std::uintptr_t>(&general)) != 0) {
+    return std::unexpected(last_system_error("PTRACE_GETREGS"));
+  }
+  if (ptrace_call(PTRACE_GETFPREGS, tid, 0, reinterpret_cast<std::uintptr_t>(&fp)) != 0) {
+    return std::unexpected(last_system_error("PTRACE_GETFPREGS"));
+  }
+  return to_register_file(general, fp);
+}
+
+Result<void> Process::write_registers(pid_t tid, std::string_view file) {
+  if (!threads_.contains(tid)) return fail(ESRCH, fmt::format("no thread {}", tid));
+  if (file.size() != register_file_size()) return fail(EINVAL, "register data has the wrong size");
+  user_regs_struct general{};
+  user_fpregs_struct fp{};
+  // Start from the current values so that fields gdb does not describe (padding, mxcsr_mask)
+  // keep theirs.
+  if (ptrace_call(PTRACE_GETFPREGS, tid, 0, reinterpret_cast<std::uintptr_t>(&fp)) != 0) {
+    return std::unexpected(last_system_error("PTRACE_GETFPREGS"));
+  }
+  from_register_file(file, general, fp);
+  if (ptrace_call(PTRACE_SETREGS, tid, 0, reinterpret_cast<std::uintptr_t>(&general)) != 0) {
+    return std::unexpected(last_system_error("PTRACE_SETREGS"));
+  }
+  if (ptrace_call(PTRACE_SETFPREGS, tid, 0, reinterpret_cast<std::uintptr_t>(&fp)) != 0) {
+    return std::unexpected(last_system_error("PTRACE_SETFPREGS"));
+  }
+  return {};
+}
+
+Result<std::uint64_t> Process::read_pc(pid_t tid) const {
+  errno = 0;
+  const long pc = ptrace_call(PTRACE_PEEKUSER, tid, offsetof(user_regs_struct, rip));
+  if (errno != 0) return std::unexpected(last_system_error("PTRACE_PEEKUSER"));
+  return static_cast<std::uint64_t>(pc);
+}
+
+Result<void> Process::write_pc(pid_t tid, std::uint64_t pc) {
+  if (ptrace_call(PTRACE_POKEUSER, tid, offsetof(user_regs_struct, rip), pc) != 0) {
+    return std::unexpected(last_system_error("PTRACE_POKEUSER"));
+  }
+  return {};
+}
+
+std::optional<StopEvent> Process::on_wait_status(pid_t tid, int status, bool stopping_all) {
+  if (WIFEXITED(status) || WIFSIGNALED(status)) {
+    if (tid == pid_) {
+      // The leader's status comes after every other thread's: the whole process is gone.
+      if (WIFEXITED(status)) return StopEvent{StopEvent::Kind::kExited, tid, 0, WEXITSTATUS(status)};
+      return StopEvent{StopEvent::Kind::kTerminated, tid, WTERMSIG(status), 0};
+    }
+    threads_.erase(tid);
+    return std::nullopt;
+  }
+  if (!WIFSTOPPED(status)) return std::nullopt;
+
+  auto found = threads_.find(tid);
+  if (found == threads_.end()) {
+    // A new clone can report its first stop before its parent reports the clone event.
+    add_thread(tid).awaiting_first_stop = true;
+    found = threads_.find(tid);
+  }
+  Thread& thread = found->second;
+  const bool was_running = thread.running;
+  thread.running = false;
+  const int event = status >> 16;
+
+  if (thread.awaiting_first_stop && event == PTRACE_EVENT_STOP) {
+    thread.awaiting_first_stop = false;
+    // New threads join the run when the process is running (all-stop: all or none).
+    if (!stopping_all && running()) resume_thread(tid, thread, ResumeKind::kContinue, 0);
+    return std::nullopt;
+  }
+
+  switch (event) {
+    case PTRACE_EVENT_CLONE: {
+      unsigned long new_tid = 0;
+      ptrace_call(PTRACE_GETEVENTMSG, tid, 0, reinterpret_cast<std::uintptr_t>(&new_tid));
+      const auto child = static_cast<pid_t>(new_tid);
+      if (!threads_.contains(child)) add_thread(child).awaiting_first_stop = true;
+      if (!stopping_all) {
+        resume_thread(tid, thread, thread.stepping ? ResumeKind::kStep : ResumeKind::kContinue, 0);
+      }
+      return std::nullopt;
+    }
+    case PTRACE_EVENT_EXEC: {
+      // The program replaced itself: its other threads and our breakpoints are gone.
+      std::erase_if(threads_, [this](const auto& entry) { return entry.first != pid_; });
+      if (!threads_.contains(pid_)) add_thread(pid_);
+      breakpoints_.clear();
+      char exe[PATH_MAX];
+      const auto length = ::readlink(fmt::format("/proc/{}/exe", pid_).c_str(), exe, sizeof exe - 1);
+      if (length > 0) executable_.assign(exe, static_cast<std::size_t>(length));
+      StopEvent stop{StopEvent::Kind::kSignal, pid_, SIGTRAP, 0};
+      if (stopping_all) {
+        threads_[pid_].pending = stop;
+        return std::nullopt;
+      }
+      return stop;
+    }
+    case PTRACE_EVENT_STOP:
+      // Stopping all: this is the stop we asked for (or a job-control stop, treated alike).
+      // Otherwise it is an interrupt that was requested while the thread was reporting
+      // something else, delivered now: the thread was meant to run on.
+      if (!stopping_all && was_running) {
+        resume_thread(tid, thread, thread.stepping ? ResumeKind::kStep : ResumeKind::kContinue, 0);
+      }
+      return std::nullopt;
+    case 0: {
+      auto stop = on_signal_stop(tid, thread, WSTOPSIG(status));
+      if (stop && stopping_all) {
+        thread.pending = stop;
+        return std::nullopt;
+      }
+      if (!stop && !stopping_all && !thread.running) {
+        // A passed signal: deliver it now (or after the step, which goes on).
+        const bool stepping = thread.stepping;
+        const int signal = stepping ? 0 : thread.held_signals.back();
+        if (!stepping) thread.held_signals.pop_back();
+        resume_thread(tid, thread, stepping ? ResumeKind::kStep : ResumeKind::kContinue, signal);
+      }
+      return stop;
+    }
+    default:
+      if (!stopping_all) resume_thread(tid, thread, ResumeKind::kContinue, 0);
+      return std::nullopt;
+  }
+}
+
+// Decides what a signal-delivery stop means. A signal to pass is queued on the thread's
+// held_signals (the caller delivers it) and nothing is returned.
+std::optional<StopEvent> Process::on_signal_stop(pid_t tid, Thread& thread, int signal) {
+  const bool was_stepping = thread.stepping;
+  StopEvent stop{StopEvent::Kind::kSignal, tid, signal, 0};
+  if (signal == SIGTRAP) {
+    siginfo_t info{};
+    ptrace_call(PTRACE_GETSIGINFO, tid, 0, reinterpret_cast<std::uintptr_t>(&info));
+    if (info.si_code == SI_KERNEL || info.si_code == TRAP_BRKPT) {
+      // int3: the pc is one past it. Ours is rewound, so the client sees the breakpoint address.
+      if (const auto pc = read_pc(tid); pc && breakpoints_.contains(*pc - 1)) {
+        (void)write_pc(tid, *pc - 1);
+        stop.kind = StopEvent::Kind::kBreakpoint;
+      }
+    } else if (was_stepping && info.si_code == TRAP_TRACE) {
+      stop.kind = StopEvent::Kind::kStepDone;
+    }
+  } else if (pass_signals_.contains(signal)) {
+    thread.held_signals.push_back(signal);
+    return std::nullopt;
+  }
+  thread.stepping = false;
+  return stop;
+}
+
+void Process::resume_thread(pid_t tid, Thread& thread, ResumeKind kind, int signal) {
+  if (signal == 0 && !thread.held_signals.empty() && kind == ResumeKind::kContinue) {
+    signal = thread.held_signals.front();
+    thread.held_signals.erase(thread.held_signals.begin());
+  }
+  const int request = kind == ResumeKind::kStep ? PTRACE_SINGLESTEP : PTRACE_CONT;
+  // On failure (ESRCH) the thread is dying: its exit status is still to be reaped.
+  ptrace_call(request, tid, 0, static_cast<std::uintptr_t>(signal));
+  thread.running = true;
+  thread.stepping = kind == ResumeKind::kStep;
+}
+
+void Process::stop_all_threads() {
+  for (auto& [tid, thread] : threads_) {
+    if (thread.running) ptrace_call(PTRACE_INTERRUPT, tid);
+  }
+  auto unsettled = [this] {
+    for (const auto& [tid, thread] : threads_) {
+      if (thread.running || thread.awaiting_first_stop) return true;
+    }
+    return false;
+  };
+  // Wait for any thread, not a given one: the leader's exit is only reported after every other
+  // thread has been reaped, so waiting on one tid could wait forever.
+  while (alive_ && unsettled()) {
+    int status = 0;
+    const pid_t tid = ::waitpid(-1, &status, __WALL);
+    if (tid < 0) {
+      if (errno == EINTR) continue;
+      on_process_gone(StopEvent{StopEvent::Kind::kTerminated, pid_, SIGKILL, 0});
+      break;
+    }
+    if (auto gone = on_wait_status(tid, status, true)) {
+      on_process_gone(*gone);
+      break;
+    }
+  }
+}
+
+void Process::on_process_gone(const StopEvent& event) {
+  exit_event_ = event;
+  alive_ = false;
+  threads_.clear();
+  breakpoints_.clear();
+}
+
+std::optional<StopEvent> Process::handle_wait_events() {
+  for (;;) {
+    int status = 0;
+    const pid_t tid = ::waitpid(-1, &status, WNOHANG | __WALL);
+    if (tid <= 0) return std::nullopt;
+    auto stop = on_wait_status(tid, status, false);
+    if (!stop) continue;
+    if (stop->kind == StopEvent::Kind::kExited || stop->kind == StopEvent::Kind::kTerminated) {
+      on_process_gone(*stop);
+      exit_event_.reset();
+      return stop;
+    }
+    stop_all_threads();
+    if (exit_event_) {  // the process ended while the others were being stopped
+      auto gone = *exit_event_;
+      exit_event_.reset();
+      return gone;
+    }
+    return report(*stop);
+  }
+}
+
+StopEvent Process::report(const StopEvent& stop) {
+  if (stop.kind == StopEvent::Kind::kBreakpoint) {
+    if (auto found = threads_.find(stop.tid); found != threads_.end()) {
+      if (const auto pc = read_pc(stop.tid)) found->second.reported_breakpoint = *pc;
+    }
+  }
+  return stop;
+}
+
+std::optional<StopEvent> Process::interrupt_all() {
+  if (!alive_ || !running()) return std::nullopt;
+  stop_all_threads();
+  if (exit_event_) {
+    auto gone = *exit_event_;
+    exit_event_.reset();
+    return gone;
+  }
+  const auto tids = threads();
+  return StopEvent{StopEvent::Kind::kInterrupt, tids.empty() ? pid_ : tids.front(), 0, 0};
+}
+
+std::optional<StopEvent> Process::take_pending_stop(std::span<const ThreadAction> actions) {
+  for (const auto& action : actions) {
+    auto found = threads_.find(action.tid);
+    if (found == threads_.end() || !found->second.pending) continue;
+    auto& pending = found->second.pending;
+    // A breakpoint removed since it was hit is no reason to stop: the thread, whose pc was
+    // rewound, simply executes the original instruction when it runs.
+    if (pending->kind == StopEvent::Kind::kBreakpoint) {
+      const auto pc = read_pc(action.tid);
+      if (!pc || !breakpoints_.contains(*pc)) {
+        pending.reset();
+        continue;
+      }
+    }
+    auto stop = *pending;
+    pending.reset();
+    return report(stop);
+  }
+  return std::nullopt;
+}
+
+Result<StopEvent> Process::step_over_breakpoint(pid_t tid, Thread& thread, std::uint64_t pc) {
+  // Only this thread runs, with the original instruction back in place, so no other thread can
+  // run through the breakpoint unseen. Signals that arrive meanwhile are held and delivered with
+  // the next resume: delivering one now would run its handler and then return onto the
+  // re-inserted breakpoint, reporting the same hit twice.
+  const auto original = breakpoints_.at(pc);
+  if (auto restored = poke_bytes(pc, std::string(1, static_cast<char>(original))); !restored) {
+    return std::unexpected(restored.error());
+  }
+  auto reinsert = [&] { (void)poke_bytes(pc, std::string(1, static_cast<char>(kInt3))); };
+  thread.stepping = true;
+  ptrace_call(PTRACE_SINGLESTEP, tid);
+  for (;;) {
+    int status = 0;
+    const pid_t waited = ::waitpid(-1, &status, __WALL);
+    if (waited < 0) {
+      if (errno == EINTR) continue;
+      on_process_gone(StopEvent{StopEvent::Kind::kTerminated, pid_, SIGKILL, 0});
+      return *exit_event_;
+    }
+    if (waited != tid) {
+      if (auto gone = on_wait_status(waited, status, true)) {
+        on_process_gone(*gone);
+        return *gone;
+      }
+      continue;
+    }
+    if (WIFEXITED(status) || WIFSIGNALED(status)) {
+      if (auto gone = on_wait_status(tid, status, true)) {
+        on_process_gone(*gone);
+        return *gone;
+      }
+      // This thread exited during its step (e.g. it was a syscall exit); the others go on.
+      reinsert();
+      return StopEvent{StopEvent::Kind::kStepDone, tid, SIGTRAP, 0};
+    }
+    const int event = status >> 16;
+    if (event == PTRACE_EVENT_CLONE) {
+      unsigned long new_tid = 0;
+      ptrace_call(PTRACE_GETEVENTMSG, tid, 0, reinterpret_cast<std::uintptr_t>(&new_tid));
+      const auto child = static_cast<pid_t>(new_tid);
+      if (!threads_.contains(child)) add_thread(child).awaiting_first_stop = true;
+      ptrace_call(PTRACE_SINGLESTEP, tid);
+      continue;
+    }
+    if (event != 0) {  // a stale interrupt or another event: the step is not done yet
+      ptrace_call(PTRACE_SINGLESTEP, tid);
+      continue;
+    }
+    const int signal = WSTOPSIG(status);
+    siginfo_t info{};
+    ptrace_call(PTRACE_GETSIGINFO, tid, 0, reinterpret_cast<std::uintptr_t>(&info));
+    if (signal == SIGTRAP && info.si_code == TRAP_TRACE) break;
+    if (signal != SIGTRAP || info.si_code == SI_USER || info.si_code == SI_TKILL) {
+      thread.held_signals.push_back(signal);
+      ptrace_call(PTRACE_SINGLESTEP, tid);
+      continue;
+    }
+    break;  // another trap (the instruction itself trapped): report it as the step's end
+  }
+  thread.running = false;
+  thread.stepping = false;
+  reinsert();
+  // New threads cloned during the step have reported their first stop by now.
+  while (std::any_of(threads_.begin(), threads_.end(),
+                     [](const auto& entry) { return entry.second.awaiting_first_stop; })) {
+    int status = 0;
+    const pid_t waited = ::waitpid(-1, &status, __WALL);
+    if (waited < 0) break;
+    if (auto gone = on_wait_status(waited, status, true)) {
+      on_process_gone(*gone);
+      return *gone;
+    }
+  }
+  return StopEvent{StopEvent::Kind::kStepDone, tid, SIGTRAP, 0};
+}
+
+Result<std::optional<StopEvent>> Process::resume(std::span<const ThreadAction> actions) {
+  if (!alive_) return fail(ESRCH, "the process is not running");
+  for (const auto& action : actions) {
+    if (!threads_.contains(action.tid)) return fail(ESRCH, fmt::format("no thread {}", action.tid));
+  }
+  if (auto pending = take_pending_stop(actions)) return pending;
+
+  const auto known_before = threads_.size();
+  std::vector<ThreadAction> plan(actions.begin(), actions.end());
+  for (auto& action : plan) {
+    auto& thread = threads_.at(action.tid);
+    const auto reported = std::exchange(thread.reported_breakpoint, std::nullopt);
+    const auto pc = read_pc(action.tid);
+    if (!pc || !breakpoints_.contains(*pc) || reported != *pc) continue;
+    if (action.signal != 0) thread.held_signals.insert(thread.held_signals.begin(), action.signal);
+    action.signal = 0;
+    auto stepped = step_over_breakpoint(action.tid, thread, *pc);
+    if (!stepped) return std::unexpected(stepped.error());
+    // A step is complete once over the breakpoint; so is anything that ended the process.
+    if (action.kind == ResumeKind::kStep || stepped->kind != StopEvent::Kind::kStepDone) {
+      return std::optional<StopEvent>(*stepped);
+    }
+  }
+  for (const auto& action : plan) {
+    auto found = threads_.find(action.tid);
+    if (found == threads_.end()) continue;  // exited during a step-over
+    resume_thread(action.tid, found->second, action.kind, action.signal);
+  }
+  if (threads_.size() > known_before) {
+    // Threads born during a step-over were not known to the client when it resumed "all".
+    const bool continuing = std::any_of(plan.begin(), plan.end(), [](const ThreadAction& a) {
+      return a.kind == ResumeKind::kContinue;
+    });
+    for (auto& [tid, thread] : threads_) {
+      if (continuing && !thread.running && !thread.pending &&
+          std::none_of(plan.begin(), plan.end(), [tid](const ThreadAction& a) { return a.tid == tid; })) {
+        resume_thread(tid, thread, ResumeKind::kContinue, 0);
+      }
+    }
+  }
+  return std::optional<StopEvent>{};
+}
+
+StopEvent Process::kill() {
+  if (!alive_) return StopEvent{StopEvent::Kind::kTerminated, pid_, SIGKILL, 0};
+  ::kill(pid_, SIGKILL);
+  StopEvent final_stop{StopEvent::Kind::kTerminated, pid_, SIGKILL, 0};
+  for (;;) {
+    int status = 0;
+    const pid_t tid = ::waitpid(-1, &status, __WALL);
+    if (tid < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    if (tid == pid_ && (WIFEXITED(status) || WIFSIGNALED(status))) {
+      if (WIFEXITED(status)) final_stop = {StopEvent::Kind::kExited, pid_, 0, WEXITSTATUS(status)};
+      break;
+    }
+  }
+  on_process_gone(final_stop);
+  exit_event_.reset();
+  return final_stop;
+}
+
+Result<void> Process::detach() {
+  if (!alive_) return fail(ESRCH, "the process is not running");
+  if (running()) stop_all_threads();
+  for (const auto& [address, original] : breakpoints_) {
+    (void)poke_bytes(address, std::string(1, static_cast<char>(original)));
+  }
+  breakpoints_.clear();
+  for (auto& [tid, thread] : threads_) {
+    int signal = 0;
+    if (thread.pending && thread.pending->kind == StopEvent::Kind::kSignal &&
+        thread.pending->signal != SIGTRAP) {
+      signal = thread.pending->signal;
+    } else if (!thread.held_signals.empty()) {
+      signal = thread.held_signals.front();
+    }
+    ptrace_call(PTRACE_DETACH, tid, 0, static_cast<std::uintptr_t>(signal));
+  }
+  threads_.clear();
+  alive_ = false;
+  return {};
+}
+
+}  // namespace gostub::target
