@@ -1,0 +1,483 @@
+#include "server/gdb_session.hpp"
+
+#include <fmt/core.h>
+#include <signal.h>
+
+#include <cerrno>
+
+#include "protocol/hex.hpp"
+#include "protocol/signals.hpp"
+#include "server/target_description.hpp"
+#include "target/registers.hpp"
+
+namespace gostub::server {
+
+namespace {
+
+using protocol::ThreadId;
+namespace regno = target::regno;
+
+constexpr std::string_view kEmpty;
+
+// Signals passed to the program whatever the client's QPassSignals says. SIGURG is how Go's
+// runtime preempts goroutines (several a second per busy thread): it means nothing to a user,
+// and gdb 13 clears its pass list around every step-over, so reporting it derails the step
+// and the client re-reports the breakpoint it was stepping over.
+const std::set<int> kAlwaysPassed = {SIGURG};
+
+std::string xml_escape(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    switch (c) {
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '&': out += "&amp;"; break;
+      case '"': out += "&quot;"; break;
+      default: out.push_back(c);
+    }
+  }
+  return out;
+}
+
+constexpr std::string_view kMonitorHelp =
+    "gostub monitor commands:\n"
+    "  help   show this list\n"
+    "  exit   end gostub (a launched program is killed, an attached one detached)\n";
+
+}  // namespace
+
+GdbSession::GdbSession(target::Process& process, std::shared_ptr<Connection> connection,
+                       Hooks hooks, bool log_packets)
+    : process_(process), connection_(std::move(connection)), hooks_(std::move(hooks)),
+      log_packets_(log_packets) {
+  if (process_.alive()) {
+    // Like gdbserver: a launched program is stopped by exec's SIGTRAP, an attached one by SIGSTOP.
+    last_stop_ = target::StopEvent{target::StopEvent::Kind::kSignal, process_.pid(),
+                                   process_.attached() ? SIGSTOP : SIGTRAP, 0};
+  }
+  process_.set_pass_signals(kAlwaysPassed);
+}
+
+void GdbSession::on_packet(std::string_view payload) {
+  auto command = protocol::parse_command(payload);
+  if (!command) {
+    if (log_packets_) fmt::print(stderr, "gostub: malformed packet: {}\n", command.error().message);
+    connection_->send_packet(protocol::error_reply(EINVAL));
+    return;
+  }
+  if (resume_outstanding_) {
+    // All-stop: while the program runs, the client only interrupts. Anything else is a client
+    // bug; answer it rather than touch a running process.
+    connection_->send_packet(protocol::error_reply(EBUSY));
+    return;
+  }
+  if (auto reply = dispatch(*command)) connection_->send_packet(*reply);
+}
+
+void GdbSession::on_interrupt() {
+  if (!resume_outstanding_) return;
+  if (auto stop = process_.interrupt_all()) on_stop(*stop);
+}
+
+void GdbSession::on_stop(const target::StopEvent& stop) {
+  last_stop_ = stop;
+  if (stop.kind == target::StopEvent::Kind::kExited) {
+    fmt::print(stderr, "\nChild exited with status {}\n", stop.exit_code);
+  } else if (stop.kind == target::StopEvent::Kind::kTerminated) {
+    fmt::print(stderr, "\nChild terminated with signal = {:#x} ({})\n", stop.signal,
+               sigabbrev_np(stop.signal) ? sigabbrev_np(stop.signal) : "?");
+  } else {
+    general_thread_ = ThreadId{std::nullopt, stop.tid};
+  }
+  if (!resume_outstanding_) return;  // reported when the client asks (?)
+  resume_outstanding_ = false;
+  connection_->send_packet(stop_reply(stop));
+}
+
+GdbSession::Reply GdbSession::dispatch(const protocol::Command& command) {
+  return std::visit([this](const auto& typed) { return handle(typed); }, command);
+}
+
+std::string GdbSession::error(const target::Error& error) const {
+  if (log_packets_) fmt::print(stderr, "gostub: error: {}\n", error.message);
+  return protocol::error_reply(error.code);
+}
+
+std::string GdbSession::thread_id(pid_t tid) const {
+  return protocol::format_thread_id(process_.pid(), tid, multiprocess_);
+}
+
+bool GdbSession::names_process(const ThreadId& id) const {
+  return !id.pid || *id.pid == ThreadId::kAll || *id.pid == ThreadId::kAny ||
+         *id.pid == process_.pid();
+}
+
+std::optional<pid_t> GdbSession::selected_thread(const ThreadId& chosen) const {
+  if (!process_.alive()) return std::nullopt;
+  if (chosen.tid > 0 && process_.has_thread(static_cast<pid_t>(chosen.tid))) {
+    return static_cast<pid_t>(chosen.tid);
+  }
+  if (last_stop_ && process_.has_thread(last_stop_->tid)) return last_stop_->tid;
+  const auto tids = process_.threads();
+  if (tids.empty()) return std::nullopt;
+  return tids.front();
+}
+
+std::string GdbSession::stop_reply(const target::StopEvent& stop) {
+  using Kind = target::StopEvent::Kind;
+  protocol::StopReply reply;
+  reply.pid = process_.pid();
+  reply.tid = stop.tid;
+  switch (stop.kind) {
+    case Kind::kExited:
+      reply.kind = protocol::StopReply::Kind::kExited;
+      reply.exit_code = stop.exit_code;
+      return protocol::encode_stop_reply(reply, multiprocess_);
+    case Kind::kTerminated:
+      reply.kind = protocol::StopReply::Kind::kTerminated;
+      reply.signal = protocol::gdb_signal_from_linux(stop.signal);
+      return protocol::encode_stop_reply(reply, multiprocess_);
+    case Kind::kInterrupt:
+      reply.signal = protocol::gdb_signal_from_linux(SIGINT);
+      break;
+    case Kind::kBreakpoint:
+      reply.software_breakpoint = swbreak_;
+      reply.signal = protocol::gdb_signal_from_linux(SIGTRAP);
+      break;
+    case Kind::kStepDone:
+    case Kind::kSignal:
+      reply.signal = protocol::gdb_signal_from_linux(stop.signal);
+      break;
+  }
+  reply.core = process_.thread_core(stop.tid);
+  if (auto file = process_.read_registers(stop.tid)) {
+    const auto registers = target::x86_64_registers();
+    for (const auto n : {regno::kRbp, regno::kRsp, regno::kRip}) {
+      const auto& info = registers[n];
+      reply.expedited.emplace_back(n, file->substr(info.offset, info.bitsize / 8));
+    }
+  }
+  return protocol::encode_stop_reply(reply, multiprocess_);
+}
+
+GdbSession::Reply GdbSession::handle(const protocol::QuerySupported& command) {
+  bool client_multiprocess = false;
+  for (const auto& feature : command.features) {
+    if (feature == "multiprocess+") client_multiprocess = true;
+    if (feature == "swbreak+") swbreak_ = true;
+  }
+  multiprocess_ = client_multiprocess;
+  // Only what is implemented is advertised.
+  std::string reply = fmt::format("PacketSize={:x};QStartNoAckMode+;swbreak+;", kMaxPacketSize);
+  if (multiprocess_) reply += "multiprocess+;";
+  reply +=
+      "qXfer:features:read+;qXfer:threads:read+;qXfer:exec-file:read+;qXfer:auxv:read+;"
+      "QPassSignals+;QProgramSignals+";
+  return reply;
+}
+
+GdbSession::Reply GdbSession::handle(const protocol::StartNoAckMode&) {
+  connection_->send_packet(protocol::kOk);  // still acknowledged; no acks from here on
+  connection_->set_no_ack_mode();
+  return std::nullopt;
+}
+
+GdbSession::Reply GdbSession::handle(const protocol::QueryHaltReason&) {
+  if (!last_stop_) return protocol::error_reply(ESRCH);
+  return stop_reply(*last_stop_);
+}
+
+GdbSession::Reply GdbSession::handle(const protocol::ReadRegisters&) {
+  const auto tid = selected_thread(general_thread_);
+  if (!tid) return protocol::error_reply(ESRCH);
+  auto file = process_.read_registers(*tid);
+  if (!file) return error(file.error());
+  return protocol::to_hex(*file);
+}
+
+GdbSession::Reply GdbSession::handle(const protocol::WriteRegisters& command) {
+  const auto tid = selected_thread(general_thread_);
+  if (!tid) return protocol::error_reply(ESRCH);
+  if (command.bytes.size() != target::register_file_size()) return protocol::error_reply(EINVAL);
+  if (auto written = process_.write_registers(*tid, command.bytes); !written) {
+    return error(written.error());
+  }
+  return std::string(protocol::kOk);
+}
+
+GdbSession::Reply GdbSession::handle(const protocol::ReadRegister& command) {
+  const auto registers = target::x86_64_registers();
+  const auto tid = selected_thread(general_thread_);
+  if (command.regno >= registers.size()) return protocol::error_reply(EINVAL);
+  if (!tid) return protocol::error_reply(ESRCH);
+  auto file = process_.read_registers(*tid);
+  if (!file) return error(file.error());
+  const auto& info = registers[command.regno];
+  return protocol::to_hex(std::string_view(*file).substr(info.offset, info.bitsize / 8));
+}
+
+GdbSession::Reply GdbSession::handle(const protocol::WriteRegister& command) {
+  const auto registers = target::x86_64_registers();
+  const auto tid = selected_thread(general_thread_);
+  if (command.regno >= registers.size()) return protocol::error_reply(EINVAL);
+  if (!tid) return protocol::error_reply(ESRCH);
+  const auto& info = registers[command.regno];
+  if (command.bytes.size() != info.bitsize / 8u) return protocol::error_reply(EINVAL);
+  auto file = process_.read_registers(*tid);
+  if (!file) return error(file.error());
+  file->replace(info.offset, command.bytes.size(), command.bytes);
+  if (auto written = process_.write_registers(*tid, *file); !written) return error(written.error());
+  return std::string(protocol::kOk);
+}
+
+GdbSession::Reply GdbSession::handle(const protocol::ReadMemory& command) {
+  // Two hex digits a byte must fit the packet we advertised.
+  const auto length = std::min<std::uint64_t>(command.length, (kMaxPacketSize - 16) / 2);
+  if (length == 0) return std::string();
+  memory_buffer_.resize(length);
+  auto got = process_.read_memory_into(command.address, memory_buffer_);
+  if (!got) return error(got.error());
+  reply_buffer_.clear();
+  protocol::append_hex(reply_buffer_, std::string_view(memory_buffer_).substr(0, *got));
+  return reply_buffer_;
+}
+
+GdbSession::Reply GdbSession::handle(const protocol::WriteMemory& command) {
+  if (auto written = process_.write_memory(command.address, command.bytes); !written) {
+    return error(written.error());
+  }
+  return std::string(protocol::kOk);
+}
+
+GdbSession::Reply GdbSession::handle(const protocol::InsertBreakpoint& command) {
+  // Only software breakpoints; the empty reply tells gdb the other kinds are not offered.
+  if (command.type != protocol::BreakpointType::kSoftware) return std::string();
+  if (command.has_conditions) return std::string();  // target-side conditions: not offered
+  if (auto inserted = process_.insert_breakpoint(command.address); !inserted) {
+    return error(inserted.error());
+  }
+  return std::string(protocol::kOk);
+}
+
+GdbSession::Reply GdbSession::handle(const protocol::RemoveBreakpoint& command) {
+  if (command.type != protocol::BreakpointType::kSoftware) return std::string();
+  if (auto removed = process_.remove_breakpoint(command.address); !removed) {
+    return error(removed.error());
+  }
+  return std::string(protocol::kOk);
+}
+
+GdbSession::Reply GdbSession::handle(const protocol::QueryResumeActions&) {
+  return std::string("vCont;c;C;s;S;t");
+}
+
+GdbSession::Reply GdbSession::handle(const protocol::Resume& command) {
+  if (!process_.alive()) return protocol::error_reply(ESRCH);
+  std::vector<protocol::ResumeAction> actions = command.actions;
+  if (command.legacy) {
+    // c/C resume every thread; s/S step the thread chosen with Hc (else the current one).
+    auto& action = actions.front();
+    if (action.kind == protocol::ResumeKind::kStep) {
+      const auto tid = selected_thread(continue_thread_.tid > 0 ? continue_thread_ : general_thread_);
+      if (!tid) return protocol::error_reply(ESRCH);
+      action.thread = ThreadId{std::nullopt, *tid};
+    }
+  }
+  std::vector<target::ThreadAction> plan;
+  for (const pid_t tid : process_.threads()) {
+    for (const auto& action : actions) {
+      const bool applies = !action.thread ||
+                           (names_process(*action.thread) &&
+                            (action.thread->tid == ThreadId::kAll || action.thread->tid == tid));
+      if (!applies) continue;
+      if (action.kind != protocol::ResumeKind::kStop) {
+        plan.push_back({tid,
+                        action.kind == protocol::ResumeKind::kStep ? target::ResumeKind::kStep
+                                                                   : target::ResumeKind::kContinue,
+                        protocol::linux_signal_from_gdb(action.signal)});
+      }
+      break;  // the first action that names a thread is its action
+    }
+  }
+  if (plan.empty()) return protocol::error_reply(EINVAL);
+  auto resumed = process_.resume(plan);
+  if (!resumed) return error(resumed.error());
+  resume_outstanding_ = true;
+  if (*resumed) on_stop(**resumed);  // a pending stop: nothing ran
+  return std::nullopt;
+}
+
+GdbSession::Reply GdbSession::handle(const protocol::SetThread& command) {
+  const auto& id = command.thread;
+  if (id.tid > 0 && (!names_process(id) || !process_.has_thread(static_cast<pid_t>(id.tid)))) {
+    return protocol::error_reply(ESRCH);
+  }
+  (command.operation == 'g' ? general_thread_ : continue_thread_) = id;
+  return std::string(protocol::kOk);
+}
+
+GdbSession::Reply GdbSession::handle(const protocol::QueryThreadListFirst&) {
+  const auto tids = process_.threads();
+  if (tids.empty()) return std::string("l");
+  std::string reply = "m";
+  for (std::size_t i = 0; i < tids.size(); ++i) {
+    if (i != 0) reply += ',';
+    reply += thread_id(tids[i]);
+  }
+  return reply;
+}
+
+GdbSession::Reply GdbSession::handle(const protocol::QueryThreadListNext&) {
+  return std::string("l");  // qfThreadInfo sent every thread at once
+}
+
+GdbSession::Reply GdbSession::handle(const protocol::QueryThreadAlive& command) {
+  const auto& id = command.thread;
+  if (id.tid > 0 && names_process(id) && process_.has_thread(static_cast<pid_t>(id.tid))) {
+    return std::string(protocol::kOk);
+  }
+  return protocol::error_reply(ESRCH);
+}
+
+GdbSession::Reply GdbSession::handle(const protocol::QueryCurrentThread&) {
+  const auto tid = selected_thread(general_thread_);
+  if (!tid) return protocol::error_reply(ESRCH);
+  return "QC" + thread_id(*tid);
+}
+
+GdbSession::Reply GdbSession::handle(const protocol::QueryAttached& command) {
+  if (command.pid && *command.pid != process_.pid()) return protocol::error_reply(ESRCH);
+  return std::string(process_.attached() ? "1" : "0");
+}
+
+std::string GdbSession::threads_document() const {
+  std::string xml = "<?xml version=\"1.0\"?>\n<threads>\n";
+  for (const pid_t tid : process_.threads()) {
+    xml += fmt::format("<thread id=\"{}\"", thread_id(tid));
+    if (const int core = process_.thread_core(tid); core >= 0) xml += fmt::format(" core=\"{}\"", core);
+    xml += fmt::format(" name=\"{}\"/>\n", xml_escape(process_.thread_name(tid)));
+  }
+  xml += "</threads>\n";
+  return xml;
+}
+
+GdbSession::Reply GdbSession::handle(const protocol::TransferRead& command) {
+  const auto key = std::pair{command.object, command.annex};
+  auto cached = transfer_cache_.find(key);
+  if (command.offset == 0 || cached == transfer_cache_.end()) {
+    std::string document;
+    if (command.object == "features") {
+      if (command.annex != "target.xml") return protocol::error_reply(ENOENT);
+      document = x86_64_target_xml();
+    } else if (command.object == "threads") {
+      document = threads_document();
+    } else if (command.object == "exec-file") {
+      if (!process_.alive() && process_.executable().empty()) return protocol::error_reply(ESRCH);
+      document = process_.executable();
+    } else if (command.object == "auxv") {
+      auto auxv = process_.auxv();
+      if (!auxv) return error(auxv.error());
+      document = std::move(*auxv);
+    } else {
+      return std::string();  // an object we do not offer
+    }
+    cached = transfer_cache_.insert_or_assign(key, std::move(document)).first;
+  }
+  return protocol::transfer_chunk(cached->second, command.offset, command.length);
+}
+
+GdbSession::Reply GdbSession::handle(const protocol::Kill& command) {
+  if (command.pid && *command.pid != process_.pid()) return protocol::error_reply(ESRCH);
+  if (process_.alive()) {
+    last_stop_ = process_.kill();
+  }
+  // "k" has no reply (gdb does not wait for one); vKill is answered.
+  if (!command.pid) return std::nullopt;
+  return std::string(protocol::kOk);
+}
+
+GdbSession::Reply GdbSession::handle(const protocol::Detach& command) {
+  if (command.pid && *command.pid != process_.pid()) return protocol::error_reply(ESRCH);
+  if (!process_.alive()) return protocol::error_reply(ESRCH);
+  fmt::print(stderr, "Detaching from process {}\n", process_.pid());
+  if (auto detached = process_.detach(); !detached) return error(detached.error());
+  return std::string(protocol::kOk);
+}
+
+GdbSession::Reply GdbSession::handle(const protocol::MonitorCommand& command) {
+  std::string_view text = command.text;
+  while (!text.empty() && text.back() == ' ') text.remove_suffix(1);
+  if (text == "help") {
+    connection_->send_packet(protocol::console_output(kMonitorHelp));
+    return std::string(protocol::kOk);
+  }
+  if (text == "exit") {
+    connection_->send_packet(protocol::kOk);
+    if (hooks_.request_exit) hooks_.request_exit();
+    return std::nullopt;
+  }
+  connection_->send_packet(protocol::console_output(
+      fmt::format("Unknown monitor command '{}'; try 'monitor help'.\n", text)));
+  return std::string(protocol::kOk);
+}
+
+GdbSession::Reply GdbSession::handle(const protocol::QueryOffsets&) {
+  // Like gdbserver on Linux: no offsets; gdb relocates a PIE program from auxv's AT_ENTRY.
+  return std::string();
+}
+
+GdbSession::Reply GdbSession::handle(const protocol::QuerySymbol&) {
+  return std::string(protocol::kOk);  // no symbols wanted from the client (yet)
+}
+
+GdbSession::Reply GdbSession::handle(const protocol::QueryTraceStatus&) {
+  return std::string();  // no tracepoints
+}
+
+GdbSession::Reply GdbSession::handle(const protocol::PassSignals& command) {
+  std::set<int> signals = kAlwaysPassed;
+  for (const int gdb_signal : command.signals) {
+    if (const int host = protocol::linux_signal_from_gdb(gdb_signal); host != 0) signals.insert(host);
+  }
+  process_.set_pass_signals(std::move(signals));
+  return std::string(protocol::kOk);
+}
+
+GdbSession::Reply GdbSession::handle(const protocol::ProgramSignals&) {
+  // Every signal may reach the program; the client's list is accepted as is.
+  return std::string(protocol::kOk);
+}
+
+GdbSession::Reply GdbSession::handle(const protocol::EnableExtendedMode&) {
+  extended_mode_ = true;
+  return std::string(protocol::kOk);
+}
+
+GdbSession::Reply GdbSession::handle(const protocol::HostSetFs& command) {
+  return host_files_.set_filesystem(command);
+}
+GdbSession::Reply GdbSession::handle(const protocol::HostOpen& command) {
+  return host_files_.open(command);
+}
+GdbSession::Reply GdbSession::handle(const protocol::HostPread& command) {
+  // Escaping can double the data; stay inside the packet size we advertised.
+  return host_files_.pread(command, (kMaxPacketSize - 32) / 2);
+}
+GdbSession::Reply GdbSession::handle(const protocol::HostClose& command) {
+  return host_files_.close(command);
+}
+GdbSession::Reply GdbSession::handle(const protocol::HostFstat& command) {
+  return host_files_.fstat(command);
+}
+GdbSession::Reply GdbSession::handle(const protocol::HostReadlink& command) {
+  return host_files_.readlink(command);
+}
+
+GdbSession::Reply GdbSession::handle(const protocol::Declined& command) {
+  if (log_packets_) fmt::print(stderr, "gostub: declined: {}\n", command.reason);
+  return std::string(kEmpty);
+}
+
+GdbSession::Reply GdbSession::handle(const protocol::Unknown&) { return std::string(kEmpty); }
+
+}  // namespace gostub::server

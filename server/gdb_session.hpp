@@ -1,0 +1,109 @@
+// What packets mean: one client's protocol state (features, current thread, outstanding
+// resume) and the handlers that map each command to target calls. One handler per packet
+// family, named after it. Bytes come and go through a Connection.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+
+#include "protocol/commands.hpp"
+#include "protocol/replies.hpp"
+#include "server/connection.hpp"
+#include "server/host_io.hpp"
+#include "target/process.hpp"
+
+namespace gostub::server {
+
+class GdbSession {
+ public:
+  struct Hooks {
+    std::function<void()> request_exit;  // `monitor exit`: end gostub after this reply
+  };
+
+  GdbSession(target::Process& process, std::shared_ptr<Connection> connection, Hooks hooks,
+             bool log_packets);
+
+  void on_packet(std::string_view payload);
+  void on_interrupt();
+  // A stop seen by the event loop (from handle_wait_events()).
+  void on_stop(const target::StopEvent& stop);
+  bool extended_mode() const { return extended_mode_; }
+
+ private:
+  using Reply = std::optional<std::string>;  // nullopt: the reply comes later (a stop)
+
+  Reply dispatch(const protocol::Command& command);
+  Reply handle(const protocol::QuerySupported& command);
+  Reply handle(const protocol::StartNoAckMode& command);
+  Reply handle(const protocol::QueryHaltReason& command);
+  Reply handle(const protocol::ReadRegisters& command);
+  Reply handle(const protocol::WriteRegisters& command);
+  Reply handle(const protocol::ReadRegister& command);
+  Reply handle(const protocol::WriteRegister& command);
+  Reply handle(const protocol::ReadMemory& command);
+  Reply handle(const protocol::WriteMemory& command);
+  Reply handle(const protocol::InsertBreakpoint& command);
+  Reply handle(const protocol::RemoveBreakpoint& command);
+  Reply handle(const protocol::QueryResumeActions& command);
+  Reply handle(const protocol::Resume& command);
+  Reply handle(const protocol::SetThread& command);
+  Reply handle(const protocol::QueryThreadListFirst& command);
+  Reply handle(const protocol::QueryThreadListNext& command);
+  Reply handle(const protocol::QueryThreadAlive& command);
+  Reply handle(const protocol::QueryCurrentThread& command);
+  Reply handle(const protocol::QueryAttached& command);
+  Reply handle(const protocol::TransferRead& command);
+  Reply handle(const protocol::Kill& command);
+  Reply handle(const protocol::Detach& command);
+  Reply handle(const protocol::MonitorCommand& command);
+  Reply handle(const protocol::QueryOffsets& command);
+  Reply handle(const protocol::QuerySymbol& command);
+  Reply handle(const protocol::QueryTraceStatus& command);
+  Reply handle(const protocol::PassSignals& command);
+  Reply handle(const protocol::ProgramSignals& command);
+  Reply handle(const protocol::EnableExtendedMode& command);
+  Reply handle(const protocol::HostSetFs& command);
+  Reply handle(const protocol::HostOpen& command);
+  Reply handle(const protocol::HostPread& command);
+  Reply handle(const protocol::HostClose& command);
+  Reply handle(const protocol::HostFstat& command);
+  Reply handle(const protocol::HostReadlink& command);
+  Reply handle(const protocol::Declined& command);
+  Reply handle(const protocol::Unknown& command);
+
+  // The thread a register or memory access applies to: Hg's choice, else the last stop's.
+  std::optional<pid_t> selected_thread(const protocol::ThreadId& chosen) const;
+  bool names_process(const protocol::ThreadId& id) const;
+  std::string error(const target::Error& error) const;
+  std::string stop_reply(const target::StopEvent& stop);
+  std::string thread_id(pid_t tid) const;
+  std::string threads_document() const;
+
+  target::Process& process_;
+  std::shared_ptr<Connection> connection_;
+  Hooks hooks_;
+  bool log_packets_;
+
+  bool multiprocess_ = false;
+  bool swbreak_ = false;
+  bool extended_mode_ = false;
+  bool resume_outstanding_ = false;  // a stop reply is owed to the client
+  protocol::ThreadId general_thread_{std::nullopt, protocol::ThreadId::kAny};
+  protocol::ThreadId continue_thread_{std::nullopt, protocol::ThreadId::kAll};
+  std::optional<target::StopEvent> last_stop_;
+  // qXfer documents, built at offset 0 and served in chunks from the copy.
+  std::map<std::pair<std::string, std::string>, std::string> transfer_cache_;
+  HostFiles host_files_;
+  std::string memory_buffer_;  // reused by every m packet
+  std::string reply_buffer_;
+};
+
+// Largest packet we accept and send; advertised in qSupported as PacketSize.
+inline constexpr std::size_t kMaxPacketSize = 256 * 1024;
+
+}  // namespace gostub::server

@@ -1,0 +1,94 @@
+#include "server/host_io.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+
+#include "protocol/replies.hpp"
+
+namespace gostub::server {
+
+namespace {
+constexpr std::uint64_t kFileioAccessMask = 3;  // gdb's O_RDONLY 0, O_WRONLY 1, O_RDWR 2
+constexpr std::uint64_t kFileioReadOnly = 0;
+}  // namespace
+
+HostFiles::~HostFiles() {
+  for (const auto& [client_fd, fd] : open_files_) ::close(fd);
+}
+
+std::string HostFiles::resolve(const std::string& path) const {
+  // Another process's filesystem (gdb's "setfs" for a program in a container) is reached
+  // through its /proc root; /proc itself is ours, as the pids gdb names are.
+  if (filesystem_pid_ == 0 || path.empty() || path.front() != '/' || path.starts_with("/proc/")) {
+    return path;
+  }
+  return "/proc/" + std::to_string(filesystem_pid_) + "/root" + path;
+}
+
+std::string HostFiles::set_filesystem(const protocol::HostSetFs& command) {
+  if (command.pid != 0 && ::access(("/proc/" + std::to_string(command.pid)).c_str(), F_OK) != 0) {
+    return protocol::host_io_error(ESRCH);
+  }
+  filesystem_pid_ = static_cast<pid_t>(command.pid);
+  return protocol::host_io_result(0);
+}
+
+std::string HostFiles::open(const protocol::HostOpen& command) {
+  if ((command.flags & ~kFileioAccessMask) != 0 ||
+      (command.flags & kFileioAccessMask) != kFileioReadOnly) {
+    return protocol::host_io_error(EACCES);
+  }
+  const int fd = ::open(resolve(command.path).c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return protocol::host_io_error(errno);
+  open_files_[fd] = fd;
+  return protocol::host_io_result(fd);
+}
+
+std::string HostFiles::pread(const protocol::HostPread& command, std::size_t max_bytes) {
+  const auto found = open_files_.find(static_cast<int>(command.fd));
+  if (found == open_files_.end()) return protocol::host_io_error(EBADF);
+  if (command.offset > static_cast<std::uint64_t>(LLONG_MAX)) return protocol::host_io_error(EINVAL);
+  buffer_.resize(std::min<std::uint64_t>(command.count, max_bytes));
+  const auto got = ::pread(found->second, buffer_.data(), buffer_.size(),
+                           static_cast<off_t>(command.offset));
+  if (got < 0) return protocol::host_io_error(errno);
+  return protocol::host_io_result(got, std::string_view(buffer_.data(), static_cast<std::size_t>(got)));
+}
+
+std::string HostFiles::close(const protocol::HostClose& command) {
+  const auto found = open_files_.find(static_cast<int>(command.fd));
+  if (found == open_files_.end()) return protocol::host_io_error(EBADF);
+  ::close(found->second);
+  open_files_.erase(found);
+  return protocol::host_io_result(0);
+}
+
+std::string HostFiles::fstat(const protocol::HostFstat& command) {
+  const auto found = open_files_.find(static_cast<int>(command.fd));
+  if (found == open_files_.end()) return protocol::host_io_error(EBADF);
+  struct stat info {};
+  if (::fstat(found->second, &info) != 0) return protocol::host_io_error(errno);
+  const protocol::FileStatus status{
+      static_cast<std::uint32_t>(info.st_dev),      static_cast<std::uint32_t>(info.st_ino),
+      static_cast<std::uint32_t>(info.st_mode),     static_cast<std::uint32_t>(info.st_nlink),
+      static_cast<std::uint32_t>(info.st_uid),      static_cast<std::uint32_t>(info.st_gid),
+      static_cast<std::uint32_t>(info.st_rdev),     static_cast<std::uint64_t>(info.st_size),
+      static_cast<std::uint64_t>(info.st_blksize),  static_cast<std::uint64_t>(info.st_blocks),
+      static_cast<std::uint32_t>(info.st_atime),    static_cast<std::uint32_t>(info.st_mtime),
+      static_cast<std::uint32_t>(info.st_ctime)};
+  const auto encoded = protocol::encode_file_status(status);
+  return protocol::host_io_result(static_cast<std::int64_t>(encoded.size()), encoded);
+}
+
+std::string HostFiles::readlink(const protocol::HostReadlink& command) {
+  char target[PATH_MAX];
+  const auto length = ::readlink(resolve(command.path).c_str(), target, sizeof target);
+  if (length < 0) return protocol::host_io_error(errno);
+  return protocol::host_io_result(length, std::string_view(target, static_cast<std::size_t>(length)));
+}
+
+}  // namespace gostub::server

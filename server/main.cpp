@@ -1,0 +1,136 @@
+// gostub's command line, which follows gdbserver's so that scripts, IDEs and gdb's testsuite
+// boards that drive gdbserver drive gostub unchanged:
+//   gostub [--once] [OPTIONS] [HOST]:PORT PROG [ARGS...]
+//   gostub [OPTIONS] [HOST]:PORT --attach PID      gostub --attach [HOST]:PORT PID
+//   gostub - PROG [ARGS...]                         (RSP over stdin/stdout)
+#include <signal.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <boost/asio/io_context.hpp>
+#include <charconv>
+#include <fmt/core.h>
+
+#include "server/server.hpp"
+#include "target/process.hpp"
+
+namespace {
+
+constexpr const char* kVersion = "0.1.0";
+
+struct Endpoint {
+  bool stdio = false;
+  std::string host;
+  std::uint16_t port = 0;
+};
+
+std::optional<Endpoint> parse_endpoint(std::string_view text) {
+  if (text == "-" || text == "stdio") return Endpoint{true, {}, 0};
+  const auto colon = text.rfind(':');
+  if (colon == std::string_view::npos) return std::nullopt;
+  std::string host(text.substr(0, colon));
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  const auto port_text = text.substr(colon + 1);
+  unsigned port = 0;
+  const auto [end, error] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (error != std::errc() || end != port_text.data() + port_text.size() || port > 65535) {
+    return std::nullopt;
+  }
+  return Endpoint{false, host, static_cast<std::uint16_t>(port)};
+}
+
+// Gives the terminal back to gostub's own process group when the program had it.
+void reclaim_terminal() {
+  if (!::isatty(STDIN_FILENO)) return;
+  sigset_t block, previous;
+  sigemptyset(&block);
+  sigaddset(&block, SIGTTOU);
+  ::sigprocmask(SIG_BLOCK, &block, &previous);
+  ::tcsetpgrp(STDIN_FILENO, ::getpgrp());
+  ::sigprocmask(SIG_SETMASK, &previous, nullptr);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"gostub: a GDB remote debug server for Go programs on Linux"};
+  app.footer(
+      "Usage:\n"
+      "  gostub [--once] [OPTIONS] [HOST]:PORT PROG [ARGS...]\n"
+      "  gostub [OPTIONS] [HOST]:PORT --attach PID\n"
+      "  gostub [OPTIONS] - PROG [ARGS...]        (RSP over stdin/stdout)\n"
+      "\n"
+      ":PORT listens on 127.0.0.1 only; name a host (0.0.0.0, ::) to listen elsewhere.\n"
+      "Then: gdb PROG -ex 'target remote HOST:PORT'");
+  bool once = false, attach = false, debug = false, version = false;
+  app.add_flag("--once", once, "Exit when the first client disconnects");
+  app.add_flag("--attach", attach, "Attach to the running process PID");
+  app.add_flag("--debug,--remote-debug", debug, "Log every packet to stderr");
+  app.add_flag("--version", version, "Print the version and exit");
+  app.prefix_command();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    return app.exit(error);
+  }
+  if (version) {
+    fmt::print("gostub {}\n", kVersion);
+    return 0;
+  }
+  auto rest = app.remaining();
+  if (rest.size() >= 2 && rest[1] == "--attach") {
+    attach = true;
+    rest.erase(rest.begin() + 1);
+  }
+  if (rest.size() < 2) {
+    fmt::print(stderr, "{}", app.help());
+    return 2;
+  }
+  const auto endpoint = parse_endpoint(rest[0]);
+  if (!endpoint) {
+    fmt::print(stderr, "gostub: '{}' is not [HOST]:PORT or '-'\n", rest[0]);
+    return 2;
+  }
+
+  ::signal(SIGPIPE, SIG_IGN);
+  gostub::target::Result<std::unique_ptr<gostub::target::Process>> process;
+  if (attach) {
+    int pid = 0;
+    const auto& text = rest[1];
+    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), pid);
+    if (error != std::errc() || end != text.data() + text.size() || rest.size() != 2) {
+      fmt::print(stderr, "gostub: --attach takes one process id, not '{}'\n", text);
+      return 2;
+    }
+    process = gostub::target::Process::attach(pid);
+    if (process) fmt::print(stderr, "Attached; pid = {}\n", pid);
+  } else {
+    gostub::target::LaunchOptions launch;
+    launch.argv.assign(rest.begin() + 1, rest.end());
+    launch.stdout_to_stderr = endpoint->stdio;
+    launch.take_terminal = !endpoint->stdio;
+    process = gostub::target::Process::launch(launch);
+    if (process) {
+      fmt::print(stderr, "Process {} created; pid = {}\n", (*process)->executable(), (*process)->pid());
+    }
+  }
+  if (!process) {
+    fmt::print(stderr, "{}\nExiting\n", process.error().message);
+    return 1;
+  }
+
+  boost::asio::io_context io;
+  gostub::server::Server server(
+      io,
+      gostub::server::ServerOptions{.stdio = endpoint->stdio,
+                                    .host = endpoint->host,
+                                    .port = endpoint->port,
+                                    .once = once,
+                                    .log_packets = debug},
+      std::move(*process));
+  int status = 1;
+  if (server.listen()) status = server.run();
+  reclaim_terminal();
+  return status;
+}

@@ -1,0 +1,144 @@
+#include "server/server.hpp"
+
+#include <fmt/core.h>
+#include <signal.h>
+#include <unistd.h>
+
+namespace gostub::server {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+Server::Server(asio::io_context& io, ServerOptions options, std::unique_ptr<target::Process> process)
+    : io_(io), options_(std::move(options)), process_(std::move(process)), child_signals_(io, SIGCHLD) {}
+
+bool Server::listen() {
+  if (options_.stdio) return true;
+  boost::system::error_code error;
+  asio::ip::address address = asio::ip::address_v4::loopback();
+  if (!options_.host.empty()) {
+    tcp::resolver resolver(io_);
+    const auto results = resolver.resolve(options_.host, std::to_string(options_.port), error);
+    if (error || results.empty()) {
+      fmt::print(stderr, "Can't resolve address {}: {}.\nExiting\n", options_.host, error.message());
+      return false;
+    }
+    address = results.begin()->endpoint().address();
+  }
+  if (!address.is_loopback()) {
+    fmt::print(stderr,
+               "gostub: warning: listening on {}: anyone who can reach this port controls the "
+               "program and can run code as this user.\n",
+               address.to_string());
+  }
+  acceptor_.emplace(io_);
+  const tcp::endpoint endpoint(address, options_.port);
+  acceptor_->open(endpoint.protocol(), error);
+  if (!error) acceptor_->set_option(tcp::acceptor::reuse_address(true), error);
+  if (!error) acceptor_->bind(endpoint, error);
+  if (!error) acceptor_->listen(1, error);
+  if (error) {
+    fmt::print(stderr, "Can't bind address: {}.\nExiting\n",
+               error == asio::error::address_in_use ? "Address already in use" : error.message());
+    return false;
+  }
+  fmt::print(stderr, "Listening on port {}\n", acceptor_->local_endpoint().port());
+  return true;
+}
+
+int Server::run() {
+  watch_children();
+  // Statuses that arrived before SIGCHLD was watched are still waiting in the kernel.
+  if (auto stop = process_->handle_wait_events(); stop && session_) session_->on_stop(*stop);
+  if (options_.stdio) {
+    fmt::print(stderr, "Remote debugging using stdio\n");
+    start_session(::dup(STDIN_FILENO), ::dup(STDOUT_FILENO));
+  } else {
+    accept_next();
+  }
+  io_.run();
+  return 0;
+}
+
+void Server::watch_children() {
+  child_signals_.async_wait([this](const boost::system::error_code& error, int) {
+    if (error) return;
+    if (process_->alive()) {
+      if (auto stop = process_->handle_wait_events()) {
+        if (session_) {
+          session_->on_stop(*stop);
+        } else if (!process_->alive()) {
+          finish();  // the program died with nobody attached
+          return;
+        }
+      }
+    }
+    watch_children();
+  });
+}
+
+void Server::accept_next() {
+  acceptor_->async_accept([this](const boost::system::error_code& error, tcp::socket socket) {
+    if (error) {
+      if (error != asio::error::operation_aborted) finish();
+      return;
+    }
+    boost::system::error_code ignored;
+    const auto peer = socket.remote_endpoint(ignored);
+    fmt::print(stderr, "Remote debugging from host {}, port {}\n", peer.address().to_string(),
+               peer.port());
+    socket.set_option(tcp::no_delay(true), ignored);
+    if (options_.once) acceptor_->close(ignored);
+    const int fd = ::dup(socket.native_handle());
+    start_session(fd, fd);
+  });
+}
+
+void Server::start_session(int input_fd, int output_fd) {
+  connection_ = std::make_shared<Connection>(io_, input_fd, output_fd, options_.log_packets);
+  session_ = std::make_unique<GdbSession>(
+      *process_, connection_,
+      GdbSession::Hooks{.request_exit =
+                            [this] {
+                              exit_requested_ = true;
+                              connection_->close_after_writes();
+                            }},
+      options_.log_packets);
+  connection_->start(Connection::Callbacks{
+      .on_packet = [this](std::string_view payload) { session_->on_packet(payload); },
+      .on_interrupt = [this] { session_->on_interrupt(); },
+      .on_closed = [this] { asio::post(io_, [this] { on_session_closed(); }); },
+  });
+}
+
+void Server::on_session_closed() {
+  extended_mode_ = extended_mode_ || (session_ && session_->extended_mode());
+  session_.reset();
+  connection_.reset();
+  if (exit_requested_ || options_.once || options_.stdio) return finish();
+  if (!process_->alive() && !extended_mode_) return finish();  // nothing left to debug
+  // The next client finds the program stopped, as this one left it.
+  if (process_->running()) (void)process_->interrupt_all();
+  fmt::print(stderr, "Remote side has terminated connection.  GDBserver will reopen the connection.\n");
+  fmt::print(stderr, "Listening on port {}\n", acceptor_->local_endpoint().port());
+  accept_next();
+}
+
+void Server::finish() {
+  if (finished_) return;
+  finished_ = true;
+  if (process_->alive()) {
+    if (process_->attached()) {
+      fmt::print(stderr, "Detaching from process {}\n", process_->pid());
+      (void)process_->detach();
+    } else {
+      (void)process_->kill();
+    }
+  }
+  boost::system::error_code ignored;
+  if (acceptor_) acceptor_->close(ignored);
+  child_signals_.cancel(ignored);
+  io_.stop();
+}
+
+}  // namespace gostub::server

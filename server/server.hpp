@@ -1,0 +1,57 @@
+// The server's life: one io_context on the one thread that traces the program. It owns the
+// listening socket, the client connection and SIGCHLD, so socket I/O and tracee events are
+// handled by the same loop and no call ever blocks on the program running.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/signal_set.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "server/connection.hpp"
+#include "server/gdb_session.hpp"
+#include "target/process.hpp"
+
+namespace gostub::server {
+
+struct ServerOptions {
+  bool stdio = false;        // RSP over stdin/stdout ("-")
+  std::string host;          // empty: loopback only
+  std::uint16_t port = 0;    // 0: any free port
+  bool once = false;         // exit when the first client goes
+  bool log_packets = false;  // --debug / --remote-debug
+};
+
+class Server {
+ public:
+  Server(boost::asio::io_context& io, ServerOptions options,
+         std::unique_ptr<target::Process> process);
+  // Binds (TCP) and prints "Listening on port N". Returns false when the address is unusable.
+  bool listen();
+  // Runs until gostub has nothing more to do. Returns the exit status.
+  int run();
+
+ private:
+  void watch_children();
+  void accept_next();
+  void start_session(int input_fd, int output_fd);
+  void on_session_closed();
+  void finish();
+
+  boost::asio::io_context& io_;
+  ServerOptions options_;
+  std::unique_ptr<target::Process> process_;
+  boost::asio::signal_set child_signals_;
+  std::optional<boost::asio::ip::tcp::acceptor> acceptor_;
+  std::shared_ptr<Connection> connection_;
+  std::unique_ptr<GdbSession> session_;
+  bool exit_requested_ = false;
+  bool extended_mode_ = false;
+  bool finished_ = false;
+};
+
+}  // namespace gostub::server
