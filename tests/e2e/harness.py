@@ -1,0 +1,180 @@
+"""Shared machinery for the end-to-end tests: Go fixtures built once and cached, debug servers
+(gostub or GNU gdbserver) started on a free port, gdb/lldb driven in batch mode, and output
+normalised so that runs against different servers can be compared line by line."""
+
+import hashlib
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+FIXTURE_SOURCES = REPO / "tests" / "fixtures"
+BUILD = Path(os.environ.get("GOSTUB_BUILD", REPO / "build" / "default"))
+GOSTUB = Path(os.environ.get("GOSTUB", BUILD / "server" / "gostub"))
+CACHE = Path(os.environ.get("GOSTUB_FIXTURE_CACHE", REPO / "build" / "fixtures"))
+
+# Go toolchains: Debian's golang-go (1.19) and bookworm-backports' golang-1.2x-go.
+TOOLCHAINS = {
+    "1.19": "/usr/lib/go-1.19/bin/go",
+    "1.21": "/usr/lib/go-1.21/bin/go",
+    "1.22": "/usr/lib/go-1.22/bin/go",
+    "1.23": "/usr/lib/go-1.23/bin/go",
+}
+FLAVOURS = {
+    "debug": ["-gcflags=all=-N -l"],
+    "default": [],
+    "stripped": ["-ldflags=-s -w"],
+    "pie": ["-buildmode=pie"],
+}
+
+TIMEOUT = 120
+
+
+def available_toolchains():
+    return [v for v, go in TOOLCHAINS.items() if Path(go).exists()]
+
+
+def fixture(name="gofixture", go="1.19", flavour="debug"):
+    """Builds tests/fixtures/NAME with one toolchain and flavour, once: the cache key is a hash
+    of the sources and the build flags."""
+    source = FIXTURE_SOURCES / name
+    digest = hashlib.sha256()
+    for path in sorted(source.rglob("*")):
+        if path.is_file():
+            digest.update(path.name.encode())
+            digest.update(path.read_bytes())
+    digest.update(" ".join(FLAVOURS[flavour]).encode())
+    out_dir = CACHE / f"go{go}" / flavour / digest.hexdigest()[:12]
+    binary = out_dir / name
+    if binary.exists():
+        return binary
+    out_dir.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, GOFLAGS="-mod=mod", GO111MODULE="on", CGO_ENABLED="0",
+               GOCACHE=str(CACHE / "gocache" / go), GOPATH=str(CACHE / "gopath"),
+               GOTOOLCHAIN="local")
+    if flavour == "pie":
+        env["CGO_ENABLED"] = "1"
+    tmp = out_dir / (name + ".tmp")
+    subprocess.run([TOOLCHAINS[go], "build", *FLAVOURS[flavour], "-o", str(tmp), "."],
+                   cwd=source, env=env, check=True, timeout=600)
+    tmp.rename(binary)
+    return binary
+
+
+class DebugServer:
+    """A gostub or gdbserver process listening on a free loopback port."""
+
+    def __init__(self, kind, args, once=True, extra=()):
+        self.kind = kind
+        self.log = tempfile.NamedTemporaryFile(prefix=f"{kind}-", suffix=".log", delete=False)
+        program = str(GOSTUB) if kind == "gostub" else shutil.which("gdbserver")
+        command = [program]
+        if once:
+            command.append("--once")
+        command += list(extra)
+        command += ["127.0.0.1:0", *[str(a) for a in args]]
+        self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=self.log,
+                                        stderr=subprocess.STDOUT, start_new_session=True)
+        self.port = self._wait_for_port()
+
+    def _wait_for_port(self):
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            match = re.search(r"Listening on port (\d+)", self.output())
+            if match:
+                return int(match.group(1))
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.kind} exited early:\n{self.output()}")
+            time.sleep(0.02)
+        raise RuntimeError(f"{self.kind} did not listen:\n{self.output()}")
+
+    def output(self):
+        return Path(self.log.name).read_text(errors="replace")
+
+    def wait(self, timeout=30):
+        return self.process.wait(timeout=timeout)
+
+    def close(self):
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+        Path(self.log.name).unlink(missing_ok=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+GDB_PREAMBLE = ["set pagination off", "set confirm off", "set width 0", "set height 0"]
+
+
+def run_gdb(binary, port, commands, timeout=TIMEOUT, connect="target remote", signal_after=None):
+    """Runs gdb in batch mode with `commands` after connecting; returns its combined output.
+    signal_after=(pattern, file) sends SIGINT to gdb (a user's Ctrl-C) once `pattern` shows in
+    the file."""
+    script = tempfile.NamedTemporaryFile("w", suffix=".gdb", delete=False)
+    lines = GDB_PREAMBLE + [f"{connect} 127.0.0.1:{port}"] + list(commands)
+    script.write("\n".join(lines) + "\n")
+    script.close()
+    args = ["gdb", "-nx", "-batch", "-x", script.name]
+    if binary is not None:
+        args.append(str(binary))
+    try:
+        gdb = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               stdin=subprocess.DEVNULL, text=True)
+        if signal_after:
+            pattern, watched = signal_after
+            deadline = time.time() + timeout
+            while time.time() < deadline and pattern not in watched():
+                time.sleep(0.05)
+            time.sleep(0.3)
+            gdb.send_signal(signal.SIGINT)
+        out, _ = gdb.communicate(timeout=timeout)
+        return out
+    finally:
+        os.unlink(script.name)
+
+
+NOISE = [
+    re.compile(p) for p in [
+        r"auto-load", r"add-auto-load-safe-path", r"set auto-load safe-path", r"gdbinit",
+        r"Auto-loading safe path", r"info \"\(gdb\)Auto-loading", r"^To enable execution",
+        r"^To completely disable", r"^line to your configuration file", r"^For more information",
+        r"^warning: File transfers from remote targets", r"^Reading .* from remote target",
+        r"^$",
+        # How many threads the Go runtime has started by a given stop depends on timing.
+        r"^\[New Thread ", r"^\[Thread .* exited\]",
+    ]
+]
+
+
+def normalise(text, pids=()):
+    """Removes what legitimately differs between two runs: pids, thread ids, addresses that
+    depend on the run, and gdb's notices about files."""
+    out = []
+    for line in text.splitlines():
+        if any(p.search(line) for p in NOISE):
+            continue
+        line = re.sub(r"Thread \d+\.\d+", "Thread P.T", line)
+        for pid in pids:
+            line = line.replace(str(pid), "PID")
+        line = re.sub(r"LWP \d+", "LWP T", line)
+        line = re.sub(r"process \d+", "process P", line)
+        line = re.sub(r"0x[0-9a-f]{9,}", "0xADDR", line)
+        line = re.sub(r"/tmp/\S+\.gdb:", "SCRIPT:", line)  # heap and stack addresses
+        out.append(line.rstrip())
+    return out
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
