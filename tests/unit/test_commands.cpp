@@ -1,0 +1,221 @@
+#include <doctest/doctest.h>
+
+#include <random>
+
+#include "protocol/commands.hpp"
+
+using namespace gostub::protocol;
+
+namespace {
+template <typename T>
+T parse_as(std::string_view payload) {
+  auto command = parse_command(payload);
+  REQUIRE_MESSAGE(command.has_value(), payload);
+  REQUIRE_MESSAGE(std::holds_alternative<T>(*command), payload);
+  return std::get<T>(*command);
+}
+bool malformed(std::string_view payload) { return !parse_command(payload).has_value(); }
+}  // namespace
+
+TEST_CASE("no table entry is shadowed by an earlier prefix") {
+  const auto patterns = packet_patterns();
+  for (std::size_t i = 0; i < patterns.size(); ++i) {
+    for (std::size_t j = i + 1; j < patterns.size(); ++j) {
+      const bool shadowed = patterns[i].exact ? patterns[i].name == patterns[j].name
+                                              : patterns[j].name.starts_with(patterns[i].name);
+      CHECK_MESSAGE(!shadowed, patterns[i].name, " shadows ", patterns[j].name);
+    }
+  }
+}
+
+TEST_CASE("thread ids: plain, multiprocess, any and all") {
+  CHECK(parse_thread_id("1a") == ThreadId{std::nullopt, 0x1a});
+  CHECK(parse_thread_id("0") == ThreadId{std::nullopt, ThreadId::kAny});
+  CHECK(parse_thread_id("-1") == ThreadId{std::nullopt, ThreadId::kAll});
+  CHECK(parse_thread_id("p10.11") == ThreadId{0x10, 0x11});
+  CHECK(parse_thread_id("p10.-1") == ThreadId{0x10, ThreadId::kAll});
+  CHECK(parse_thread_id("p-1.-1") == ThreadId{ThreadId::kAll, ThreadId::kAll});
+  CHECK(parse_thread_id("p10") == ThreadId{0x10, ThreadId::kAll});
+  CHECK_FALSE(parse_thread_id("").has_value());
+  CHECK_FALSE(parse_thread_id("p").has_value());
+  CHECK_FALSE(parse_thread_id("pzz.1").has_value());
+  CHECK_FALSE(parse_thread_id("-2").has_value());
+  CHECK_FALSE(parse_thread_id("100000000").has_value());
+  CHECK(format_thread_id(0x10, 0x11, true) == "p10.11");
+  CHECK(format_thread_id(0x10, 0x11, false) == "11");
+}
+
+TEST_CASE("qSupported lists the client's features") {
+  const auto command = parse_as<QuerySupported>("qSupported:multiprocess+;swbreak+;xmlRegisters=i386");
+  CHECK(command.features == std::vector<std::string>{"multiprocess+", "swbreak+", "xmlRegisters=i386"});
+  CHECK(parse_as<QuerySupported>("qSupported").features.empty());
+  CHECK(malformed("qSupportedX"));
+}
+
+TEST_CASE("simple queries") {
+  parse_as<QueryHaltReason>("?");
+  parse_as<StartNoAckMode>("QStartNoAckMode");
+  parse_as<QueryThreadListFirst>("qfThreadInfo");
+  parse_as<QueryThreadListNext>("qsThreadInfo");
+  parse_as<QueryCurrentThread>("qC");
+  parse_as<QueryResumeActions>("vCont?");
+  parse_as<QueryOffsets>("qOffsets");
+  parse_as<QueryTraceStatus>("qTStatus");
+  parse_as<EnableExtendedMode>("!");
+  CHECK(parse_as<QueryAttached>("qAttached").pid == std::nullopt);
+  CHECK(parse_as<QueryAttached>("qAttached:1f").pid == 0x1f);
+  CHECK(malformed("qAttached:zz"));
+  CHECK(parse_as<QuerySymbol>("qSymbol::").payload == ":");
+}
+
+TEST_CASE("registers: g, G, p, P") {
+  parse_as<ReadRegisters>("g");
+  CHECK(parse_as<WriteRegisters>("G0011").bytes == std::string("\x00\x11", 2));
+  CHECK(malformed("G001"));
+  CHECK(malformed("Gzz"));
+  CHECK(parse_as<ReadRegister>("p10").regno == 16);
+  CHECK(malformed("p"));
+  CHECK(malformed("pxyz"));
+  const auto write = parse_as<WriteRegister>("P10=c0034a0000000000");
+  CHECK(write.regno == 16);
+  CHECK(write.bytes.size() == 8);
+  CHECK(malformed("P10"));
+  CHECK(malformed("P10=zz"));
+}
+
+TEST_CASE("memory: m, M, X") {
+  const auto read = parse_as<ReadMemory>("m4a03c0,40");
+  CHECK(read.address == 0x4a03c0);
+  CHECK(read.length == 0x40);
+  CHECK(malformed("m4a03c0"));
+  CHECK(malformed("m,4"));
+  CHECK(malformed("mzz,4"));
+  CHECK(parse_as<WriteMemory>("M1000,2:abcd").bytes == "\xab\xcd");
+  CHECK(malformed("M1000,3:abcd"));  // length mismatch
+  CHECK(malformed("M1000,2"));
+  const auto binary = parse_as<WriteMemory>("X1000,3:a}]b");
+  CHECK(binary.bytes == "a}b");
+  CHECK(parse_as<WriteMemory>("X1000,0:").bytes.empty());  // gdb's probe for X support
+  CHECK(malformed("X1000,2:a}"));
+  CHECK(malformed("X1000,5:abc"));
+}
+
+TEST_CASE("breakpoints: Z and z, with and without conditions") {
+  const auto insert = parse_as<InsertBreakpoint>("Z0,4a03c0,1");
+  CHECK(insert.type == BreakpointType::kSoftware);
+  CHECK(insert.address == 0x4a03c0);
+  CHECK(insert.kind == 1);
+  CHECK_FALSE(insert.has_conditions);
+  CHECK(parse_as<InsertBreakpoint>("Z0,4a03c0,1;X3,220101").has_conditions);
+  CHECK(parse_as<InsertBreakpoint>("Z2,1000,8").type == BreakpointType::kWriteWatch);
+  CHECK(parse_as<RemoveBreakpoint>("z0,4a03c0,1").address == 0x4a03c0);
+  CHECK(malformed("Z9,1000,1"));
+  CHECK(malformed("Z0,1000"));
+  CHECK(malformed("Z01,1000,1"));
+  CHECK(malformed("z0,1000,1;X1,00"));
+}
+
+TEST_CASE("vCont and the legacy resume packets") {
+  const auto resume = parse_as<Resume>("vCont;s:p10.11;c");
+  REQUIRE(resume.actions.size() == 2);
+  CHECK(resume.actions[0].kind == ResumeKind::kStep);
+  CHECK(resume.actions[0].thread == ThreadId{0x10, 0x11});
+  CHECK(resume.actions[1].kind == ResumeKind::kContinue);
+  CHECK_FALSE(resume.actions[1].thread.has_value());
+
+  const auto with_signal = parse_as<Resume>("vCont;C10:p1.2;c:p1.-1");
+  CHECK(with_signal.actions[0].signal == 0x10);
+  CHECK(with_signal.actions[1].thread == ThreadId{1, ThreadId::kAll});
+  CHECK(parse_as<Resume>("vCont;t:5").actions[0].kind == ResumeKind::kStop);
+  CHECK(malformed("vCont;"));
+  CHECK(malformed("vCont;x"));
+  CHECK(malformed("vCont;r1000,2000"));  // range stepping is not offered by vCont?
+  CHECK(malformed("vCont;C"));
+  CHECK(malformed("vCont;c:"));
+  CHECK(malformed("vCont;c1"));
+
+  CHECK(parse_as<Resume>("c").legacy);
+  CHECK(parse_as<Resume>("S05").actions[0].signal == 5);
+  CHECK(parse_as<Resume>("s").actions[0].kind == ResumeKind::kStep);
+  CHECK(malformed("c1000"));  // resuming at an address is refused, not ignored
+  CHECK(malformed("Cxx"));
+}
+
+TEST_CASE("threads: H, T") {
+  const auto select = parse_as<SetThread>("Hgp10.11");
+  CHECK(select.operation == 'g');
+  CHECK(select.thread == ThreadId{0x10, 0x11});
+  CHECK(parse_as<SetThread>("Hc-1").thread.tid == ThreadId::kAll);
+  CHECK(parse_as<SetThread>("Hg0").thread.tid == ThreadId::kAny);
+  CHECK(malformed("Hx1"));
+  CHECK(malformed("Hg"));
+  CHECK(parse_as<QueryThreadAlive>("Tp1.2").thread == ThreadId{1, 2});
+  CHECK(malformed("Tzz"));
+}
+
+TEST_CASE("qXfer reads, and writes declined") {
+  const auto read = parse_as<TransferRead>("qXfer:features:read:target.xml:0,ffb");
+  CHECK(read.object == "features");
+  CHECK(read.annex == "target.xml");
+  CHECK(read.offset == 0);
+  CHECK(read.length == 0xffb);
+  CHECK(parse_as<TransferRead>("qXfer:threads:read::100,200").annex.empty());
+  parse_as<Declined>("qXfer:features:write:target.xml:0:abc");
+  CHECK(malformed("qXfer:features"));
+  CHECK(malformed("qXfer:features:read:target.xml"));
+  CHECK(malformed("qXfer:features:read:target.xml:0"));
+}
+
+TEST_CASE("kill, detach, monitor and signals") {
+  CHECK_FALSE(parse_as<Kill>("k").pid.has_value());
+  CHECK(parse_as<Kill>("vKill;1f").pid == 0x1f);
+  CHECK(malformed("vKill;zz"));
+  CHECK_FALSE(parse_as<Detach>("D").pid.has_value());
+  CHECK(parse_as<Detach>("D;1f").pid == 0x1f);
+  CHECK(parse_as<MonitorCommand>("qRcmd,68656c70").text == "help");
+  CHECK(malformed("qRcmd,6"));
+  CHECK(parse_as<PassSignals>("QPassSignals:e;10;14").signals == std::vector<int>{14, 16, 20});
+  CHECK(parse_as<PassSignals>("QPassSignals:").signals.empty());
+  CHECK(malformed("QPassSignals:1ff"));
+  CHECK(parse_as<ProgramSignals>("QProgramSignals:2").signals == std::vector<int>{2});
+}
+
+TEST_CASE("host I/O") {
+  CHECK(parse_as<HostSetFs>("vFile:setfs:0").pid == 0);
+  const auto open = parse_as<HostOpen>("vFile:open:2f746d70,0,1c0");
+  CHECK(open.path == "/tmp");
+  CHECK(open.flags == 0);
+  CHECK(open.mode == 0x1c0);
+  const auto pread = parse_as<HostPread>("vFile:pread:5,4000,100");
+  CHECK(pread.fd == 5);
+  CHECK(pread.count == 0x4000);
+  CHECK(pread.offset == 0x100);
+  CHECK(parse_as<HostClose>("vFile:close:5").fd == 5);
+  CHECK(parse_as<HostFstat>("vFile:fstat:5").fd == 5);
+  CHECK(parse_as<HostReadlink>("vFile:readlink:2f").path == "/");
+  parse_as<Declined>("vFile:unlink:2f746d70");
+  CHECK(malformed("vFile:open:2f746d70,0"));
+  CHECK(malformed("vFile:pread:5,4000"));
+  CHECK(malformed("vFile:close:x"));
+}
+
+TEST_CASE("unknown packets are Unknown, not errors") {
+  parse_as<Unknown>("vMustReplyEmpty");
+  parse_as<Unknown>("qWhatever");
+  parse_as<Unknown>("");
+  parse_as<Declined>("QNonStop:1");
+  parse_as<Declined>("vRun;2f62696e");
+}
+
+TEST_CASE("random payloads never crash the parser") {
+  std::mt19937 random(99);
+  const std::string_view alphabet = "0123456789abcdefpPmMXZzgGHTcCsSqQv;:,.-=}?";
+  const auto patterns = packet_patterns();
+  for (int round = 0; round < 20000; ++round) {
+    std::string payload(patterns[random() % patterns.size()].name);
+    const auto extra = random() % 24;
+    for (std::size_t i = 0; i < extra; ++i) payload.push_back(alphabet[random() % alphabet.size()]);
+    const auto command = parse_command(payload);
+    CHECK((command.has_value() || !command.error().message.empty()));
+  }
+}
