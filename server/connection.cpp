@@ -1,9 +1,9 @@
 #include "server/connection.hpp"
 
+#include <fmt/core.h>
+
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/write.hpp>
-
-#include <fmt/core.h>
 
 namespace gostub::server {
 
@@ -11,7 +11,8 @@ namespace asio = boost::asio;
 
 Connection::Connection(asio::io_context& io, int input_fd, int output_fd, bool log_packets)
     : input_(io, input_fd), log_packets_(log_packets) {
-  if (output_fd != input_fd) output_ = std::make_unique<asio::posix::stream_descriptor>(io, output_fd);
+  if (output_fd != input_fd)
+    output_ = std::make_unique<asio::posix::stream_descriptor>(io, output_fd);
 }
 
 void Connection::start(Callbacks callbacks) {
@@ -20,34 +21,34 @@ void Connection::start(Callbacks callbacks) {
 }
 
 void Connection::read_more() {
-  input_.async_read_some(asio::buffer(read_buffer_), [self = shared_from_this()](
-                                                         const boost::system::error_code& error,
-                                                         std::size_t length) {
-    if (!self->open_) return;
-    if (error) {
-      self->shut_down();
-      return;
-    }
-    self->events_.clear();
-    self->decoder_.feed(std::string_view(self->read_buffer_.data(), length), self->events_);
-    for (auto& event : self->events_) {
-      if (!self->open_) return;
-      if (auto* packet = std::get_if<protocol::PacketReceived>(&event)) {
-        if (self->log_packets_) fmt::print(stderr, "gostub: <- {}\n", packet->payload);
-        if (!self->no_ack_) self->send_raw("+");
-        self->callbacks_.on_packet(packet->payload);
-      } else if (std::holds_alternative<protocol::InterruptReceived>(event)) {
-        if (self->log_packets_) fmt::print(stderr, "gostub: <- ^C\n");
-        self->callbacks_.on_interrupt();
-      } else if (std::holds_alternative<protocol::NackReceived>(event)) {
-        if (!self->last_packet_.empty()) self->send_raw(self->last_packet_);
-      } else if (auto* bad = std::get_if<protocol::BadPacketReceived>(&event)) {
-        if (self->log_packets_) fmt::print(stderr, "gostub: bad packet: {}\n", bad->reason);
-        if (!self->no_ack_) self->send_raw("-");
-      }
-    }
-    if (self->open_ && !self->closing_) self->read_more();
-  });
+  input_.async_read_some(
+      asio::buffer(read_buffer_),
+      [self = shared_from_this()](const boost::system::error_code& error, std::size_t length) {
+        if (!self->open_) return;
+        if (error) {
+          self->shut_down();
+          return;
+        }
+        self->events_.clear();
+        self->decoder_.feed(std::string_view(self->read_buffer_.data(), length), self->events_);
+        for (auto& event : self->events_) {
+          if (!self->open_) return;
+          if (auto* packet = std::get_if<protocol::PacketReceived>(&event)) {
+            if (self->log_packets_) fmt::print(stderr, "gostub: <- {}\n", packet->payload);
+            if (!self->no_ack_) self->send_raw("+");
+            self->callbacks_.on_packet(packet->payload);
+          } else if (std::holds_alternative<protocol::InterruptReceived>(event)) {
+            if (self->log_packets_) fmt::print(stderr, "gostub: <- ^C\n");
+            self->callbacks_.on_interrupt();
+          } else if (std::holds_alternative<protocol::NackReceived>(event)) {
+            if (!self->last_packet_.empty()) self->send_raw(self->last_packet_);
+          } else if (auto* bad = std::get_if<protocol::BadPacketReceived>(&event)) {
+            if (self->log_packets_) fmt::print(stderr, "gostub: bad packet: {}\n", bad->reason);
+            if (!self->no_ack_) self->send_raw("-");
+          }
+        }
+        if (self->open_ && !self->closing_) self->read_more();
+      });
 }
 
 void Connection::send_packet(std::string_view payload) {
@@ -72,7 +73,8 @@ void Connection::write_next() {
     return;
   }
   writing_ = true;
-  auto on_written = [self = shared_from_this()](const boost::system::error_code& error, std::size_t) {
+  auto on_written = [self = shared_from_this()](const boost::system::error_code& error,
+                                                std::size_t) {
     if (error) {
       self->shut_down();
       return;

@@ -2,10 +2,9 @@
 // what packets mean. Reading goes on while the program runs, so the interrupt byte is seen.
 #pragma once
 
+#include <array>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
-
-#include <array>
 #include <deque>
 #include <functional>
 #include <memory>

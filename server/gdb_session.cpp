@@ -29,11 +29,20 @@ std::string xml_escape(std::string_view text) {
   std::string out;
   for (char c : text) {
     switch (c) {
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '&': out += "&amp;"; break;
-      case '"': out += "&quot;"; break;
-      default: out.push_back(c);
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out.push_back(c);
     }
   }
   return out;
@@ -48,7 +57,9 @@ constexpr std::string_view kMonitorHelp =
 
 GdbSession::GdbSession(target::Process& process, std::shared_ptr<Connection> connection,
                        Hooks hooks, bool log_packets)
-    : process_(process), connection_(std::move(connection)), hooks_(std::move(hooks)),
+    : process_(process),
+      connection_(std::move(connection)),
+      hooks_(std::move(hooks)),
       log_packets_(log_packets) {
   if (process_.alive()) {
     // Like gdbserver: a launched program is stopped by exec's SIGTRAP, an attached one by SIGSTOP.
@@ -278,7 +289,8 @@ GdbSession::Reply GdbSession::handle(const protocol::Resume& command) {
     // c/C resume every thread; s/S step the thread chosen with Hc (else the current one).
     auto& action = actions.front();
     if (action.kind == protocol::ResumeKind::kStep) {
-      const auto tid = selected_thread(continue_thread_.tid > 0 ? continue_thread_ : general_thread_);
+      const auto tid =
+          selected_thread(continue_thread_.tid > 0 ? continue_thread_ : general_thread_);
       if (!tid) return protocol::error_reply(ESRCH);
       action.thread = ThreadId{std::nullopt, *tid};
     }
@@ -286,9 +298,9 @@ GdbSession::Reply GdbSession::handle(const protocol::Resume& command) {
   std::vector<target::ThreadAction> plan;
   for (const pid_t tid : process_.threads()) {
     for (const auto& action : actions) {
-      const bool applies = !action.thread ||
-                           (names_process(*action.thread) &&
-                            (action.thread->tid == ThreadId::kAll || action.thread->tid == tid));
+      const bool applies =
+          !action.thread || (names_process(*action.thread) &&
+                             (action.thread->tid == ThreadId::kAll || action.thread->tid == tid));
       if (!applies) continue;
       if (action.kind != protocol::ResumeKind::kStop) {
         plan.push_back({tid,
@@ -354,7 +366,8 @@ std::string GdbSession::threads_document() const {
   std::string xml = "<?xml version=\"1.0\"?>\n<threads>\n";
   for (const pid_t tid : process_.threads()) {
     xml += fmt::format("<thread id=\"{}\"", thread_id(tid));
-    if (const int core = process_.thread_core(tid); core >= 0) xml += fmt::format(" core=\"{}\"", core);
+    if (const int core = process_.thread_core(tid); core >= 0)
+      xml += fmt::format(" core=\"{}\"", core);
     xml += fmt::format(" name=\"{}\"/>\n", xml_escape(process_.thread_name(tid)));
   }
   xml += "</threads>\n";
@@ -437,7 +450,8 @@ GdbSession::Reply GdbSession::handle(const protocol::QueryTraceStatus&) {
 GdbSession::Reply GdbSession::handle(const protocol::PassSignals& command) {
   std::set<int> signals = kAlwaysPassed;
   for (const int gdb_signal : command.signals) {
-    if (const int host = protocol::linux_signal_from_gdb(gdb_signal); host != 0) signals.insert(host);
+    if (const int host = protocol::linux_signal_from_gdb(gdb_signal); host != 0)
+      signals.insert(host);
   }
   process_.set_pass_signals(std::move(signals));
   return std::string(protocol::kOk);
@@ -478,6 +492,8 @@ GdbSession::Reply GdbSession::handle(const protocol::Declined& command) {
   return std::string(kEmpty);
 }
 
-GdbSession::Reply GdbSession::handle(const protocol::Unknown&) { return std::string(kEmpty); }
+GdbSession::Reply GdbSession::handle(const protocol::Unknown&) {
+  return std::string(kEmpty);
+}
 
 }  // namespace gostub::server

@@ -51,12 +51,14 @@ std::string HostFiles::open(const protocol::HostOpen& command) {
 std::string HostFiles::pread(const protocol::HostPread& command, std::size_t max_bytes) {
   const auto found = open_files_.find(static_cast<int>(command.fd));
   if (found == open_files_.end()) return protocol::host_io_error(EBADF);
-  if (command.offset > static_cast<std::uint64_t>(LLONG_MAX)) return protocol::host_io_error(EINVAL);
+  if (command.offset > static_cast<std::uint64_t>(LLONG_MAX))
+    return protocol::host_io_error(EINVAL);
   buffer_.resize(std::min<std::uint64_t>(command.count, max_bytes));
-  const auto got = ::pread(found->second, buffer_.data(), buffer_.size(),
-                           static_cast<off_t>(command.offset));
+  const auto got =
+      ::pread(found->second, buffer_.data(), buffer_.size(), static_cast<off_t>(command.offset));
   if (got < 0) return protocol::host_io_error(errno);
-  return protocol::host_io_result(got, std::string_view(buffer_.data(), static_cast<std::size_t>(got)));
+  return protocol::host_io_result(got,
+                                  std::string_view(buffer_.data(), static_cast<std::size_t>(got)));
 }
 
 std::string HostFiles::close(const protocol::HostClose& command) {
@@ -73,12 +75,12 @@ std::string HostFiles::fstat(const protocol::HostFstat& command) {
   struct stat info {};
   if (::fstat(found->second, &info) != 0) return protocol::host_io_error(errno);
   const protocol::FileStatus status{
-      static_cast<std::uint32_t>(info.st_dev),      static_cast<std::uint32_t>(info.st_ino),
-      static_cast<std::uint32_t>(info.st_mode),     static_cast<std::uint32_t>(info.st_nlink),
-      static_cast<std::uint32_t>(info.st_uid),      static_cast<std::uint32_t>(info.st_gid),
-      static_cast<std::uint32_t>(info.st_rdev),     static_cast<std::uint64_t>(info.st_size),
-      static_cast<std::uint64_t>(info.st_blksize),  static_cast<std::uint64_t>(info.st_blocks),
-      static_cast<std::uint32_t>(info.st_atime),    static_cast<std::uint32_t>(info.st_mtime),
+      static_cast<std::uint32_t>(info.st_dev),     static_cast<std::uint32_t>(info.st_ino),
+      static_cast<std::uint32_t>(info.st_mode),    static_cast<std::uint32_t>(info.st_nlink),
+      static_cast<std::uint32_t>(info.st_uid),     static_cast<std::uint32_t>(info.st_gid),
+      static_cast<std::uint32_t>(info.st_rdev),    static_cast<std::uint64_t>(info.st_size),
+      static_cast<std::uint64_t>(info.st_blksize), static_cast<std::uint64_t>(info.st_blocks),
+      static_cast<std::uint32_t>(info.st_atime),   static_cast<std::uint32_t>(info.st_mtime),
       static_cast<std::uint32_t>(info.st_ctime)};
   const auto encoded = protocol::encode_file_status(status);
   return protocol::host_io_result(static_cast<std::int64_t>(encoded.size()), encoded);
@@ -88,7 +90,8 @@ std::string HostFiles::readlink(const protocol::HostReadlink& command) {
   char target[PATH_MAX];
   const auto length = ::readlink(resolve(command.path).c_str(), target, sizeof target);
   if (length < 0) return protocol::host_io_error(errno);
-  return protocol::host_io_result(length, std::string_view(target, static_cast<std::size_t>(length)));
+  return protocol::host_io_result(length,
+                                  std::string_view(target, static_cast<std::size_t>(length)));
 }
 
 }  // namespace gostub::server

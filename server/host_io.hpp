@@ -27,7 +27,7 @@ class HostFiles {
  private:
   std::string resolve(const std::string& path) const;
 
-  pid_t filesystem_pid_ = 0;  // 0: gostub's own view of the filesystem
+  pid_t filesystem_pid_ = 0;       // 0: gostub's own view of the filesystem
   std::map<int, int> open_files_;  // descriptors handed out to the client -> ours
   std::string buffer_;
 };

@@ -3,6 +3,7 @@
 //   gostub [--once] [OPTIONS] [HOST]:PORT PROG [ARGS...]
 //   gostub [OPTIONS] [HOST]:PORT --attach PID      gostub --attach [HOST]:PORT PID
 //   gostub - PROG [ARGS...]                         (RSP over stdin/stdout)
+#include <fmt/core.h>
 #include <signal.h>
 #include <termios.h>
 #include <unistd.h>
@@ -10,7 +11,6 @@
 #include <CLI/CLI.hpp>
 #include <boost/asio/io_context.hpp>
 #include <charconv>
-#include <fmt/core.h>
 
 #include "server/server.hpp"
 #include "target/process.hpp"
@@ -30,10 +30,12 @@ std::optional<Endpoint> parse_endpoint(std::string_view text) {
   const auto colon = text.rfind(':');
   if (colon == std::string_view::npos) return std::nullopt;
   std::string host(text.substr(0, colon));
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
   const auto port_text = text.substr(colon + 1);
   unsigned port = 0;
-  const auto [end, error] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  const auto [end, error] =
+      std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
   if (error != std::errc() || end != port_text.data() + port_text.size() || port > 65535) {
     return std::nullopt;
   }
@@ -112,7 +114,8 @@ int main(int argc, char** argv) {
     launch.take_terminal = !endpoint->stdio;
     process = gostub::target::Process::launch(launch);
     if (process) {
-      fmt::print(stderr, "Process {} created; pid = {}\n", (*process)->executable(), (*process)->pid());
+      fmt::print(stderr, "Process {} created; pid = {}\n", (*process)->executable(),
+                 (*process)->pid());
     }
   }
   if (!process) {
@@ -121,14 +124,13 @@ int main(int argc, char** argv) {
   }
 
   boost::asio::io_context io;
-  gostub::server::Server server(
-      io,
-      gostub::server::ServerOptions{.stdio = endpoint->stdio,
-                                    .host = endpoint->host,
-                                    .port = endpoint->port,
-                                    .once = once,
-                                    .log_packets = debug},
-      std::move(*process));
+  gostub::server::Server server(io,
+                                gostub::server::ServerOptions{.stdio = endpoint->stdio,
+                                                              .host = endpoint->host,
+                                                              .port = endpoint->port,
+                                                              .once = once,
+                                                              .log_packets = debug},
+                                std::move(*process));
   int status = 1;
   if (server.listen()) status = server.run();
   reclaim_terminal();

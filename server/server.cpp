@@ -9,8 +9,12 @@ namespace gostub::server {
 namespace asio = boost::asio;
 using asio::ip::tcp;
 
-Server::Server(asio::io_context& io, ServerOptions options, std::unique_ptr<target::Process> process)
-    : io_(io), options_(std::move(options)), process_(std::move(process)), child_signals_(io, SIGCHLD) {}
+Server::Server(asio::io_context& io, ServerOptions options,
+               std::unique_ptr<target::Process> process)
+    : io_(io),
+      options_(std::move(options)),
+      process_(std::move(process)),
+      child_signals_(io, SIGCHLD) {}
 
 bool Server::listen() {
   if (options_.stdio) return true;
@@ -20,7 +24,8 @@ bool Server::listen() {
     tcp::resolver resolver(io_);
     const auto results = resolver.resolve(options_.host, std::to_string(options_.port), error);
     if (error || results.empty()) {
-      fmt::print(stderr, "Can't resolve address {}: {}.\nExiting\n", options_.host, error.message());
+      fmt::print(stderr, "Can't resolve address {}: {}.\nExiting\n", options_.host,
+                 error.message());
       return false;
     }
     address = results.begin()->endpoint().address();
@@ -96,14 +101,13 @@ void Server::accept_next() {
 
 void Server::start_session(int input_fd, int output_fd) {
   connection_ = std::make_shared<Connection>(io_, input_fd, output_fd, options_.log_packets);
-  session_ = std::make_unique<GdbSession>(
-      *process_, connection_,
-      GdbSession::Hooks{.request_exit =
-                            [this] {
-                              exit_requested_ = true;
-                              connection_->close_after_writes();
-                            }},
-      options_.log_packets);
+  session_ = std::make_unique<GdbSession>(*process_, connection_,
+                                          GdbSession::Hooks{.request_exit =
+                                                                [this] {
+                                                                  exit_requested_ = true;
+                                                                  connection_->close_after_writes();
+                                                                }},
+                                          options_.log_packets);
   connection_->start(Connection::Callbacks{
       .on_packet = [this](std::string_view payload) { session_->on_packet(payload); },
       .on_interrupt = [this] { session_->on_interrupt(); },
@@ -119,7 +123,8 @@ void Server::on_session_closed() {
   if (!process_->alive() && !extended_mode_) return finish();  // nothing left to debug
   // The next client finds the program stopped, as this one left it.
   if (process_->running()) (void)process_->interrupt_all();
-  fmt::print(stderr, "Remote side has terminated connection.  GDBserver will reopen the connection.\n");
+  fmt::print(stderr,
+             "Remote side has terminated connection.  GDBserver will reopen the connection.\n");
   fmt::print(stderr, "Listening on port {}\n", acceptor_->local_endpoint().port());
   accept_next();
 }

@@ -165,7 +165,7 @@ std::optional<ResumeAction> parse_resume_action(std::string_view text) {
     case 's':
     case 't':
       if (!signal_text.empty()) return std::nullopt;
-      action.kind = letter == 'c' ? ResumeKind::kContinue
+      action.kind = letter == 'c'   ? ResumeKind::kContinue
                     : letter == 's' ? ResumeKind::kStep
                                     : ResumeKind::kStop;
       return action;
@@ -198,13 +198,14 @@ Result parse_vcont(std::string_view args) {
 
 // c [ADDR], s [ADDR], C SIG[;ADDR], S SIG[;ADDR]. Resuming at another address is not offered.
 Result parse_legacy_resume(char letter, std::string_view args) {
-  ResumeAction action{letter == 'c' || letter == 'C' ? ResumeKind::kContinue : ResumeKind::kStep,
-                      0, std::nullopt};
+  ResumeAction action{letter == 'c' || letter == 'C' ? ResumeKind::kContinue : ResumeKind::kStep, 0,
+                      std::nullopt};
   if (letter == 'C' || letter == 'S') {
     const auto signal = parse_hex_number(args.substr(0, args.find(';')));
     if (!signal || *signal > 255) return fail("C/S: bad signal");
     action.signal = static_cast<int>(*signal);
-    if (args.find(';') != std::string_view::npos) return fail("C/S: resuming at ADDR is not supported");
+    if (args.find(';') != std::string_view::npos)
+      return fail("C/S: resuming at ADDR is not supported");
   } else if (!args.empty()) {
     return fail("c/s: resuming at ADDR is not supported");
   }
@@ -212,7 +213,8 @@ Result parse_legacy_resume(char letter, std::string_view args) {
 }
 
 Result parse_set_thread(std::string_view args) {
-  if (args.empty() || (args.front() != 'g' && args.front() != 'c')) return fail("H: expected g or c");
+  if (args.empty() || (args.front() != 'g' && args.front() != 'c'))
+    return fail("H: expected g or c");
   const auto thread = parse_thread_id(args.substr(1));
   if (!thread) return fail("H: bad thread id");
   return SetThread{args.front(), *thread};
@@ -277,7 +279,8 @@ Result parse_program_signals(std::string_view args) {
 }
 
 // Comma-separated hex numbers, exactly `count` of them.
-std::optional<std::vector<std::uint64_t>> parse_hex_fields(std::string_view text, std::size_t count) {
+std::optional<std::vector<std::uint64_t>> parse_hex_fields(std::string_view text,
+                                                           std::size_t count) {
   std::vector<std::uint64_t> fields;
   while (fields.size() < count) {
     const auto end = text.find(',');
@@ -374,9 +377,8 @@ constexpr std::array kTable = {
     Entry{{"qSupported", false}, parse_supported},
     Entry{{"qXfer:", false}, parse_transfer},
     Entry{{"qRcmd,", false}, parse_monitor},
-    Entry{{"qSymbol:", false}, [](std::string_view args) -> Result {
-            return QuerySymbol{std::string(args)};
-          }},
+    Entry{{"qSymbol:", false},
+          [](std::string_view args) -> Result { return QuerySymbol{std::string(args)}; }},
     Entry{{"QPassSignals:", false}, parse_pass_signals},
     Entry{{"QProgramSignals:", false}, parse_program_signals},
     Entry{{"vCont;", false}, parse_vcont},
@@ -464,6 +466,8 @@ std::expected<Command, ParseError> parse_command(std::string_view payload) {
   return Unknown{};
 }
 
-std::span<const PacketPattern> packet_patterns() { return kPatterns; }
+std::span<const PacketPattern> packet_patterns() {
+  return kPatterns;
+}
 
 }  // namespace gostub::protocol

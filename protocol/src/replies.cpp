@@ -67,8 +67,24 @@ namespace {
 // gdb's fileio errno values (gdb manual, "Errno Values"); the host's are Linux's.
 int fileio_errno(int host_errno) {
   switch (host_errno) {
-    case 1: case 2: case 4: case 9: case 13: case 14: case 16: case 17: case 19: case 20:
-    case 21: case 22: case 23: case 24: case 27: case 28: case 29: case 30:
+    case 1:
+    case 2:
+    case 4:
+    case 9:
+    case 13:
+    case 14:
+    case 16:
+    case 17:
+    case 19:
+    case 20:
+    case 21:
+    case 22:
+    case 23:
+    case 24:
+    case 27:
+    case 28:
+    case 29:
+    case 30:
       return host_errno;  // EPERM … EROFS share Linux's numbers
     case 36:
       return 91;  // ENAMETOOLONG
@@ -105,7 +121,8 @@ std::string encode_file_status(const FileStatus& status) {
                            status.gid, status.rdevice}) {
     append_big_endian(out, field, 4);
   }
-  for (const auto field : {status.size, status.block_size, status.blocks}) append_big_endian(out, field, 8);
+  for (const auto field : {status.size, status.block_size, status.blocks})
+    append_big_endian(out, field, 8);
   for (const auto field : {status.access_time, status.modify_time, status.change_time}) {
     append_big_endian(out, field, 4);
   }

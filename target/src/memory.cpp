@@ -1,13 +1,12 @@
 // Memory and software breakpoints. Reads go through process_vm_readv (one syscall for any
 // length) with /proc/PID/mem for what it cannot do; writes through process_vm_writev, with
 // /proc/PID/mem for read-only text (it writes through page protection, as ptrace does).
+#include <fmt/format.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
-
-#include <fmt/format.h>
 
 #include "target/process.hpp"
 
@@ -33,8 +32,8 @@ Result<std::size_t> Process::read_memory_into(std::uint64_t address, std::span<c
   }
   if (done == 0) return fail(EIO, fmt::format("cannot read memory at {:#x}", address));
   // Our breakpoints are invisible: show the bytes they replaced.
-  for (auto it = breakpoints_.lower_bound(address); it != breakpoints_.end() && it->first < address + done;
-       ++it) {
+  for (auto it = breakpoints_.lower_bound(address);
+       it != breakpoints_.end() && it->first < address + done; ++it) {
     out[it->first - address] = static_cast<char>(it->second);
   }
   return done;

@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <signal.h>
 #include <sys/ptrace.h>
 #include <sys/user.h>
@@ -16,8 +17,6 @@
 #include <fstream>
 #include <sstream>
 #include <utility>
-
-#include <fmt/format.h>
 
 #include "target/registers.hpp"
 
@@ -175,7 +174,8 @@ Result<std::unique_ptr<Process>> Process::attach(pid_t pid) {
     thread.running = true;
   }
   process->stop_all_threads();
-  if (process->exit_event_) return fail(ESRCH, fmt::format("process {} exited while attaching", pid));
+  if (process->exit_event_)
+    return fail(ESRCH, fmt::format("process {} exited while attaching", pid));
   return process;
 }
 
@@ -198,7 +198,8 @@ Result<void> Process::seize_all_threads() {
       found_new = true;
     }
   }
-  if (threads_.empty()) return fail(ESRCH, fmt::format("Cannot attach to process {}: No such process", pid_));
+  if (threads_.empty())
+    return fail(ESRCH, fmt::format("Cannot attach to process {}: No such process", pid_));
   return {};
 }
 
@@ -299,7 +300,8 @@ std::optional<StopEvent> Process::on_wait_status(pid_t tid, int status, bool sto
   if (WIFEXITED(status) || WIFSIGNALED(status)) {
     if (tid == pid_) {
       // The leader's status comes after every other thread's: the whole process is gone.
-      if (WIFEXITED(status)) return StopEvent{StopEvent::Kind::kExited, tid, 0, WEXITSTATUS(status)};
+      if (WIFEXITED(status))
+        return StopEvent{StopEvent::Kind::kExited, tid, 0, WEXITSTATUS(status)};
       return StopEvent{StopEvent::Kind::kTerminated, tid, WTERMSIG(status), 0};
     }
     threads_.erase(tid);
@@ -342,7 +344,8 @@ std::optional<StopEvent> Process::on_wait_status(pid_t tid, int status, bool sto
       if (!threads_.contains(pid_)) add_thread(pid_);
       breakpoints_.clear();
       char exe[PATH_MAX];
-      const auto length = ::readlink(fmt::format("/proc/{}/exe", pid_).c_str(), exe, sizeof exe - 1);
+      const auto length =
+          ::readlink(fmt::format("/proc/{}/exe", pid_).c_str(), exe, sizeof exe - 1);
       if (length > 0) executable_.assign(exe, static_cast<std::size_t>(length));
       StopEvent stop{StopEvent::Kind::kSignal, pid_, SIGTRAP, 0};
       if (stopping_all) {
@@ -627,7 +630,8 @@ Result<std::optional<StopEvent>> Process::resume(std::span<const ThreadAction> a
     });
     for (auto& [tid, thread] : threads_) {
       if (continuing && !thread.running && !thread.pending &&
-          std::none_of(plan.begin(), plan.end(), [tid](const ThreadAction& a) { return a.tid == tid; })) {
+          std::none_of(plan.begin(), plan.end(),
+                       [tid](const ThreadAction& a) { return a.tid == tid; })) {
         resume_thread(tid, thread, ResumeKind::kContinue, 0);
       }
     }

@@ -28,37 +28,66 @@ struct Spec {
 // gdb's amd64-linux numbering (gdb/features/i386/64bit-*.xml); DWARF numbers from the
 // System V x86-64 psABI.
 constexpr std::array<Spec, kRegisterCount> kSpecs = {{
-    {"rax", 64, "int64", "", kCore, 0},          {"rbx", 64, "int64", "", kCore, 3},
-    {"rcx", 64, "int64", "", kCore, 2},          {"rdx", 64, "int64", "", kCore, 1},
-    {"rsi", 64, "int64", "", kCore, 4},          {"rdi", 64, "int64", "", kCore, 5},
-    {"rbp", 64, "data_ptr", "", kCore, 6},       {"rsp", 64, "data_ptr", "", kCore, 7},
-    {"r8", 64, "int64", "", kCore, 8},           {"r9", 64, "int64", "", kCore, 9},
-    {"r10", 64, "int64", "", kCore, 10},         {"r11", 64, "int64", "", kCore, 11},
-    {"r12", 64, "int64", "", kCore, 12},         {"r13", 64, "int64", "", kCore, 13},
-    {"r14", 64, "int64", "", kCore, 14},         {"r15", 64, "int64", "", kCore, 15},
-    {"rip", 64, "code_ptr", "", kCore, 16},      {"eflags", 32, "i386_eflags", "", kCore, 49},
-    {"cs", 32, "int32", "", kCore, 51},          {"ss", 32, "int32", "", kCore, 52},
-    {"ds", 32, "int32", "", kCore, 53},          {"es", 32, "int32", "", kCore, 50},
-    {"fs", 32, "int32", "", kCore, 54},          {"gs", 32, "int32", "", kCore, 55},
-    {"st0", 80, "i387_ext", "", kCore, 33},      {"st1", 80, "i387_ext", "", kCore, 34},
-    {"st2", 80, "i387_ext", "", kCore, 35},      {"st3", 80, "i387_ext", "", kCore, 36},
-    {"st4", 80, "i387_ext", "", kCore, 37},      {"st5", 80, "i387_ext", "", kCore, 38},
-    {"st6", 80, "i387_ext", "", kCore, 39},      {"st7", 80, "i387_ext", "", kCore, 40},
-    {"fctrl", 32, "int", "float", kCore, 65},    {"fstat", 32, "int", "float", kCore, 66},
-    {"ftag", 32, "int", "float", kCore, -1},     {"fiseg", 32, "int", "float", kCore, -1},
-    {"fioff", 32, "int", "float", kCore, -1},    {"foseg", 32, "int", "float", kCore, -1},
-    {"fooff", 32, "int", "float", kCore, -1},    {"fop", 32, "int", "float", kCore, -1},
-    {"xmm0", 128, "vec128", "", kSse, 17},       {"xmm1", 128, "vec128", "", kSse, 18},
-    {"xmm2", 128, "vec128", "", kSse, 19},       {"xmm3", 128, "vec128", "", kSse, 20},
-    {"xmm4", 128, "vec128", "", kSse, 21},       {"xmm5", 128, "vec128", "", kSse, 22},
-    {"xmm6", 128, "vec128", "", kSse, 23},       {"xmm7", 128, "vec128", "", kSse, 24},
-    {"xmm8", 128, "vec128", "", kSse, 25},       {"xmm9", 128, "vec128", "", kSse, 26},
-    {"xmm10", 128, "vec128", "", kSse, 27},      {"xmm11", 128, "vec128", "", kSse, 28},
-    {"xmm12", 128, "vec128", "", kSse, 29},      {"xmm13", 128, "vec128", "", kSse, 30},
-    {"xmm14", 128, "vec128", "", kSse, 31},      {"xmm15", 128, "vec128", "", kSse, 32},
+    {"rax", 64, "int64", "", kCore, 0},
+    {"rbx", 64, "int64", "", kCore, 3},
+    {"rcx", 64, "int64", "", kCore, 2},
+    {"rdx", 64, "int64", "", kCore, 1},
+    {"rsi", 64, "int64", "", kCore, 4},
+    {"rdi", 64, "int64", "", kCore, 5},
+    {"rbp", 64, "data_ptr", "", kCore, 6},
+    {"rsp", 64, "data_ptr", "", kCore, 7},
+    {"r8", 64, "int64", "", kCore, 8},
+    {"r9", 64, "int64", "", kCore, 9},
+    {"r10", 64, "int64", "", kCore, 10},
+    {"r11", 64, "int64", "", kCore, 11},
+    {"r12", 64, "int64", "", kCore, 12},
+    {"r13", 64, "int64", "", kCore, 13},
+    {"r14", 64, "int64", "", kCore, 14},
+    {"r15", 64, "int64", "", kCore, 15},
+    {"rip", 64, "code_ptr", "", kCore, 16},
+    {"eflags", 32, "i386_eflags", "", kCore, 49},
+    {"cs", 32, "int32", "", kCore, 51},
+    {"ss", 32, "int32", "", kCore, 52},
+    {"ds", 32, "int32", "", kCore, 53},
+    {"es", 32, "int32", "", kCore, 50},
+    {"fs", 32, "int32", "", kCore, 54},
+    {"gs", 32, "int32", "", kCore, 55},
+    {"st0", 80, "i387_ext", "", kCore, 33},
+    {"st1", 80, "i387_ext", "", kCore, 34},
+    {"st2", 80, "i387_ext", "", kCore, 35},
+    {"st3", 80, "i387_ext", "", kCore, 36},
+    {"st4", 80, "i387_ext", "", kCore, 37},
+    {"st5", 80, "i387_ext", "", kCore, 38},
+    {"st6", 80, "i387_ext", "", kCore, 39},
+    {"st7", 80, "i387_ext", "", kCore, 40},
+    {"fctrl", 32, "int", "float", kCore, 65},
+    {"fstat", 32, "int", "float", kCore, 66},
+    {"ftag", 32, "int", "float", kCore, -1},
+    {"fiseg", 32, "int", "float", kCore, -1},
+    {"fioff", 32, "int", "float", kCore, -1},
+    {"foseg", 32, "int", "float", kCore, -1},
+    {"fooff", 32, "int", "float", kCore, -1},
+    {"fop", 32, "int", "float", kCore, -1},
+    {"xmm0", 128, "vec128", "", kSse, 17},
+    {"xmm1", 128, "vec128", "", kSse, 18},
+    {"xmm2", 128, "vec128", "", kSse, 19},
+    {"xmm3", 128, "vec128", "", kSse, 20},
+    {"xmm4", 128, "vec128", "", kSse, 21},
+    {"xmm5", 128, "vec128", "", kSse, 22},
+    {"xmm6", 128, "vec128", "", kSse, 23},
+    {"xmm7", 128, "vec128", "", kSse, 24},
+    {"xmm8", 128, "vec128", "", kSse, 25},
+    {"xmm9", 128, "vec128", "", kSse, 26},
+    {"xmm10", 128, "vec128", "", kSse, 27},
+    {"xmm11", 128, "vec128", "", kSse, 28},
+    {"xmm12", 128, "vec128", "", kSse, 29},
+    {"xmm13", 128, "vec128", "", kSse, 30},
+    {"xmm14", 128, "vec128", "", kSse, 31},
+    {"xmm15", 128, "vec128", "", kSse, 32},
     {"mxcsr", 32, "i386_mxcsr", "vector", kSse, 64},
     {"orig_rax", 64, "int", "", kLinux, -1},
-    {"fs_base", 64, "int", "", kSegments, 58},   {"gs_base", 64, "int", "", kSegments, 59},
+    {"fs_base", 64, "int", "", kSegments, 58},
+    {"gs_base", 64, "int", "", kSegments, 59},
 }};
 
 constexpr auto kRegisters = [] {
@@ -76,10 +105,44 @@ constexpr std::size_t kFileSize = kRegisters.back().offset + kRegisters.back().b
 
 // Register indices used below.
 enum : std::size_t {
-  kRax, kRbx, kRcx, kRdx, kRsi, kRdi, kRbp, kRsp, kR8, kR9, kR10, kR11, kR12, kR13, kR14, kR15,
-  kRip, kEflags, kCs, kSs, kDs, kEs, kFs, kGs, kSt0,
-  kFctrl = kSt0 + 8, kFstat, kFtag, kFiseg, kFioff, kFoseg, kFooff, kFop,
-  kXmm0, kMxcsr = kXmm0 + 16, kOrigRax, kFsBase, kGsBase
+  kRax,
+  kRbx,
+  kRcx,
+  kRdx,
+  kRsi,
+  kRdi,
+  kRbp,
+  kRsp,
+  kR8,
+  kR9,
+  kR10,
+  kR11,
+  kR12,
+  kR13,
+  kR14,
+  kR15,
+  kRip,
+  kEflags,
+  kCs,
+  kSs,
+  kDs,
+  kEs,
+  kFs,
+  kGs,
+  kSt0,
+  kFctrl = kSt0 + 8,
+  kFstat,
+  kFtag,
+  kFiseg,
+  kFioff,
+  kFoseg,
+  kFooff,
+  kFop,
+  kXmm0,
+  kMxcsr = kXmm0 + 16,
+  kOrigRax,
+  kFsBase,
+  kGsBase
 };
 
 template <typename T>
@@ -101,19 +164,32 @@ struct GeneralField {
   unsigned long long user_regs_struct::*member;
 };
 constexpr std::array<GeneralField, 27> kGeneralFields = {{
-    {kRax, &user_regs_struct::rax},     {kRbx, &user_regs_struct::rbx},
-    {kRcx, &user_regs_struct::rcx},     {kRdx, &user_regs_struct::rdx},
-    {kRsi, &user_regs_struct::rsi},     {kRdi, &user_regs_struct::rdi},
-    {kRbp, &user_regs_struct::rbp},     {kRsp, &user_regs_struct::rsp},
-    {kR8, &user_regs_struct::r8},       {kR9, &user_regs_struct::r9},
-    {kR10, &user_regs_struct::r10},     {kR11, &user_regs_struct::r11},
-    {kR12, &user_regs_struct::r12},     {kR13, &user_regs_struct::r13},
-    {kR14, &user_regs_struct::r14},     {kR15, &user_regs_struct::r15},
-    {kRip, &user_regs_struct::rip},     {kEflags, &user_regs_struct::eflags},
-    {kCs, &user_regs_struct::cs},       {kSs, &user_regs_struct::ss},
-    {kDs, &user_regs_struct::ds},       {kEs, &user_regs_struct::es},
-    {kFs, &user_regs_struct::fs},       {kGs, &user_regs_struct::gs},
-    {kOrigRax, &user_regs_struct::orig_rax}, {kFsBase, &user_regs_struct::fs_base},
+    {kRax, &user_regs_struct::rax},
+    {kRbx, &user_regs_struct::rbx},
+    {kRcx, &user_regs_struct::rcx},
+    {kRdx, &user_regs_struct::rdx},
+    {kRsi, &user_regs_struct::rsi},
+    {kRdi, &user_regs_struct::rdi},
+    {kRbp, &user_regs_struct::rbp},
+    {kRsp, &user_regs_struct::rsp},
+    {kR8, &user_regs_struct::r8},
+    {kR9, &user_regs_struct::r9},
+    {kR10, &user_regs_struct::r10},
+    {kR11, &user_regs_struct::r11},
+    {kR12, &user_regs_struct::r12},
+    {kR13, &user_regs_struct::r13},
+    {kR14, &user_regs_struct::r14},
+    {kR15, &user_regs_struct::r15},
+    {kRip, &user_regs_struct::rip},
+    {kEflags, &user_regs_struct::eflags},
+    {kCs, &user_regs_struct::cs},
+    {kSs, &user_regs_struct::ss},
+    {kDs, &user_regs_struct::ds},
+    {kEs, &user_regs_struct::es},
+    {kFs, &user_regs_struct::fs},
+    {kGs, &user_regs_struct::gs},
+    {kOrigRax, &user_regs_struct::orig_rax},
+    {kFsBase, &user_regs_struct::fs_base},
     {kGsBase, &user_regs_struct::gs_base},
 }};
 
@@ -127,8 +203,8 @@ std::uint32_t full_tag_word(const user_fpregs_struct& fp) {
   for (unsigned physical = 0; physical < 8; ++physical) {
     unsigned tag = kTagEmpty;
     if (fp.ftw & (1u << physical)) {
-      const auto* raw = reinterpret_cast<const std::uint8_t*>(fp.st_space) +
-                        16 * ((physical - top) & 7);
+      const auto* raw =
+          reinterpret_cast<const std::uint8_t*>(fp.st_space) + 16 * ((physical - top) & 7);
       const unsigned exponent = (raw[9] & 0x7fu) << 8 | raw[8];
       std::uint64_t mantissa = 0;
       std::memcpy(&mantissa, raw, sizeof mantissa);
@@ -148,15 +224,20 @@ std::uint32_t full_tag_word(const user_fpregs_struct& fp) {
 std::uint16_t abridged_tag_word(std::uint32_t full) {
   std::uint16_t abridged = 0;
   for (unsigned physical = 0; physical < 8; ++physical) {
-    if (((full >> (2 * physical)) & 3) != kTagEmpty) abridged |= static_cast<std::uint16_t>(1u << physical);
+    if (((full >> (2 * physical)) & 3) != kTagEmpty)
+      abridged |= static_cast<std::uint16_t>(1u << physical);
   }
   return abridged;
 }
 
 }  // namespace
 
-std::span<const RegisterInfo> x86_64_registers() { return kRegisters; }
-std::size_t register_file_size() { return kFileSize; }
+std::span<const RegisterInfo> x86_64_registers() {
+  return kRegisters;
+}
+std::size_t register_file_size() {
+  return kFileSize;
+}
 
 std::string to_register_file(const user_regs_struct& general, const user_fpregs_struct& fp) {
   std::string file(kFileSize, '\0');

@@ -178,3 +178,50 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+class RspClient:
+    """A minimal RSP client of our own, for what gdb never sends: malformed packets, abrupt
+    disconnects, raw replies."""
+
+    def __init__(self, port, timeout=10):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.buffer = b""
+        self.ack = True
+
+    def send_raw(self, data):
+        self.sock.sendall(data)
+
+    @staticmethod
+    def frame(payload):
+        if isinstance(payload, str):
+            payload = payload.encode("latin-1")
+        return b"$" + payload + b"#" + f"{sum(payload) % 256:02x}".encode()
+
+    def read_packet(self):
+        while True:
+            start = self.buffer.find(b"$")
+            end = self.buffer.find(b"#", start + 1) if start >= 0 else -1
+            if start >= 0 and end >= 0 and len(self.buffer) >= end + 3:
+                payload = self.buffer[start + 1:end]
+                self.buffer = self.buffer[end + 3:]
+                if self.ack:
+                    self.sock.sendall(b"+")
+                return payload.decode("latin-1")
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("server closed the connection")
+            self.buffer += chunk
+
+    def request(self, payload):
+        self.sock.sendall(self.frame(payload))
+        return self.read_packet()
+
+    def no_ack(self):
+        reply = self.request("QStartNoAckMode")
+        self.ack = False
+        self.buffer = self.buffer.replace(b"+", b"")
+        return reply
+
+    def close(self):
+        self.sock.close()

@@ -151,7 +151,6 @@ class GdbThroughGostub(unittest.TestCase):
         self.assertGreaterEqual(len(threads), 4, out)
         self.assertIn("[Switching to thread 2", out)
         self.assertRegex(out, r"fs_base\s+0x[0-9a-f]+")
-        self.assertEqual(out.count("Thread "), out.count("Thread "))  # parsed without errors
         self.assertNotIn("Remote communication error", out)
         self.assertIn("[Inferior 1 (process", out)
         self.assertIn("killed]", out)

@@ -14,7 +14,9 @@ T parse_as(std::string_view payload) {
   REQUIRE_MESSAGE(std::holds_alternative<T>(*command), payload);
   return std::get<T>(*command);
 }
-bool malformed(std::string_view payload) { return !parse_command(payload).has_value(); }
+bool malformed(std::string_view payload) {
+  return !parse_command(payload).has_value();
+}
 }  // namespace
 
 TEST_CASE("no table entry is shadowed by an earlier prefix") {
@@ -46,8 +48,10 @@ TEST_CASE("thread ids: plain, multiprocess, any and all") {
 }
 
 TEST_CASE("qSupported lists the client's features") {
-  const auto command = parse_as<QuerySupported>("qSupported:multiprocess+;swbreak+;xmlRegisters=i386");
-  CHECK(command.features == std::vector<std::string>{"multiprocess+", "swbreak+", "xmlRegisters=i386"});
+  const auto command =
+      parse_as<QuerySupported>("qSupported:multiprocess+;swbreak+;xmlRegisters=i386");
+  CHECK(command.features ==
+        std::vector<std::string>{"multiprocess+", "swbreak+", "xmlRegisters=i386"});
   CHECK(parse_as<QuerySupported>("qSupported").features.empty());
   CHECK(malformed("qSupportedX"));
 }

@@ -14,7 +14,9 @@ std::vector<InputEvent> decode(std::string_view bytes) {
   decoder.feed(bytes, events);
   return events;
 }
-std::string payload_of(const InputEvent& event) { return std::get<PacketReceived>(event).payload; }
+std::string payload_of(const InputEvent& event) {
+  return std::get<PacketReceived>(event).payload;
+}
 }  // namespace
 
 TEST_CASE("checksum and frame follow the spec's example") {
@@ -69,10 +71,10 @@ TEST_CASE("a '$' inside a frame restarts it, like gdb does") {
 TEST_CASE("run-length encoding expands, and malformed runs are rejected") {
   // "0* " is '0' plus (' ' - 29) = 3 more copies.
   CHECK(expand_run_length("0* ") == "0000");
-  CHECK(expand_run_length("ab*\"c") == "abbbbbbc");  // 34 - 29 = 5 more
-  CHECK(expand_run_length("}*x") == "}*x");  // an escaped '*' is data
-  CHECK_FALSE(expand_run_length("*a").has_value());   // nothing to repeat
-  CHECK_FALSE(expand_run_length("a*").has_value());   // no count
+  CHECK(expand_run_length("ab*\"c") == "abbbbbbc");      // 34 - 29 = 5 more
+  CHECK(expand_run_length("}*x") == "}*x");              // an escaped '*' is data
+  CHECK_FALSE(expand_run_length("*a").has_value());      // nothing to repeat
+  CHECK_FALSE(expand_run_length("a*").has_value());      // no count
   CHECK_FALSE(expand_run_length("a*\x10").has_value());  // negative count
   const auto events = decode(frame("0* "));
   CHECK(payload_of(events[0]) == "0000");
@@ -109,10 +111,13 @@ TEST_CASE("random bytes never crash the decoder") {
   std::vector<InputEvent> events;
   for (int round = 0; round < 2000; ++round) {
     std::string noise(static_cast<std::size_t>(random() % 64), '\0');
-    for (auto& c : noise) c = "$#}*+-\x03" "0a9fOKqm,:;"[random() % 18];
+    for (auto& c : noise)
+      c = "$#}*+-\x03"
+          "0a9fOKqm,:;"[random() % 18];
     decoder.feed(noise, events);
   }
   for (const auto& event : events) {
-    if (const auto* packet = std::get_if<PacketReceived>(&event)) CHECK(packet->payload.size() <= 512 * 127);
+    if (const auto* packet = std::get_if<PacketReceived>(&event))
+      CHECK(packet->payload.size() <= 512 * 127);
   }
 }

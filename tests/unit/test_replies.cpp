@@ -40,14 +40,18 @@ TEST_CASE("qXfer chunks say whether more follows, and are escaped") {
   CHECK(transfer_chunk("abcdef", 4, 4) == "lef");
   CHECK(transfer_chunk("abcdef", 6, 4) == "l");
   CHECK(transfer_chunk("abcdef", 100, 4) == "l");
-  CHECK(transfer_chunk("a#b", 0, 10) == "la}\x03" "b");
+  CHECK(transfer_chunk("a#b", 0, 10) ==
+        "la}\x03"
+        "b");
 }
 
 TEST_CASE("errors, console output and host I/O replies") {
   CHECK(error_reply(22) == "E16");
   CHECK(console_output("hi\n") == "O68690a");
   CHECK(host_io_result(11) == "Fb");
-  CHECK(host_io_result(3, "a$c") == "F3;a}\x04" "c");
+  CHECK(host_io_result(3, "a$c") ==
+        "F3;a}\x04"
+        "c");
   CHECK(host_io_error(2) == "F-1,2");
   CHECK(host_io_error(36) == "F-1,5b");  // ENAMETOOLONG is 91 in gdb's numbering
   CHECK(host_io_error(1000) == "F-1,270f");

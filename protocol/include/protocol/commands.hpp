@@ -74,7 +74,7 @@ struct QueryResumeActions {};  // vCont?
 enum class ResumeKind : std::uint8_t { kContinue, kStep, kStop };
 struct ResumeAction {
   ResumeKind kind;
-  int signal = 0;  // gdb's signal number; 0 for none
+  int signal = 0;                  // gdb's signal number; 0 for none
   std::optional<ThreadId> thread;  // absent: applies to every thread not named before it
 };
 struct Resume {  // vCont and the legacy c, C, s, S
@@ -109,15 +109,15 @@ struct Detach {  // D, D;PID
 struct MonitorCommand {  // qRcmd,HEX
   std::string text;
 };
-struct QueryOffsets {};        // qOffsets
-struct QuerySymbol {           // qSymbol::, qSymbol:VALUE:NAME
-  std::string payload;         // the part after "qSymbol:"
+struct QueryOffsets {};  // qOffsets
+struct QuerySymbol {     // qSymbol::, qSymbol:VALUE:NAME
+  std::string payload;   // the part after "qSymbol:"
 };
-struct QueryTraceStatus {};    // qTStatus
-struct PassSignals {           // QPassSignals:a;b;…
-  std::vector<int> signals;    // gdb's numbering
+struct QueryTraceStatus {};  // qTStatus
+struct PassSignals {         // QPassSignals:a;b;…
+  std::vector<int> signals;  // gdb's numbering
 };
-struct ProgramSignals {        // QProgramSignals:a;b;…
+struct ProgramSignals {  // QProgramSignals:a;b;…
   std::vector<int> signals;
 };
 struct EnableExtendedMode {};  // !

@@ -1,0 +1,3 @@
+module gostub.example/demo
+
+go 1.19

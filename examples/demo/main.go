@@ -1,0 +1,54 @@
+// A small order-processing program for the README demo: a few goroutines, structs, slices
+// and strings for gdb to look at through gostub.
+package main
+
+import (
+	"fmt"
+	"sync"
+)
+
+type Item struct {
+	Name  string
+	Cents int
+}
+
+type Order struct {
+	ID    int
+	Owner string
+	Items []Item
+}
+
+//go:noinline
+func checkout(order Order) int {
+	total := 0
+	for _, item := range order.Items {
+		total += item.Cents
+	}
+	return total
+}
+
+func main() {
+	orders := make(chan Order)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	revenue := 0
+	for w := 0; w < 3; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for order := range orders {
+				cents := checkout(order)
+				mu.Lock()
+				revenue += cents
+				mu.Unlock()
+			}
+		}()
+	}
+	for id := 1; id <= 5; id++ {
+		orders <- Order{ID: id, Owner: fmt.Sprintf("customer-%d", id),
+			Items: []Item{{"gopher plush", 1999}, {"sticker", 250 * id}}}
+	}
+	close(orders)
+	wg.Wait()
+	fmt.Printf("revenue: %d.%02d\n", revenue/100, revenue%100)
+}

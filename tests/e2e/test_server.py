@@ -1,0 +1,231 @@
+"""gostub's command-line contract (gdbserver's), transports, and what happens when clients
+misbehave: malformed packets, vanishing, reconnecting."""
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import unittest
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import harness  # noqa: E402
+from harness import GOSTUB, DebugServer, RspClient, fixture, run_gdb  # noqa: E402
+
+
+def wait_for(predicate, timeout=10):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie is not alive for our purposes.
+    stat = Path(f"/proc/{pid}/stat")
+    return stat.exists() and stat.read_text().split(") ")[1][0] != "Z"
+
+
+def launched_pid(server):
+    return int(re.search(r"pid = (\d+)", server.output()).group(1))
+
+
+class CommandLine(unittest.TestCase):
+    def run_gostub(self, *args, timeout=20):
+        return subprocess.run([str(GOSTUB), *args], capture_output=True, text=True,
+                              timeout=timeout, stdin=subprocess.DEVNULL)
+
+    def test_version_and_help(self):
+        result = self.run_gostub("--version")
+        self.assertEqual(result.returncode, 0)
+        self.assertRegex(result.stdout, r"^gostub \d+\.\d+\.\d+")
+        result = self.run_gostub("--help")
+        self.assertEqual(result.returncode, 0)
+        self.assertIn("--attach", result.stdout)
+        self.assertIn("[HOST]:PORT PROG", result.stdout)
+
+    def test_usage_errors_are_reported(self):
+        self.assertNotEqual(self.run_gostub().returncode, 0)
+        result = self.run_gostub("nonsense", "/bin/true")
+        self.assertNotEqual(result.returncode, 0)
+        self.assertIn("[HOST]:PORT", result.stderr)
+        result = self.run_gostub(":0", "/no/such/program")
+        self.assertNotEqual(result.returncode, 0)
+        self.assertIn("Cannot exec /no/such/program", result.stderr)
+        result = self.run_gostub(":0", "--attach", "999999999")
+        self.assertNotEqual(result.returncode, 0)
+        self.assertIn("Cannot attach to process 999999999", result.stderr)
+
+    def test_messages_and_busy_port_match_gdbserver(self):
+        binary = fixture()
+        with DebugServer("gostub", [binary, "basics"]) as server:
+            lines = server.output().splitlines()
+            self.assertRegex(lines[0], rf"^Process {re.escape(str(binary))} created; pid = \d+$")
+            self.assertEqual(lines[1], f"Listening on port {server.port}")
+            busy = self.run_gostub(f":{server.port}", str(binary))
+            self.assertIn("Can't bind address: Address already in use.", busy.stderr)
+            self.assertNotEqual(busy.returncode, 0)
+            # The program it had launched died with the server that could not listen.
+            orphan = int(re.search(r"pid = (\d+)", busy.stderr).group(1))
+            self.assertTrue(wait_for(lambda: not alive(orphan)))
+
+    def test_listens_on_loopback_unless_told_otherwise(self):
+        binary = fixture()
+        with DebugServer("gostub", [binary, "basics"]) as server:
+            listening = subprocess.run(["ss", "-ltnH", f"sport = :{server.port}"],
+                                       capture_output=True, text=True).stdout
+            if listening:  # ss is in iproute2; the check is skipped without it
+                self.assertIn("127.0.0.1:", listening)
+        proc = subprocess.Popen([str(GOSTUB), "--once", "0.0.0.0:0", str(binary), "basics"],
+                                stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+        try:
+            self.assertTrue(wait_for(lambda: proc.poll() is None, 2))
+            line = ""
+            while "Listening" not in line:
+                line += proc.stderr.readline()
+            self.assertIn("anyone who can reach this port controls the program", line)
+        finally:
+            proc.kill()
+            proc.wait()
+
+
+class Transports(unittest.TestCase):
+    def test_stdio_transport_for_target_remote_pipe(self):
+        binary = fixture()
+        out = run_gdb(binary, None, ["break main.square", "continue", "bt 1", "continue"],
+                      connect=f"target remote | {GOSTUB} - {binary} basics #")
+        self.assertIn("hit Breakpoint 1, main.square (n=7", out)
+        self.assertIn("exited with code 03", out)
+
+    def test_attach_debug_and_detach_leaves_the_program_running(self):
+        binary = fixture()
+        program = subprocess.Popen([str(binary), "spin"], stdout=subprocess.PIPE,
+                                   stdin=subprocess.DEVNULL)
+        try:
+            program.stdout.readline()  # "spinning"
+            with DebugServer("gostub", ["--attach", program.pid]) as server:
+                self.assertIn(f"Attached; pid = {program.pid}", server.output())
+                out = run_gdb(binary, server.port, [
+                    "info threads", "break main.square", "continue", "bt 1", "detach"])
+                self.assertIn("hit Breakpoint 1, main.square", out)
+                self.assertIn("detached]", out)
+                server.wait()
+            time.sleep(0.3)
+            self.assertIsNone(program.poll(), "the attached program must run on")
+            status = Path(f"/proc/{program.pid}/status").read_text()
+            self.assertRegex(status, r"TracerPid:\s+0")
+            self.assertNotIn("(stopped)", status)
+        finally:
+            program.kill()
+            program.wait()
+
+    def test_extended_remote_attaches_to_the_launched_program(self):
+        binary = fixture()
+        with DebugServer("gostub", [binary, "basics"]) as server:
+            out = run_gdb(binary, server.port, ["break main.square", "continue", "bt 1", "kill"],
+                          connect="target extended-remote")
+            self.assertIn("hit Breakpoint 1, main.square", out)
+
+
+class Lifecycle(unittest.TestCase):
+    def test_vanished_client_with_once_kills_a_launched_program(self):
+        binary = fixture()
+        with DebugServer("gostub", [binary, "spin"]) as server:
+            pid = launched_pid(server)
+            client = RspClient(server.port)
+            client.send_raw(client.frame("vCont;c"))
+            self.assertTrue(wait_for(lambda: "spinning" in server.output()))
+            client.sock.close()  # gone, mid-run, without a word
+            self.assertEqual(server.wait(10), 0)
+            self.assertTrue(wait_for(lambda: not alive(pid)))
+
+    def test_vanished_client_detaches_an_attached_program(self):
+        binary = fixture()
+        program = subprocess.Popen([str(binary), "spin"], stdout=subprocess.PIPE,
+                                   stdin=subprocess.DEVNULL)
+        try:
+            program.stdout.readline()
+            with DebugServer("gostub", ["--attach", program.pid]) as server:
+                client = RspClient(server.port)
+                self.assertEqual(client.request("Z0,%x,1" % self.square_address(binary)), "OK")
+                client.sock.close()
+                server.wait(10)
+            time.sleep(0.5)
+            self.assertIsNone(program.poll(), "the program must survive its debugger")
+            self.assertRegex(Path(f"/proc/{program.pid}/status").read_text(), r"TracerPid:\s+0")
+        finally:
+            program.kill()
+            program.wait()
+
+    @staticmethod
+    def square_address(binary):
+        out = subprocess.run(["gdb", "-nx", "-batch", "-ex", "info address main.square",
+                              str(binary)], capture_output=True, text=True).stdout
+        return int(re.search(r"0x[0-9a-f]+", out).group(0), 16)
+
+    def test_without_once_the_next_client_finds_the_program_where_it_was(self):
+        binary = fixture()
+        with DebugServer("gostub", [binary, "basics"], once=False) as server:
+            first = run_gdb(binary, server.port, ["break main.square", "continue", "disconnect"])
+            self.assertIn("hit Breakpoint 1, main.square", first)
+            self.assertTrue(wait_for(lambda: server.output().count("Listening on port") == 2))
+            second = run_gdb(binary, server.port, ["bt 1", "monitor help", "monitor exit"])
+            self.assertIn("main.square (n=7", second)
+            self.assertIn("gostub monitor commands", second)
+            self.assertEqual(server.wait(10), 0)
+
+
+class Robustness(unittest.TestCase):
+    def test_malformed_and_unknown_packets_get_answers_and_the_session_goes_on(self):
+        binary = fixture()
+        with DebugServer("gostub", [binary, "basics"]) as server:
+            client = RspClient(server.port)
+            self.assertIn("PacketSize=", client.request("qSupported:multiprocess+;swbreak+"))
+            self.assertEqual(client.request("vMustReplyEmpty"), "")
+            self.assertEqual(client.request("qNoSuchPacket"), "")
+            for bad in ["m", "mzz,4", "M10,2:abc", "X10,5:ab}", "Z9,0,0", "vCont;x", "Hx",
+                        "p", "P10", "G00", "qXfer:features:read:nope:0,10", "c1234", "vKill;zz",
+                        "qRcmd,6", "vFile:pread:7,10,0", "T-5", "Hgp1.999999"]:
+                reply = client.request(bad)
+                self.assertRegex(reply, r"^(E[0-9a-f]{2}|F-1,[0-9a-f]+)$", bad)
+            self.assertRegex(client.request("m0,8"), r"^E[0-9a-f]{2}$")  # unmapped address
+            # Bad checksums are NAKed; the next good packet still works.
+            client.send_raw(b"$g#00")
+            self.assertEqual(client.sock.recv(1), b"-")
+            self.assertEqual(len(client.request("g")), 560 * 2)
+            client.send_raw(b"$" + b"A" * 2_000_000 + b"#00")  # far beyond PacketSize
+            self.assertEqual(client.request("qC")[:2], "QC")
+            self.assertEqual(client.no_ack(), "OK")
+            self.assertRegex(client.request("?"), r"^T05(?:[0-9a-f]+:[0-9a-f]+;)*thread:p[0-9a-f]+\.[0-9a-f]+;")
+            client.request("vKill;%x" % launched_pid(server))
+            client.close()
+            self.assertEqual(server.wait(10), 0)
+
+    def test_packets_while_running_are_refused_and_interrupt_works(self):
+        binary = fixture()
+        with DebugServer("gostub", [binary, "spin"]) as server:
+            client = RspClient(server.port)
+            client.request("qSupported:multiprocess+")
+            client.no_ack()
+            client.send_raw(client.frame("vCont;c"))
+            time.sleep(0.3)
+            client.send_raw(client.frame("g"))
+            self.assertEqual(client.read_packet(), "E10")  # EBUSY: the program is running
+            client.send_raw(b"\x03")
+            self.assertRegex(client.read_packet(), r"^T02")  # SIGINT
+            self.assertEqual(len(client.request("g")), 560 * 2)
+            client.close()
+            server.wait(10)
+
+
+if __name__ == "__main__":
+    unittest.main()
