@@ -169,7 +169,9 @@ def normalise(text, pids=()):
         line = re.sub(r"LWP \d+", "LWP T", line)
         line = re.sub(r"process \d+", "process P", line)
         line = re.sub(r"0x[0-9a-f]{9,}", "0xADDR", line)
-        line = re.sub(r"/tmp/\S+\.gdb:", "SCRIPT:", line)  # heap and stack addresses
+        line = re.sub(r"/tmp/\S+\.gdb:", "SCRIPT:", line)
+        # A Go function's result slots are uninitialised stack until it returns.
+        line = re.sub(r"(~r\d+)=[^,)]+", r"\1=?", line)  # heap and stack addresses
         out.append(line.rstrip())
     return out
 

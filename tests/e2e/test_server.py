@@ -98,6 +98,63 @@ class CommandLine(unittest.TestCase):
             proc.wait()
 
 
+class ProgramEnvironment(unittest.TestCase):
+    """The launched program's relations to gostub and the terminal, as with gdbserver."""
+
+    def start_on_pty(self, *args):
+        import pty
+        master, slave = pty.openpty()
+        def take_terminal():  # a session of its own, with the pty as controlling terminal
+            import fcntl
+            import termios
+            os.setsid()
+            fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+        proc = subprocess.Popen([str(GOSTUB), "--once", "127.0.0.1:0", *map(str, args)],
+                                stdin=slave, stdout=slave, stderr=slave, preexec_fn=take_terminal)
+        os.close(slave)
+        self.addCleanup(lambda: (proc.poll() is None and proc.kill(), proc.wait(),
+                                 os.close(master)))
+        return proc, master
+
+    @staticmethod
+    def read_until(master, pattern, timeout=20):
+        text = ""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            try:
+                text += os.read(master, 4096).decode(errors="replace")
+            except OSError:
+                break
+            match = re.search(pattern, text)
+            if match:
+                return match, text
+        raise AssertionError(f"{pattern!r} not seen in {text!r}")
+
+    def test_program_is_our_child_in_its_own_foreground_process_group(self):
+        binary = fixture()
+        proc, master = self.start_on_pty(binary, "identity")
+        port = int(self.read_until(master, r"Listening on port (\d+)")[0].group(1))
+        run_gdb(binary, port, ["continue"])
+        match, _ = self.read_until(master, r"pid=(\d+) ppid=(\d+) pgid=(\d+) foreground=(-?\d+)")
+        pid, ppid, pgid, foreground = map(int, match.groups())
+        self.assertEqual(ppid, proc.pid)
+        self.assertEqual(pgid, pid)
+        self.assertEqual(foreground, pid)
+
+    def test_ctrl_c_on_the_terminal_reaches_the_program(self):
+        binary = fixture()
+        proc, master = self.start_on_pty(binary, "spin")
+        port = int(self.read_until(master, r"Listening on port (\d+)")[0].group(1))
+        gdb = subprocess.Popen(["gdb", "-nx", "-batch", *sum([["-ex", c] for c in [
+            "set confirm off", f"target remote 127.0.0.1:{port}", "continue", "kill"]], []),
+            str(binary)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.read_until(master, r"spinning")
+        os.write(master, b"\x03")  # the terminal's Ctrl-C: SIGINT to its foreground group
+        out, _ = gdb.communicate(timeout=60)
+        self.assertIn("received signal SIGINT", out)
+
+
 class Transports(unittest.TestCase):
     def test_stdio_transport_for_target_remote_pipe(self):
         binary = fixture()
