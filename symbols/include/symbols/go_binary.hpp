@@ -1,0 +1,40 @@
+// A Go executable understood from the bytes every Go binary keeps, stripped or not: its
+// pclntab (found by section, by symbol, or by searching for the header) and its build info.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "symbols/build_info.hpp"
+#include "symbols/elf_image.hpp"
+#include "symbols/error.hpp"
+#include "symbols/line_table.hpp"
+
+namespace gostub::symbols {
+
+class GoBinary {
+ public:
+  static Result<GoBinary> open(const std::string& path);
+
+  const ElfImage& image() const { return image_; }
+  const LineTable& lines() const { return lines_; }
+  // Build info is separate: a binary can have a usable pclntab and no build info (Go < 1.13).
+  const std::optional<BuildInfo>& build_info() const { return build_info_; }
+  const std::string& build_info_error() const { return build_info_error_; }
+  std::uint64_t pclntab_address() const { return pclntab_address_; }
+  const std::string& pclntab_found_by() const { return pclntab_found_by_; }
+
+  // What `gostub info` prints: `go version -m`'s text, then what gostub knows.
+  std::string describe() const;
+
+ private:
+  GoBinary(ElfImage image, LineTable lines) : image_(std::move(image)), lines_(std::move(lines)) {}
+  ElfImage image_;
+  LineTable lines_;
+  std::optional<BuildInfo> build_info_;
+  std::string build_info_error_;
+  std::uint64_t pclntab_address_ = 0;
+  std::string pclntab_found_by_;
+};
+
+}  // namespace gostub::symbols

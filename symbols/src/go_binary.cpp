@@ -1,0 +1,162 @@
+#include "symbols/go_binary.hpp"
+
+#include <elf.h>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+
+namespace gostub::symbols {
+
+namespace {
+
+struct Located {
+  std::uint64_t address;
+  std::span<const std::uint8_t> bytes;
+  std::string found_by;
+};
+
+bool in_executable_segment(const ElfImage& image, std::uint64_t address) {
+  for (const auto& segment : image.segments()) {
+    if (segment.type == PT_LOAD && (segment.flags & PF_X) && address >= segment.address &&
+        address < segment.address + segment.memory_size) {
+      return true;
+    }
+  }
+  return false;
+}
+
+std::uint64_t text_start_for(const ElfImage& image, const Located& table) {
+  // Go 1.18+ records runtime.text in the header. A PIE leaves it 0 in the file and lets the
+  // loader write it through a relative relocation; without either, the symbol or .text.
+  if (const auto recorded = LineTable::header_text_start(table.bytes); recorded && *recorded != 0) {
+    return *recorded;
+  }
+  constexpr std::uint64_t kTextStartWord = 8 + 2 * 8;
+  if (const auto relocated = image.relative_relocation(table.address + kTextStartWord))
+    return *relocated;
+  if (const auto symbol = image.symbol("runtime.text")) return *symbol;
+  if (const auto* text = image.section(".text")) return text->address;
+  return 0;
+}
+
+Result<LineTable> parse_at(const ElfImage& image, const Located& table) {
+  return LineTable::parse(table.bytes, text_start_for(image, table));
+}
+
+// A parse that yields functions inside executable code: the sign of a real table.
+bool plausible(const ElfImage& image, const LineTable& lines) {
+  if (lines.function_count() == 0) return false;
+  const auto first = lines.function(0);
+  const auto last = lines.function(lines.function_count() - 1);
+  return first && last && first->entry < last->end && in_executable_segment(image, first->entry) &&
+         in_executable_segment(image, last->end - 1);
+}
+
+std::optional<Located> search_for_header(const ElfImage& image) {
+  constexpr std::array<std::uint32_t, 4> kMagics = {0xfffffff1, 0xfffffff0, 0xfffffffa, 0xfffffffb};
+  for (const auto& segment : image.segments()) {
+    if (segment.type != PT_LOAD || (segment.flags & PF_X)) continue;
+    const auto bytes = image.from_address(segment.address);
+    for (std::size_t at = 0; at + 16 <= bytes.size(); at += 8) {
+      std::uint32_t magic;
+      std::memcpy(&magic, bytes.data() + at, 4);
+      if (std::find(kMagics.begin(), kMagics.end(), magic) == kMagics.end()) continue;
+      if (bytes[at + 4] != 0 || bytes[at + 5] != 0 || bytes[at + 6] != 1 || bytes[at + 7] != 8)
+        continue;
+      Located candidate{segment.address + at, bytes.subspan(at), "header search"};
+      if (auto lines = parse_at(image, candidate); lines && plausible(image, *lines))
+        return candidate;
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<Located> locate_pclntab(const ElfImage& image) {
+  for (const auto* name : {".gopclntab", ".data.rel.ro.gopclntab"}) {
+    if (const auto* section = image.section(name)) {
+      return Located{section->address, image.contents(*section), std::string("section ") + name};
+    }
+  }
+  if (const auto symbol = image.symbol("runtime.pclntab")) {
+    if (const auto bytes = image.from_address(*symbol); !bytes.empty()) {
+      return Located{*symbol, bytes, "symbol runtime.pclntab"};
+    }
+  }
+  return search_for_header(image);
+}
+
+std::string size_text(std::uint64_t bytes) {
+  if (bytes >= 10 << 20) return fmt::format("{} MiB", bytes >> 20);
+  if (bytes >= 10 << 10) return fmt::format("{} KiB", bytes >> 10);
+  return fmt::format("{} bytes", bytes);
+}
+
+}  // namespace
+
+Result<GoBinary> GoBinary::open(const std::string& path) {
+  auto image = ElfImage::open(path);
+  if (!image) return std::unexpected(image.error());
+  const auto located = locate_pclntab(*image);
+  if (!located) return fail(fmt::format("{}: no Go pclntab found (not a Go program?)", path));
+  auto lines = parse_at(*image, *located);
+  if (!lines) return fail(fmt::format("{}: {}", path, lines.error().message));
+  GoBinary binary(std::move(*image), std::move(*lines));
+  binary.pclntab_address_ = located->address;
+  binary.pclntab_found_by_ = located->found_by;
+  if (auto info = read_build_info(binary.image_)) {
+    binary.build_info_ = std::move(*info);
+  } else {
+    binary.build_info_error_ = info.error().message;
+  }
+  return binary;
+}
+
+std::string GoBinary::describe() const {
+  std::string out;
+  if (build_info_) {
+    // `go version -m` prints the module text, one tab-indented line each.
+    out += fmt::format("{}: {}\n", image_.path(), build_info_->go_version);
+    std::string_view text = build_info_->module_text;
+    while (!text.empty()) {
+      const auto newline = text.find('\n');
+      out += fmt::format("\t{}\n", text.substr(0, newline));
+      if (newline == std::string_view::npos) break;
+      text.remove_prefix(newline + 1);
+    }
+  } else {
+    out += fmt::format("{}: unknown Go version ({})\n", image_.path(), build_info_error_);
+  }
+  const auto yes_no = [](bool value) { return value ? "yes" : "no"; };
+  std::string cgo = "unknown";
+  if (build_info_) {
+    if (const auto* setting = build_info_->setting("CGO_ENABLED")) {
+      cgo = *setting == "1" ? "yes (CGO_ENABLED=1)" : "no (CGO_ENABLED=0)";
+    }
+  }
+  const auto* pclntab_section = image_.section(".gopclntab");
+  if (pclntab_section == nullptr) pclntab_section = image_.section(".data.rel.ro.gopclntab");
+  out += "gostub:\n";
+  out += fmt::format("\tfunctions\t{}\n", lines_.function_count());
+  out += fmt::format("\tfiles\t{}\n", lines_.file_count());
+  out += fmt::format("\tpclntab\t{} format, {} ({:#x}{})\n", symbols::describe(lines_.version()),
+                     pclntab_found_by_, pclntab_address_,
+                     pclntab_section ? ", " + size_text(pclntab_section->size) : "");
+  out += fmt::format("\ttext\t{:#x}\n", lines_.text_start());
+  out += fmt::format("\tsymbol table\t{}\n", image_.has_symbol_table() ? "present" : "stripped");
+  out += fmt::format("\tdwarf\t{}\n", !image_.has_dwarf()         ? "absent"
+                                      : image_.dwarf_compressed() ? "present (compressed)"
+                                                                  : "present");
+  out += fmt::format("\tpie\t{}\n", yes_no(image_.position_independent()));
+  out += fmt::format("\tcgo\t{}\n", cgo);
+  out += fmt::format("\tlinking\t{}\n", image_.dynamically_linked() ? "dynamic" : "static");
+  if (const auto id = image_.go_build_id(); !id.empty())
+    out += fmt::format("\tgo build id\t{}\n", id);
+  if (const auto id = image_.gnu_build_id(); !id.empty())
+    out += fmt::format("\tgnu build id\t{}\n", id);
+  out += "\tgoroutines\tnot available: gostub does not list goroutines yet\n";
+  return out;
+}
+
+}  // namespace gostub::symbols
