@@ -13,6 +13,7 @@
 #include <charconv>
 
 #include "server/server.hpp"
+#include "server/tools.hpp"
 #include "target/process.hpp"
 
 namespace {
@@ -62,6 +63,7 @@ int main(int argc, char** argv) {
       "  gostub [--once] [OPTIONS] [HOST]:PORT PROG [ARGS...]\n"
       "  gostub [OPTIONS] [HOST]:PORT --attach PID\n"
       "  gostub [OPTIONS] - PROG [ARGS...]        (RSP over stdin/stdout)\n"
+      "  gostub info PROG | symbolize PROG ADDR... | lines PROG FUNC | functions PROG\n"
       "\n"
       ":PORT listens on 127.0.0.1 only; name a host (0.0.0.0, ::) to listen elsewhere.\n"
       "Then: gdb PROG -ex 'target remote HOST:PORT'");
@@ -81,6 +83,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   auto rest = app.remaining();
+  if (const auto status = gostub::server::run_tool(rest)) return *status;
   if (rest.size() >= 2 && rest[1] == "--attach") {
     attach = true;
     rest.erase(rest.begin() + 1);

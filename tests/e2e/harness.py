@@ -58,12 +58,50 @@ def fixture(name="gofixture", go="1.19", flavour="debug"):
     env = dict(os.environ, GOFLAGS="-mod=mod", GO111MODULE="on", CGO_ENABLED="0",
                GOCACHE=str(CACHE / "gocache" / go), GOPATH=str(CACHE / "gopath"),
                GOTOOLCHAIN="local")
-    if flavour == "pie":
+    if flavour == "pie" or name == "cgofixture":
         env["CGO_ENABLED"] = "1"
     tmp = out_dir / (name + ".tmp")
     subprocess.run([TOOLCHAINS[go], "build", *FLAVOURS[flavour], "-o", str(tmp), "."],
                    cwd=source, env=env, check=True, timeout=600)
     tmp.rename(binary)
+    return binary
+
+
+ORACLE_SOURCE = REPO / "tests" / "oracle"
+DEBIAN_GO_PROGRAMS = {"restic": "usr/bin/restic", "hugo": "usr/bin/hugo",
+                      "prometheus": "usr/bin/prometheus"}
+
+
+def oracle():
+    """The debug/gosym oracle, built with the newest Go (which reads every pclntab format)."""
+    newest = available_toolchains()[-1]
+    digest = hashlib.sha256(b"".join(p.read_bytes() for p in sorted(ORACLE_SOURCE.glob("*"))))
+    binary = CACHE / "oracle" / digest.hexdigest()[:12] / "oracle"
+    if not binary.exists():
+        binary.parent.mkdir(parents=True, exist_ok=True)
+        env = dict(os.environ, GOFLAGS="-mod=mod", GOCACHE=str(CACHE / "gocache" / newest),
+                   GOTOOLCHAIN="local", CGO_ENABLED="0")
+        subprocess.run([TOOLCHAINS[newest], "build", "-o", str(binary) + ".tmp", "."],
+                       cwd=ORACLE_SOURCE, env=env, check=True, timeout=600)
+        Path(str(binary) + ".tmp").rename(binary)
+    return binary
+
+
+def debian_go_program(package):
+    """A stripped Go program that nobody here wrote, from Debian's package, unpacked (not
+    installed: no services start)."""
+    root = CACHE / "debian" / package
+    binary = root / DEBIAN_GO_PROGRAMS[package]
+    if binary.exists():
+        return binary
+    root.mkdir(parents=True, exist_ok=True)
+    fetched = subprocess.run(["apt-get", "download", package], cwd=root, timeout=600,
+                             capture_output=True, text=True)
+    if fetched.returncode != 0:  # apt's note about its sandbox user is no error; failures are
+        raise RuntimeError(f"apt-get download {package}: {fetched.stderr}")
+    deb = next(root.glob(f"{package}_*.deb"))
+    subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], check=True)
+    deb.unlink()
     return binary
 
 

@@ -1,0 +1,98 @@
+#include "server/tools.hpp"
+
+#include <fmt/core.h>
+
+#include <charconv>
+
+#include "symbols/go_binary.hpp"
+
+namespace gostub::server {
+
+namespace {
+
+using symbols::GoBinary;
+
+std::optional<std::uint64_t> parse_address(std::string_view text) {
+  int base = 10;
+  if (text.starts_with("0x") || text.starts_with("0X")) {
+    text.remove_prefix(2);
+    base = 16;
+  }
+  std::uint64_t value = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value, base);
+  if (error != std::errc() || end != text.data() + text.size() || text.empty()) return std::nullopt;
+  return value;
+}
+
+std::string symbolize(const GoBinary& binary, std::uint64_t address) {
+  const auto& lines = binary.lines();
+  const auto function = lines.find(address);
+  if (!function) return fmt::format("{:#x} ?", address);
+  const auto line = lines.source_line(address);
+  // No line information (e.g. padding after the code) prints as debug/gosym does: "?:-1".
+  return fmt::format("{:#x} {} {}:{}", address, lines.name(*function),
+                     line ? line->file : std::string_view("?"), line ? line->line : -1);
+}
+
+int usage() {
+  fmt::print(
+      stderr,
+      "usage: gostub info PROG | symbolize PROG ADDR... | lines PROG FUNC | functions PROG\n");
+  return 2;
+}
+
+}  // namespace
+
+std::optional<int> run_tool(const std::vector<std::string>& arguments) {
+  if (arguments.empty()) return std::nullopt;
+  const auto& command = arguments[0];
+  if (command != "info" && command != "symbolize" && command != "lines" && command != "functions") {
+    return std::nullopt;
+  }
+  if (arguments.size() < 2) return usage();
+  auto binary = GoBinary::open(arguments[1]);
+  if (!binary) {
+    fmt::print(stderr, "gostub: {}\n", binary.error().message);
+    return 1;
+  }
+  const auto& lines = binary->lines();
+  if (command == "info") {
+    if (arguments.size() != 2) return usage();
+    fmt::print("{}", binary->describe());
+    return 0;
+  }
+  if (command == "functions") {
+    for (std::uint32_t i = 0; i < lines.function_count(); ++i) {
+      if (const auto function = lines.function(i)) {
+        fmt::print("{:#x} {:#x} {}\n", function->entry, function->end, lines.name(*function));
+      }
+    }
+    return 0;
+  }
+  if (command == "symbolize") {
+    int status = 0;
+    for (std::size_t i = 2; i < arguments.size(); ++i) {
+      const auto address = parse_address(arguments[i]);
+      if (!address) {
+        fmt::print(stderr, "gostub: '{}' is not an address\n", arguments[i]);
+        status = 2;
+        continue;
+      }
+      fmt::print("{}\n", symbolize(*binary, *address));
+    }
+    return status;
+  }
+  // lines
+  if (arguments.size() != 3) return usage();
+  const auto function = lines.find_by_name(arguments[2]);
+  if (!function) {
+    fmt::print(stderr, "gostub: no function {} in {}\n", arguments[2], arguments[1]);
+    return 1;
+  }
+  for (const auto& row : lines.rows(*function)) {
+    fmt::print("{:#x} {}:{}\n", row.pc, row.line.file, row.line.line);
+  }
+  return 0;
+}
+
+}  // namespace gostub::server

@@ -1,0 +1,94 @@
+"""gostub's reading of Go binaries against oracles it did not write: Go's own debug/gosym
+(tests/oracle) for functions and lines, and `go version -m` for build info. Over every Go
+toolchain we support, each build flavour, a cgo (externally linked) program, and stripped Go
+programs from Debian (restic, hugo, prometheus)."""
+
+import subprocess
+import sys
+import unittest
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import harness  # noqa: E402
+from harness import GOSTUB, TOOLCHAINS, debian_go_program, fixture, oracle  # noqa: E402
+
+
+def run(*args):
+    result = subprocess.run([str(a) for a in args], capture_output=True, text=True, timeout=300)
+    if result.returncode != 0:
+        raise AssertionError(f"{args[0]} failed: {result.stderr}")
+    return result.stdout
+
+
+def binaries():
+    for go in harness.available_toolchains():
+        for flavour in harness.FLAVOURS:
+            yield f"go{go}-{flavour}", fixture(go=go, flavour=flavour)
+    for go in ("1.19", harness.available_toolchains()[-1]):
+        for flavour in ("default", "stripped"):
+            yield f"cgo-go{go}-{flavour}", fixture("cgofixture", go=go, flavour=flavour)
+    for package in harness.DEBIAN_GO_PROGRAMS:
+        yield f"debian-{package}", debian_go_program(package)
+
+
+class AgainstGoSym(unittest.TestCase):
+    def test_every_function_sampled_lines_and_line_tables(self):
+        check = oracle()
+        for name, binary in binaries():
+            with self.subTest(binary=name):
+                self.assertEqual(run(check, "functions", binary), run(GOSTUB, "functions", binary))
+                addresses = run(check, "sample", binary, 500).split()
+                self.assertGreater(len(addresses), 300)
+                self.assertEqual(run(check, "symbolize", binary, *addresses),
+                                 run(GOSTUB, "symbolize", binary, *addresses))
+                for function in ("main.main", "runtime.main", "runtime.mallocgc"):
+                    self.assertEqual(run(check, "lines", binary, function),
+                                     run(GOSTUB, "lines", binary, function))
+
+    def test_pclntab_found_without_its_section(self):
+        # Renaming the section hides it; with the symbol table gostub follows runtime.pclntab,
+        # without it gostub searches for the header.
+        binary = fixture(go=harness.available_toolchains()[-1])
+        expected = run(oracle(), "functions", binary)
+        work = harness.CACHE / "renamed"
+        work.mkdir(parents=True, exist_ok=True)
+        for how, extra in (("symbol runtime.pclntab", []), ("header search", ["--strip-all"])):
+            with self.subTest(how=how):
+                renamed = work / how.split()[0]
+                run("objcopy", *extra, "--rename-section", ".gopclntab=.renamed", binary, renamed)
+                self.assertIn(how, run(GOSTUB, "info", renamed))
+                self.assertEqual(expected, run(GOSTUB, "functions", renamed))
+
+
+class AgainstGoVersion(unittest.TestCase):
+    def test_info_starts_with_what_go_version_m_prints(self):
+        go = TOOLCHAINS[harness.available_toolchains()[-1]]
+        for name, binary in binaries():
+            with self.subTest(binary=name):
+                info = run(GOSTUB, "info", binary)
+                self.assertEqual(run(go, "version", "-m", binary), info.split("gostub:\n")[0])
+                facts = dict(line.strip().split("\t", 1) for line in info.split("gostub:\n")[1].splitlines())
+                self.assertEqual(facts["pie"], "yes" if "pie" in name else "no")
+                self.assertEqual(facts["symbol table"],
+                                 "stripped" if "stripped" in name or "debian" in name else "present")
+                self.assertEqual(facts["dwarf"] == "absent", "stripped" in name or "debian" in name)
+                self.assertEqual(facts["linking"] == "dynamic", "cgo" in name or "pie" in name or "debian" in name)
+
+    def test_errors_are_clear(self):
+        result = subprocess.run([str(GOSTUB), "info", "/etc/passwd"], capture_output=True, text=True)
+        self.assertEqual(result.returncode, 1)
+        self.assertIn("not an ELF file", result.stderr)
+        result = subprocess.run([str(GOSTUB), "info", "/bin/ls"], capture_output=True, text=True)
+        self.assertEqual(result.returncode, 1)
+        self.assertIn("no Go pclntab found", result.stderr)
+        result = subprocess.run([str(GOSTUB), "lines", str(fixture()), "main.nosuch"],
+                                capture_output=True, text=True)
+        self.assertIn("no function main.nosuch", result.stderr)
+        result = subprocess.run([str(GOSTUB), "symbolize", str(fixture()), "0x1", "zz"],
+                                capture_output=True, text=True)
+        self.assertEqual(result.stdout, "0x1 ?\n")
+        self.assertIn("'zz' is not an address", result.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,3 @@
+module gostub.test/oracle
+
+go 1.21

@@ -1,0 +1,25 @@
+package main
+
+import (
+	"debug/gosym"
+	"fmt"
+)
+
+type gosymTable struct{ *gosym.Table }
+
+func newTable(pclntab []byte, text uint64) *gosymTable {
+	t, err := gosym.NewTable(nil, gosym.NewLineTable(pclntab, text))
+	check(err)
+	return &gosymTable{t}
+}
+
+func (t *gosymTable) symbolize(pc uint64) string {
+	file, line, fn := t.PCToLine(pc)
+	if fn == nil {
+		return fmt.Sprintf("%#x ?", pc)
+	}
+	if file == "" {
+		file = "?"
+	}
+	return fmt.Sprintf("%#x %s %s:%d", pc, fn.Name, file, line)
+}
