@@ -1,9 +1,12 @@
 #include "server/gdb_session.hpp"
 
+#include <elf.h>
 #include <fmt/core.h>
 #include <signal.h>
 
 #include <cerrno>
+#include <cstring>
+#include <regex>
 
 #include "protocol/hex.hpp"
 #include "protocol/signals.hpp"
@@ -50,8 +53,26 @@ std::string xml_escape(std::string_view text) {
 
 constexpr std::string_view kMonitorHelp =
     "gostub monitor commands:\n"
-    "  help   show this list\n"
-    "  exit   end gostub (a launched program is killed, an attached one detached)\n";
+    "  help         show this list\n"
+    "  info         the Go binary: version, modules, build settings, symbol tables\n"
+    "  eval EXPR    from the pclntab, so also on stripped binaries:\n"
+    "                 re:REGEXP  functions whose names match\n"
+    "                 addr:NAME  a function's address\n"
+    "                 ADDRESS    function and file:line (hex 0x.., octal 0.., decimal)\n"
+    "  exit         end gostub (a launched program is killed, an attached one detached)\n";
+
+std::optional<std::uint64_t> parse_c_number(std::string_view text) {
+  if (text.empty()) return std::nullopt;
+  try {
+    std::size_t used = 0;
+    const std::string copy(text);
+    const auto value = std::stoull(copy, &used, 0);  // 0x…, 0…, or decimal, as C reads them
+    if (used != copy.size()) return std::nullopt;
+    return value;
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
 
 }  // namespace
 
@@ -417,11 +438,106 @@ GdbSession::Reply GdbSession::handle(const protocol::Detach& command) {
   return std::string(protocol::kOk);
 }
 
+void GdbSession::send_console(std::string_view text) {
+  // One O packet carries at most half the packet size of text (two hex digits a byte).
+  constexpr std::size_t kChunk = (kMaxPacketSize - 16) / 2;
+  for (std::size_t at = 0; at < text.size(); at += kChunk) {
+    connection_->send_packet(protocol::console_output(text.substr(at, kChunk)));
+  }
+}
+
+const symbols::GoBinary* GdbSession::go_binary(std::string& why_not) {
+  if (!go_binary_ && go_binary_error_.empty()) {
+    if (auto binary = symbols::GoBinary::open(process_.executable())) {
+      go_binary_ = std::move(*binary);
+    } else {
+      go_binary_error_ = binary.error().message;
+    }
+  }
+  why_not = go_binary_error_;
+  return go_binary_ ? &*go_binary_ : nullptr;
+}
+
+std::uint64_t GdbSession::load_bias() {
+  if (!go_binary_ || !go_binary_->image().position_independent()) return 0;
+  const auto auxv = process_.auxv();
+  if (!auxv) return 0;
+  for (std::size_t at = 0; at + 16 <= auxv->size(); at += 16) {
+    std::uint64_t type, value;
+    std::memcpy(&type, auxv->data() + at, 8);
+    std::memcpy(&value, auxv->data() + at + 8, 8);
+    if (type == AT_ENTRY) return value - go_binary_->image().entry();
+  }
+  return 0;
+}
+
+std::string GdbSession::monitor_info() {
+  std::string why_not;
+  const auto* binary = go_binary(why_not);
+  if (binary == nullptr) return fmt::format("gostub: {}\n", why_not);
+  std::string out = binary->describe();
+  out += fmt::format("process:\n\tpid\t{}\n\tthreads\t{}\n\tload bias\t{:#x}\n", process_.pid(),
+                     process_.threads().size(), load_bias());
+  return out;
+}
+
+std::string GdbSession::monitor_eval(std::string_view expression) {
+  std::string why_not;
+  const auto* binary = go_binary(why_not);
+  if (binary == nullptr) return fmt::format("gostub: {}\n", why_not);
+  const auto& lines = binary->lines();
+  const auto bias = load_bias();
+  if (expression.starts_with("re:")) {
+    std::regex pattern;
+    try {
+      pattern = std::regex(std::string(expression.substr(3)), std::regex::extended);
+    } catch (const std::regex_error& error) {
+      return fmt::format("bad regular expression: {}\n", error.what());
+    }
+    std::string out;
+    for (std::uint32_t i = 0; i < lines.function_count(); ++i) {
+      const auto function = lines.function(i);
+      if (!function) continue;
+      const auto name = lines.name(*function);
+      if (std::regex_search(name.begin(), name.end(), pattern)) {
+        out += fmt::format("{:#x} {}\n", function->entry + bias, name);
+      }
+    }
+    return out.empty() ? "no function matches\n" : out;
+  }
+  if (expression.starts_with("addr:")) {
+    const auto function = lines.find_by_name(expression.substr(5));
+    if (!function) return fmt::format("no function {}\n", expression.substr(5));
+    return fmt::format("{:#x}\n", function->entry + bias);
+  }
+  if (expression.starts_with("val:")) {
+    return "val: needs DWARF variable support, which gostub does not have yet\n";
+  }
+  const auto address = parse_c_number(expression);
+  if (!address) return fmt::format("cannot evaluate '{}'; see 'monitor help'\n", expression);
+  const auto link_address = *address - bias;
+  const auto function = lines.find(link_address);
+  if (!function) return fmt::format("{:#x} is in no Go function\n", *address);
+  const auto line = lines.source_line(link_address);
+  return fmt::format("{}+{:#x} {}:{}\n", lines.name(*function), link_address - function->entry,
+                     line ? line->file : std::string_view("?"), line ? line->line : -1);
+}
+
 GdbSession::Reply GdbSession::handle(const protocol::MonitorCommand& command) {
   std::string_view text = command.text;
   while (!text.empty() && text.back() == ' ') text.remove_suffix(1);
   if (text == "help") {
-    connection_->send_packet(protocol::console_output(kMonitorHelp));
+    send_console(kMonitorHelp);
+    return std::string(protocol::kOk);
+  }
+  if (text == "info") {
+    send_console(monitor_info());
+    return std::string(protocol::kOk);
+  }
+  if (text.starts_with("eval ")) {
+    auto expression = text.substr(5);
+    while (!expression.empty() && expression.front() == ' ') expression.remove_prefix(1);
+    send_console(monitor_eval(expression));
     return std::string(protocol::kOk);
   }
   if (text == "exit") {
@@ -429,8 +545,7 @@ GdbSession::Reply GdbSession::handle(const protocol::MonitorCommand& command) {
     if (hooks_.request_exit) hooks_.request_exit();
     return std::nullopt;
   }
-  connection_->send_packet(protocol::console_output(
-      fmt::format("Unknown monitor command '{}'; try 'monitor help'.\n", text)));
+  send_console(fmt::format("Unknown monitor command '{}'; try 'monitor help'.\n", text));
   return std::string(protocol::kOk);
 }
 

@@ -15,6 +15,7 @@
 #include "protocol/replies.hpp"
 #include "server/connection.hpp"
 #include "server/host_io.hpp"
+#include "symbols/go_binary.hpp"
 #include "target/process.hpp"
 
 namespace gostub::server {
@@ -83,6 +84,13 @@ class GdbSession {
   std::string stop_reply(const target::StopEvent& stop);
   std::string thread_id(pid_t tid) const;
   std::string threads_document() const;
+  // The program's Go binary, read on first use; nullptr (with a message) when it is not one.
+  const symbols::GoBinary* go_binary(std::string& why_not);
+  // Runtime address minus link-time address (non-zero for a PIE), from auxv's AT_ENTRY.
+  std::uint64_t load_bias();
+  std::string monitor_info();
+  std::string monitor_eval(std::string_view expression);
+  void send_console(std::string_view text);
 
   target::Process& process_;
   std::shared_ptr<Connection> connection_;
@@ -99,6 +107,8 @@ class GdbSession {
   // qXfer documents, built at offset 0 and served in chunks from the copy.
   std::map<std::pair<std::string, std::string>, std::string> transfer_cache_;
   HostFiles host_files_;
+  std::optional<symbols::GoBinary> go_binary_;
+  std::string go_binary_error_;
   std::string memory_buffer_;  // reused by every m packet
   std::string reply_buffer_;
 };

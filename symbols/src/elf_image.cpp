@@ -42,6 +42,7 @@ Result<ElfImage> ElfImage::open(const std::string& path) {
     return fail(fmt::format("{}: not an x86-64 ELF file", path));
   }
   image.position_independent_ = header.e_type == ET_DYN;
+  image.entry_ = header.e_entry;
   std::size_t size = 0;
   const char* raw = elf_rawfile(elf, &size);
   if (raw == nullptr) return fail(fmt::format("{}: cannot map the file", path));
@@ -187,19 +188,37 @@ std::optional<std::uint64_t> ElfImage::symbol(std::string_view name) const {
 }
 
 std::optional<std::uint64_t> ElfImage::relative_relocation(std::uint64_t address) const {
-  Elf* elf = handle_->elf;
-  for (Elf_Scn* scn = elf_nextscn(elf, nullptr); scn != nullptr; scn = elf_nextscn(elf, scn)) {
-    GElf_Shdr shdr;
-    if (gelf_getshdr(scn, &shdr) == nullptr || shdr.sh_type != SHT_RELA) continue;
-    Elf_Data* data = elf_getdata(scn, nullptr);
-    if (data == nullptr || shdr.sh_entsize == 0) continue;
-    const auto count = shdr.sh_size / shdr.sh_entsize;
-    for (std::size_t i = 0; i < count; ++i) {
-      GElf_Rela rela;
-      if (gelf_getrela(data, static_cast<int>(i), &rela) == nullptr) continue;
-      if (rela.r_offset == address && GELF_R_TYPE(rela.r_info) == R_X86_64_RELATIVE) {
-        return static_cast<std::uint64_t>(rela.r_addend);
+  // Linkers sort relative relocations by address (-z combreloc), so a binary search over the
+  // mapped entries reads a few pages of a PIE's many megabytes of them; a linear scan covers
+  // the unsorted rest.
+  for (const auto& section : sections_) {
+    if (section.type != SHT_RELA) continue;
+    const auto bytes = contents(section);
+    const std::size_t count = bytes.size() / sizeof(Elf64_Rela);
+    const auto entry = [&](std::size_t i) {
+      Elf64_Rela rela;
+      std::memcpy(&rela, bytes.data() + i * sizeof rela, sizeof rela);
+      return rela;
+    };
+    const auto matches = [&](const Elf64_Rela& rela) {
+      return rela.r_offset == address && ELF64_R_TYPE(rela.r_info) == R_X86_64_RELATIVE;
+    };
+    std::size_t low = 0, high = count;
+    while (low < high) {
+      const auto middle = low + (high - low) / 2;
+      const auto rela = entry(middle);
+      if (matches(rela)) return static_cast<std::uint64_t>(rela.r_addend);
+      if (ELF64_R_TYPE(rela.r_info) != R_X86_64_RELATIVE) {
+        high = middle;  // relative relocations come first
+      } else if (rela.r_offset < address) {
+        low = middle + 1;
+      } else {
+        high = middle;
       }
+    }
+    for (std::size_t i = 0; i < count; ++i) {
+      if (const auto rela = entry(i); matches(rela))
+        return static_cast<std::uint64_t>(rela.r_addend);
     }
   }
   return std::nullopt;

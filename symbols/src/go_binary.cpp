@@ -54,20 +54,43 @@ bool plausible(const ElfImage& image, const LineTable& lines) {
          in_executable_segment(image, last->end - 1);
 }
 
+// Finds a pclntab header in `bytes` (at `address`): the magic's last three bytes 0xff, two zero
+// bytes, quantum 1 and pointer size 8, 8-byte aligned; then a plausible parse.
+std::optional<Located> search_in(const ElfImage& image, std::span<const std::uint8_t> bytes,
+                                 std::uint64_t address) {
+  constexpr std::array<std::uint8_t, 1> kFirstBytes[] = {{0xf1}, {0xf0}, {0xfa}, {0xfb}};
+  constexpr std::uint8_t kRest[] = {0xff, 0xff, 0xff, 0x00, 0x00, 0x01, 0x08};
+  std::size_t at = 0;
+  while (at + 16 <= bytes.size()) {
+    const auto* hit = static_cast<const std::uint8_t*>(
+        memmem(bytes.data() + at + 1, bytes.size() - at - 1, kRest, sizeof kRest));
+    if (hit == nullptr) return std::nullopt;
+    const auto start = static_cast<std::size_t>(hit - bytes.data()) - 1;
+    at = start + 1;
+    if (start % 8 != 0) continue;
+    if (std::none_of(std::begin(kFirstBytes), std::end(kFirstBytes),
+                     [&](const auto& first) { return bytes[start] == first[0]; })) {
+      continue;
+    }
+    Located candidate{address + start, bytes.subspan(start), "header search"};
+    if (auto lines = parse_at(image, candidate); lines && plausible(image, *lines))
+      return candidate;
+  }
+  return std::nullopt;
+}
+
 std::optional<Located> search_for_header(const ElfImage& image) {
-  constexpr std::array<std::uint32_t, 4> kMagics = {0xfffffff1, 0xfffffff0, 0xfffffffa, 0xfffffffb};
+  // The external linker merges the table into .data.rel.ro (PIE) or .rodata: look there before
+  // scanning whole segments, so that fewer pages of a large binary are read.
+  for (const auto* name : {".data.rel.ro", ".rodata"}) {
+    if (const auto* section = image.section(name)) {
+      if (auto found = search_in(image, image.contents(*section), section->address)) return found;
+    }
+  }
   for (const auto& segment : image.segments()) {
     if (segment.type != PT_LOAD || (segment.flags & PF_X)) continue;
-    const auto bytes = image.from_address(segment.address);
-    for (std::size_t at = 0; at + 16 <= bytes.size(); at += 8) {
-      std::uint32_t magic;
-      std::memcpy(&magic, bytes.data() + at, 4);
-      if (std::find(kMagics.begin(), kMagics.end(), magic) == kMagics.end()) continue;
-      if (bytes[at + 4] != 0 || bytes[at + 5] != 0 || bytes[at + 6] != 1 || bytes[at + 7] != 8)
-        continue;
-      Located candidate{segment.address + at, bytes.subspan(at), "header search"};
-      if (auto lines = parse_at(image, candidate); lines && plausible(image, *lines))
-        return candidate;
+    if (auto found = search_in(image, image.from_address(segment.address), segment.address)) {
+      return found;
     }
   }
   return std::nullopt;

@@ -68,8 +68,10 @@ def fixture(name="gofixture", go="1.19", flavour="debug"):
 
 
 ORACLE_SOURCE = REPO / "tests" / "oracle"
+# Stripped Go programs built by Debian. dockerd is the largest, and its external linker merged
+# pclntab into .data.rel.ro: no section names it.
 DEBIAN_GO_PROGRAMS = {"restic": "usr/bin/restic", "hugo": "usr/bin/hugo",
-                      "prometheus": "usr/bin/prometheus"}
+                      "prometheus": "usr/bin/prometheus", "docker.io": "usr/sbin/dockerd"}
 
 
 def oracle():

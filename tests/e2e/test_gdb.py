@@ -153,6 +153,45 @@ class DifferentialAgainstGdbserver(unittest.TestCase):
                 self.assertIn("exited with code 03", out)
 
 
+class GoKnowledgeInASession(unittest.TestCase):
+    def test_monitor_eval_finds_functions_in_a_stripped_binary(self):
+        binary = fixture(flavour="stripped")
+        with DebugServer("gostub", [binary, "basics"]) as server:
+            out = run_gdb(binary, server.port, [
+                "monitor eval re:^main\\.s",
+                "python a = gdb.execute('monitor eval addr:main.square', to_string=True).strip()",
+                "python gdb.execute('break *' + a)",
+                "continue",
+                "python print('at', gdb.execute('monitor eval %d' % int(gdb.parse_and_eval('$pc')), to_string=True).strip())",
+                "monitor eval 0",
+                "kill",
+            ])
+        self.assertRegex(out, r"0x[0-9a-f]+ main\.square\n")
+        self.assertRegex(out, r"0x[0-9a-f]+ main\.signalSelf\n")
+        self.assertNotIn("main.basics", out.split("Breakpoint 1")[0])  # the regexp filtered
+        self.assertIn(f"at main.square+0x0 {harness.FIXTURE_SOURCES}/gofixture/main.go:", out)
+        self.assertIn("0 is in no Go function", out)
+
+    def test_monitor_info_and_eval_account_for_pie_relocation(self):
+        binary = fixture(flavour="pie")
+        with DebugServer("gostub", [binary, "basics"]) as server:
+            out = run_gdb(binary, server.port, [
+                "monitor info",
+                "monitor eval addr:main.square",
+                "info address main.square",
+                "kill",
+            ])
+        info_go = subprocess.run([harness.TOOLCHAINS["1.19"], "version", "-m", str(binary)],
+                                 capture_output=True, text=True).stdout
+        self.assertIn(info_go.splitlines()[0], out)
+        self.assertIn("\tpie\tyes", out)
+        bias = int(re.search(r"load bias\t(0x[0-9a-f]+)", out).group(1), 16)
+        self.assertNotEqual(bias, 0)
+        ours = re.search(r"^(0x[0-9a-f]+)$", out, re.M).group(1)
+        gdbs = re.search(r"Symbol \"main.square\" is a function at address (0x[0-9a-f]+)", out).group(1)
+        self.assertEqual(int(ours, 16), int(gdbs, 16))
+
+
 class GdbThroughGostub(unittest.TestCase):
     def test_every_breakpoint_hit_on_many_threads_is_reported(self):
         workers, calls = 8, 60

@@ -54,13 +54,53 @@ func textStart(f *elf.File, pclntab []byte) uint64 {
 func table(path string) *gosymTable {
 	f, err := elf.Open(path)
 	check(err)
-	s := section(f, ".gopclntab", ".data.rel.ro.gopclntab")
+	if s := section(f, ".gopclntab", ".data.rel.ro.gopclntab"); s != nil {
+		data, err := s.Data()
+		check(err)
+		return newTable(data, textStart(f, data))
+	}
+	// An external linker may merge the table into .data.rel.ro: take the first 8-aligned Go
+	// 1.18+ header there from which debug/gosym reads functions.
+	s := section(f, ".data.rel.ro")
 	if s == nil {
-		check(fmt.Errorf("%s: no pclntab section", path))
+		check(fmt.Errorf("%s: no pclntab", path))
 	}
 	data, err := s.Data()
 	check(err)
-	return newTable(data, textStart(f, data))
+	for at := 0; at+32 <= len(data); at += 8 {
+		magic := binary.LittleEndian.Uint32(data[at:])
+		if (magic != 0xfffffff0 && magic != 0xfffffff1) || data[at+4] != 0 || data[at+5] != 0 || data[at+7] != 8 {
+			continue
+		}
+		text := textStart(f, data[at:])
+		if text == f.Section(".text").Addr {
+			text = relocated(f, s.Addr+uint64(at)+24)
+		}
+		if t, err := tryTable(data[at:], text); err == nil && len(t.Funcs) > 0 {
+			return t
+		}
+	}
+	check(fmt.Errorf("%s: no pclntab", path))
+	return nil
+}
+
+// relocated returns the addend of the R_X86_64_RELATIVE relocation at addr: what a PIE's
+// loader stores there.
+func relocated(f *elf.File, addr uint64) uint64 {
+	rela := f.Section(".rela.dyn")
+	if rela == nil {
+		return 0
+	}
+	data, err := rela.Data()
+	check(err)
+	for at := 0; at+24 <= len(data); at += 24 {
+		offset := binary.LittleEndian.Uint64(data[at:])
+		info := binary.LittleEndian.Uint64(data[at+8:])
+		if offset == addr && uint32(info) == uint32(elf.R_X86_64_RELATIVE) {
+			return binary.LittleEndian.Uint64(data[at+16:])
+		}
+	}
+	return 0
 }
 
 func main() {

@@ -8,9 +8,17 @@ import (
 type gosymTable struct{ *gosym.Table }
 
 func newTable(pclntab []byte, text uint64) *gosymTable {
-	t, err := gosym.NewTable(nil, gosym.NewLineTable(pclntab, text))
+	t, err := tryTable(pclntab, text)
 	check(err)
-	return &gosymTable{t}
+	return t
+}
+
+func tryTable(pclntab []byte, text uint64) (*gosymTable, error) {
+	t, err := gosym.NewTable(nil, gosym.NewLineTable(pclntab, text))
+	if err != nil {
+		return nil, err
+	}
+	return &gosymTable{t}, nil
 }
 
 func (t *gosymTable) symbolize(pc uint64) string {

@@ -54,6 +54,7 @@ class ElfImage {
   // Like at_address, but as much as the segment holds from `address` on.
   std::span<const std::uint8_t> from_address(std::uint64_t address) const;
 
+  std::uint64_t entry() const { return entry_; }
   bool position_independent() const { return position_independent_; }
   bool dynamically_linked() const { return has_interpreter_; }
   bool has_symbol_table() const;
@@ -75,6 +76,7 @@ class ElfImage {
   std::span<const std::uint8_t> file_;
   std::vector<Section> sections_;
   std::vector<Segment> segments_;
+  std::uint64_t entry_ = 0;
   bool position_independent_ = false;
   bool has_interpreter_ = false;
 };
