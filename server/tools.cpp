@@ -35,9 +35,9 @@ std::string symbolize(const GoBinary& binary, std::uint64_t address) {
 }
 
 int usage() {
-  fmt::print(
-      stderr,
-      "usage: gostub info PROG | symbolize PROG ADDR... | lines PROG FUNC | functions PROG\n");
+  fmt::print(stderr,
+             "usage: gostub info PROG | symbolize [--inline] PROG ADDR... | lines PROG FUNC |"
+             " functions PROG\n");
   return 2;
 }
 
@@ -49,8 +49,13 @@ std::optional<int> run_tool(const std::vector<std::string>& arguments) {
   if (command != "info" && command != "symbolize" && command != "lines" && command != "functions") {
     return std::nullopt;
   }
-  if (arguments.size() < 2) return usage();
-  auto binary = GoBinary::open(arguments[1]);
+  // symbolize --inline PROG ADDR…: every source frame at each address, inlined calls first.
+  const bool inline_frames =
+      command == "symbolize" && arguments.size() > 1 && arguments[1] == "--inline";
+  const std::size_t program_at = inline_frames ? 2 : 1;
+  if (arguments.size() <= program_at) return usage();
+  const auto& program = arguments[program_at];
+  auto binary = GoBinary::open(program);
   if (!binary) {
     fmt::print(stderr, "gostub: {}\n", binary.error().message);
     return 1;
@@ -71,14 +76,24 @@ std::optional<int> run_tool(const std::vector<std::string>& arguments) {
   }
   if (command == "symbolize") {
     int status = 0;
-    for (std::size_t i = 2; i < arguments.size(); ++i) {
+    for (std::size_t i = inline_frames ? 3 : 2; i < arguments.size(); ++i) {
       const auto address = parse_address(arguments[i]);
       if (!address) {
         fmt::print(stderr, "gostub: '{}' is not an address\n", arguments[i]);
         status = 2;
         continue;
       }
-      fmt::print("{}\n", symbolize(*binary, *address));
+      if (!inline_frames) {
+        fmt::print("{}\n", symbolize(*binary, *address));
+        continue;
+      }
+      const auto frames = binary->frames(*address);
+      if (frames.empty()) fmt::print("{:#x} ?\n", *address);
+      for (const auto& frame : frames) {
+        fmt::print("{:#x} {} {}:{}{}\n", *address, frame.function,
+                   frame.line ? frame.line->file : std::string_view("?"),
+                   frame.line ? frame.line->line : -1, frame.inlined ? " (inlined)" : "");
+      }
     }
     return status;
   }

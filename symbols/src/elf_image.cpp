@@ -224,4 +224,21 @@ std::optional<std::uint64_t> ElfImage::relative_relocation(std::uint64_t address
   return std::nullopt;
 }
 
+std::vector<std::uint64_t> ElfImage::relative_relocations_to(std::uint64_t value) const {
+  std::vector<std::uint64_t> addresses;
+  for (const auto& section : sections_) {
+    if (section.type != SHT_RELA) continue;
+    const auto bytes = contents(section);
+    for (std::size_t at = 0; at + sizeof(Elf64_Rela) <= bytes.size(); at += sizeof(Elf64_Rela)) {
+      Elf64_Rela rela;
+      std::memcpy(&rela, bytes.data() + at, sizeof rela);
+      if (ELF64_R_TYPE(rela.r_info) == R_X86_64_RELATIVE &&
+          static_cast<std::uint64_t>(rela.r_addend) == value) {
+        addresses.push_back(rela.r_offset);
+      }
+    }
+  }
+  return addresses;
+}
+
 }  // namespace gostub::symbols

@@ -116,7 +116,103 @@ std::string size_text(std::uint64_t bytes) {
   return fmt::format("{} bytes", bytes);
 }
 
+// runtime.moduledata field offsets (pointer 8, slice 24 bytes): pcHeader is first, text at
+// 176 in every version; Go 1.20 added covctrs/ecovctrs before end, moving gofunc.
+constexpr std::uint64_t kModuledataText = 176;
+std::uint64_t moduledata_gofunc_offset(PclntabVersion version) {
+  return version == PclntabVersion::k120 ? 320 : 304;
+}
+
+std::optional<std::uint64_t> read_word(const ElfImage& image, std::uint64_t address) {
+  // A PIE's pointers are 0 in the file; the loader writes them from relative relocations.
+  const auto bytes = image.at_address(address, 8);
+  if (bytes.empty()) return std::nullopt;
+  std::uint64_t value;
+  std::memcpy(&value, bytes.data(), 8);
+  if (value == 0 && image.position_independent()) return image.relative_relocation(address);
+  return value;
+}
+
+// moduledata starts with a pointer to pclntab; its text field confirms a candidate.
+std::optional<std::uint64_t> find_moduledata(const ElfImage& image, std::uint64_t pclntab,
+                                             std::uint64_t text_start) {
+  if (const auto symbol = image.symbol("runtime.firstmoduledata")) return symbol;
+  const auto confirm = [&](std::uint64_t candidate) {
+    return read_word(image, candidate + kModuledataText) == text_start;
+  };
+  for (const auto* name : {".noptrdata", ".data"}) {
+    const auto* section = image.section(name);
+    if (section == nullptr) continue;
+    const auto bytes = image.contents(*section);
+    for (std::size_t at = 0; at + 8 <= bytes.size(); at += 8) {
+      std::uint64_t value;
+      std::memcpy(&value, bytes.data() + at, 8);
+      if (value == pclntab && confirm(section->address + at)) return section->address + at;
+    }
+  }
+  if (image.position_independent()) {
+    for (const auto address : image.relative_relocations_to(pclntab)) {
+      if (confirm(address)) return address;
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<std::uint64_t> find_gofunc(const ElfImage& image, const LineTable& lines,
+                                         std::uint64_t pclntab) {
+  if (!lines.funcdata_relative_to_gofunc()) return std::nullopt;
+  for (const auto* name : {"go:func.*", "go.func.*"}) {
+    if (const auto symbol = image.symbol(name)) return symbol;
+  }
+  const auto moduledata = find_moduledata(image, pclntab, lines.text_start());
+  if (!moduledata) return std::nullopt;
+  return read_word(image, *moduledata + moduledata_gofunc_offset(lines.version()));
+}
+
+constexpr std::uint32_t kPcdataInlTreeIndex = 2;  // internal/abi: PCDATA_InlTreeIndex
+constexpr std::uint32_t kFuncdataInlTree = 3;     // internal/abi: FUNCDATA_InlTree
+
 }  // namespace
+
+std::vector<GoBinary::Frame> GoBinary::frames(std::uint64_t pc) const {
+  std::vector<Frame> out;
+  const auto function = lines_.find(pc);
+  if (!function) return out;
+  const auto outermost = [&](std::uint64_t at) {
+    out.push_back(Frame{lines_.name(*function), lines_.source_line(at), false});
+  };
+  const auto index_table = lines_.pcdata_table(*function, kPcdataInlTreeIndex);
+  auto tree = lines_.funcdata(*function, kFuncdataInlTree);
+  if (tree && lines_.funcdata_relative_to_gofunc()) {
+    tree = gofunc_ ? std::optional(*gofunc_ + *tree) : std::nullopt;
+  }
+  if (!index_table || !tree) {
+    outermost(pc);
+    return out;
+  }
+  // Before Go 1.20 an entry is {parent int16, funcID, _, file, line, func, parentPc int32};
+  // since, {funcID, _[3], nameOff, parentPc, startLine int32}.
+  const bool compact = lines_.version() == PclntabVersion::k120;
+  const std::uint64_t entry_size = compact ? 16 : 20;
+  const std::uint64_t name_at = compact ? 4 : 12;
+  const std::uint64_t parent_pc_at = compact ? 8 : 16;
+  std::uint64_t at = pc;
+  for (int depth = 0; depth < 64; ++depth) {  // bounded: a corrupt tree must not loop
+    const auto index = lines_.pcdata_value(*function, *index_table, at);
+    if (!index || *index < 0) break;
+    const auto record =
+        image_.at_address(*tree + entry_size * static_cast<std::uint64_t>(*index), entry_size);
+    if (record.empty()) break;
+    std::int32_t name_offset, parent_pc;
+    std::memcpy(&name_offset, record.data() + name_at, 4);
+    std::memcpy(&parent_pc, record.data() + parent_pc_at, 4);
+    out.push_back(Frame{lines_.name_at(static_cast<std::uint32_t>(name_offset)),
+                        lines_.source_line(at), true});
+    at = function->entry + static_cast<std::uint32_t>(parent_pc);
+  }
+  outermost(at);
+  return out;
+}
 
 Result<GoBinary> GoBinary::open(const std::string& path) {
   auto image = ElfImage::open(path);
@@ -128,6 +224,7 @@ Result<GoBinary> GoBinary::open(const std::string& path) {
   GoBinary binary(std::move(*image), std::move(*lines));
   binary.pclntab_address_ = located->address;
   binary.pclntab_found_by_ = located->found_by;
+  binary.gofunc_ = find_gofunc(binary.image_, binary.lines_, located->address);
   if (auto info = read_build_info(binary.image_)) {
     binary.build_info_ = std::move(*info);
   } else {
@@ -167,6 +264,10 @@ std::string GoBinary::describe() const {
                      pclntab_found_by_, pclntab_address_,
                      pclntab_section ? ", " + size_text(pclntab_section->size) : "");
   out += fmt::format("\ttext\t{:#x}\n", lines_.text_start());
+  if (lines_.funcdata_relative_to_gofunc()) {
+    out += gofunc_ ? fmt::format("\tinline trees\tgo:func.* at {:#x}\n", *gofunc_)
+                   : std::string("\tinline trees\tunavailable (moduledata not found)\n");
+  }
   out += fmt::format("\tsymbol table\t{}\n", image_.has_symbol_table() ? "present" : "stripped");
   out += fmt::format("\tdwarf\t{}\n", !image_.has_dwarf()         ? "absent"
                                       : image_.dwarf_compressed() ? "present (compressed)"

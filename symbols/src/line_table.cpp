@@ -350,6 +350,55 @@ std::vector<std::uint64_t> LineTable::pcs_for_line(std::string_view file, int li
   return pcs;
 }
 
+std::uint64_t LineTable::func_record_size() const {
+  switch (version_) {
+    case PclntabVersion::k12:
+      return pointer_size_ + 7 * 4 + 4;  // … npcdata, funcID, _, nfuncdata
+    case PclntabVersion::k116:
+      return pointer_size_ + 8 * 4 + 4;  // + cuOffset
+    case PclntabVersion::k118:
+      return 4 + 8 * 4 + 4;  // entry is a 32-bit offset
+    case PclntabVersion::k120:
+      return 4 + 9 * 4 + 4;  // + startLine
+  }
+  return 0;
+}
+
+std::optional<std::uint32_t> LineTable::pcdata_table(const Function& function,
+                                                     std::uint32_t n) const {
+  const auto count = field(function.index, kNumPcdata);
+  const auto offset = func_offset(function.index);
+  if (!count || !offset || n >= *count) return std::nullopt;
+  const auto table = u32(function_data_, *offset + func_record_size() + 4ULL * n);
+  if (!table || *table == 0) return std::nullopt;
+  return table;
+}
+
+std::optional<std::int32_t> LineTable::pcdata_value(const Function& function, std::uint32_t table,
+                                                    std::uint64_t pc) const {
+  return pc_value(table, function.entry, pc);
+}
+
+std::optional<std::uint64_t> LineTable::funcdata(const Function& function, std::uint32_t n) const {
+  const auto offset = func_offset(function.index);
+  const auto count = field(function.index, kNumPcdata);
+  if (!offset || !count) return std::nullopt;
+  const auto record = *offset + func_record_size();
+  if (record == 0 || record > function_data_.size()) return std::nullopt;
+  const std::uint32_t funcdata_count = function_data_[record - 1];
+  if (n >= funcdata_count) return std::nullopt;
+  const auto slots = record + 4ULL * *count;
+  if (version_ >= PclntabVersion::k118) {
+    const auto value = u32(function_data_, slots + 4ULL * n);
+    if (!value || *value == 0xffffffff) return std::nullopt;
+    return *value;
+  }
+  const auto aligned = (slots + pointer_size_ - 1) / pointer_size_ * pointer_size_;
+  const auto value = word(function_data_, aligned + static_cast<std::uint64_t>(pointer_size_) * n);
+  if (!value || *value == 0) return std::nullopt;
+  return value;
+}
+
 std::vector<std::string_view> LineTable::files() const {
   std::vector<std::string_view> out;
   if (version_ == PclntabVersion::k12) {

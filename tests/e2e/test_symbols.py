@@ -60,6 +60,27 @@ class AgainstGoSym(unittest.TestCase):
                 self.assertEqual(expected, run(GOSTUB, "functions", renamed))
 
 
+class AgainstTheRuntime(unittest.TestCase):
+    def test_inlined_frames_match_runtime_callers_frames(self):
+        # The fixture prints a pc inside two inlined calls and runtime.CallersFrames' answer.
+        for go in harness.available_toolchains():
+            for flavour in ("default", "stripped", "pie"):
+                with self.subTest(go=go, flavour=flavour):
+                    binary = fixture(go=go, flavour=flavour)
+                    out = run(binary, "inline")
+                    pc = int(out.split("pc=")[1].split()[0], 16)
+                    entry, name = out.split("entry=")[1].split()[:2]
+                    link_entry = next(int(line.split()[0], 16) for line in run(GOSTUB, "functions", binary).splitlines()
+                                      if line.split()[2] == name)
+                    bias = int(entry, 16) - link_entry  # non-zero for a PIE
+                    expected = [line[len("frame "):] for line in out.splitlines() if line.startswith("frame ")]
+                    got = run(GOSTUB, "symbolize", "--inline", binary, hex(pc - bias)).splitlines()
+                    self.assertEqual(expected, [line.split(" ", 1)[1].removesuffix(" (inlined)") for line in got])
+                    self.assertEqual(sum(line.endswith("(inlined)") for line in got), len(got) - 1)
+                    if flavour == "default":
+                        self.assertEqual(len(expected), 3, "the fixture's calls were not inlined")
+
+
 class AgainstGoVersion(unittest.TestCase):
     def test_info_starts_with_what_go_version_m_prints(self):
         go = TOOLCHAINS[harness.available_toolchains()[-1]]

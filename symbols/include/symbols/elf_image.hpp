@@ -67,6 +67,8 @@ class ElfImage {
   // The addend of an R_X86_64_RELATIVE relocation at `address`: the value a PIE's loader
   // writes there (the file holds 0).
   std::optional<std::uint64_t> relative_relocation(std::uint64_t address) const;
+  // Addresses that relative relocations fill with `value` (a PIE's pointers to it).
+  std::vector<std::uint64_t> relative_relocations_to(std::uint64_t value) const;
 
  private:
   ElfImage() = default;

@@ -27,6 +27,17 @@ class GoBinary {
   // What `gostub info` prints: `go version -m`'s text, then what gostub knows.
   std::string describe() const;
 
+  // The source frames at pc, innermost first: the calls inlined there, then the function
+  // that contains them (the runtime's own inline unwinding, from pclntab's inline trees).
+  struct Frame {
+    std::string_view function;
+    std::optional<SourceLine> line;
+    bool inlined;
+  };
+  std::vector<Frame> frames(std::uint64_t pc) const;
+  // moduledata.gofunc, the base of Go 1.18+ funcdata; nullopt when it could not be found.
+  std::optional<std::uint64_t> gofunc() const { return gofunc_; }
+
  private:
   GoBinary(ElfImage image, LineTable lines) : image_(std::move(image)), lines_(std::move(lines)) {}
   ElfImage image_;
@@ -35,6 +46,7 @@ class GoBinary {
   std::string build_info_error_;
   std::uint64_t pclntab_address_ = 0;
   std::string pclntab_found_by_;
+  std::optional<std::uint64_t> gofunc_;
 };
 
 }  // namespace gostub::symbols

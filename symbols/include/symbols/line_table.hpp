@@ -67,8 +67,32 @@ class LineTable {
   // Every file name the table knows.
   std::vector<std::string_view> files() const;
 
+  // Raw access for what lives outside the table (the inline tree): the offset of pc-value
+  // table `n` (PCDATA_n) of a function, a value from such a table, funcdata slot `n` (an
+  // offset from moduledata.gofunc for Go 1.18+, an address before), and a name by offset.
+  std::optional<std::uint32_t> pcdata_table(const Function& function, std::uint32_t n) const;
+  std::optional<std::int32_t> pcdata_value(const Function& function, std::uint32_t table,
+                                           std::uint64_t pc) const;
+  std::optional<std::uint64_t> funcdata(const Function& function, std::uint32_t n) const;
+  bool funcdata_relative_to_gofunc() const { return version_ >= PclntabVersion::k118; }
+  std::string_view name_at(std::uint32_t offset) const { return c_string(function_names_, offset); }
+  // Offsets of the function name table and of the table itself from the table's start: what
+  // moduledata.funcnametab points to.
+  std::uint64_t function_names_offset() const {
+    return static_cast<std::uint64_t>(function_names_.data() - data_.data());
+  }
+
  private:
-  enum Field : std::uint32_t { kNameOffset = 1, kPcsp = 4, kPcfile = 5, kPcln = 6, kCuOffset = 8 };
+  enum Field : std::uint32_t {
+    kNameOffset = 1,
+    kPcsp = 4,
+    kPcfile = 5,
+    kPcln = 6,
+    kNumPcdata = 7,
+    kCuOffset = 8
+  };
+  // Size of the fixed part of a _func record, whose last byte is nfuncdata.
+  std::uint64_t func_record_size() const;
 
   std::optional<std::uint64_t> word(std::span<const std::uint8_t> bytes,
                                     std::uint64_t offset) const;
