@@ -91,6 +91,9 @@ GdbSession::GdbSession(target::Process& process, std::shared_ptr<Connection> con
 }
 
 void GdbSession::on_packet(std::string_view payload) {
+  // lldb names the thread of a register access at the end of the packet instead of with Hg.
+  std::optional<ThreadId> suffix;
+  if (thread_suffix_) suffix = protocol::take_thread_suffix(payload);
   auto command = protocol::parse_command(payload);
   if (!command) {
     if (log_packets_) fmt::print(stderr, "gostub: malformed packet: {}\n", command.error().message);
@@ -103,7 +106,11 @@ void GdbSession::on_packet(std::string_view payload) {
     connection_->send_packet(protocol::error_reply(EBUSY));
     return;
   }
-  if (auto reply = dispatch(*command)) connection_->send_packet(*reply);
+  const auto selected = general_thread_;
+  if (suffix) general_thread_ = *suffix;
+  auto reply = dispatch(*command);
+  if (suffix) general_thread_ = selected;
+  if (reply) connection_->send_packet(*reply);
 }
 
 void GdbSession::on_interrupt() {
@@ -167,21 +174,22 @@ std::string GdbSession::stop_reply(const target::StopEvent& stop) {
       return protocol::encode_stop_reply(reply, multiprocess_);
     case Kind::kTerminated:
       reply.kind = protocol::StopReply::Kind::kTerminated;
-      reply.signal = protocol::gdb_signal_from_linux(stop.signal);
+      reply.signal = wire_signal(stop.signal);
       return protocol::encode_stop_reply(reply, multiprocess_);
     case Kind::kInterrupt:
-      reply.signal = protocol::gdb_signal_from_linux(SIGINT);
+      reply.signal = wire_signal(SIGINT);
       break;
     case Kind::kBreakpoint:
       reply.software_breakpoint = swbreak_;
-      reply.signal = protocol::gdb_signal_from_linux(SIGTRAP);
+      reply.signal = wire_signal(SIGTRAP);
       break;
     case Kind::kStepDone:
     case Kind::kSignal:
-      reply.signal = protocol::gdb_signal_from_linux(stop.signal);
+      reply.signal = wire_signal(stop.signal);
       break;
   }
   reply.core = process_.thread_core(stop.tid);
+  if (lldb_client_ || threads_in_stop_reply_) add_lldb_stop_keys(reply, stop);
   if (auto file = process_.read_registers(stop.tid)) {
     const auto registers = target::x86_64_registers();
     for (const auto n : {regno::kRbp, regno::kRsp, regno::kRip}) {
@@ -197,11 +205,15 @@ GdbSession::Reply GdbSession::handle(const protocol::QuerySupported& command) {
   for (const auto& feature : command.features) {
     if (feature == "multiprocess+") client_multiprocess = true;
     if (feature == "swbreak+") swbreak_ = true;
+    if (feature == "binary-upload+") binary_upload_ = true;
   }
   multiprocess_ = client_multiprocess;
   // Only what is implemented is advertised.
   std::string reply = fmt::format("PacketSize={:x};QStartNoAckMode+;swbreak+;", kMaxPacketSize);
   if (multiprocess_) reply += "multiprocess+;";
+  if (binary_upload_) reply += "binary-upload+;";
+  // native-signals+: lldb then reads signal numbers as Linux's (gdb ignores the feature).
+  reply += "QThreadSuffixSupported+;QListThreadsInStopReply+;native-signals+;";
   reply +=
       "qXfer:features:read+;qXfer:threads:read+;qXfer:exec-file:read+;qXfer:auxv:read+;"
       "QPassSignals+;QProgramSignals+";
@@ -214,9 +226,31 @@ GdbSession::Reply GdbSession::handle(const protocol::StartNoAckMode&) {
   return std::nullopt;
 }
 
+int GdbSession::wire_signal(int signal) const {
+  return lldb_client_ ? signal : protocol::gdb_signal_from_linux(signal);
+}
+
+int GdbSession::linux_signal(int signal) const {
+  return lldb_client_ ? signal : protocol::linux_signal_from_gdb(signal);
+}
+
+std::optional<target::StopEvent> GdbSession::current_stop() const {
+  if (!last_stop_) return std::nullopt;
+  if (lldb_client_ && !resumed_yet_ && last_stop_->kind == target::StopEvent::Kind::kSignal) {
+    // lldb plants a breakpoint at the entry point at connect; a SIGTRAP reported there reads
+    // to it as a hit of that breakpoint, whose callback resumes the program. lldb-server
+    // reports this first stop as SIGSTOP; so does gostub, to lldb.
+    auto first = *last_stop_;
+    first.signal = SIGSTOP;
+    return first;
+  }
+  return last_stop_;
+}
+
 GdbSession::Reply GdbSession::handle(const protocol::QueryHaltReason&) {
-  if (!last_stop_) return protocol::error_reply(ESRCH);
-  return stop_reply(*last_stop_);
+  const auto stop = current_stop();
+  if (!stop) return protocol::error_reply(ESRCH);
+  return stop_reply(*stop);
 }
 
 GdbSession::Reply GdbSession::handle(const protocol::ReadRegisters&) {
@@ -327,7 +361,7 @@ GdbSession::Reply GdbSession::handle(const protocol::Resume& command) {
         plan.push_back({tid,
                         action.kind == protocol::ResumeKind::kStep ? target::ResumeKind::kStep
                                                                    : target::ResumeKind::kContinue,
-                        protocol::linux_signal_from_gdb(action.signal)});
+                        linux_signal(action.signal)});
       }
       break;  // the first action that names a thread is its action
     }
@@ -336,6 +370,7 @@ GdbSession::Reply GdbSession::handle(const protocol::Resume& command) {
   auto resumed = process_.resume(plan);
   if (!resumed) return error(resumed.error());
   resume_outstanding_ = true;
+  resumed_yet_ = true;
   if (*resumed) on_stop(**resumed);  // a pending stop: nothing ran
   return std::nullopt;
 }
@@ -402,7 +437,7 @@ GdbSession::Reply GdbSession::handle(const protocol::TransferRead& command) {
     std::string document;
     if (command.object == "features") {
       if (command.annex != "target.xml") return protocol::error_reply(ENOENT);
-      document = x86_64_target_xml();
+      document = lldb_client_ ? x86_64_target_xml_for_lldb() : x86_64_target_xml();
     } else if (command.object == "threads") {
       document = threads_document();
     } else if (command.object == "exec-file") {
@@ -425,9 +460,11 @@ GdbSession::Reply GdbSession::handle(const protocol::Kill& command) {
   if (process_.alive()) {
     last_stop_ = process_.kill();
   }
-  // "k" has no reply (gdb does not wait for one); vKill is answered.
-  if (!command.pid) return std::nullopt;
-  return std::string(protocol::kOk);
+  // vKill is answered with OK. "k" has no reply for gdb, which does not wait for one; lldb
+  // waits for the exit, as lldb-server sends it.
+  if (command.pid) return std::string(protocol::kOk);
+  if (lldb_client_ && last_stop_) return stop_reply(*last_stop_);
+  return std::nullopt;
 }
 
 GdbSession::Reply GdbSession::handle(const protocol::Detach& command) {
@@ -565,8 +602,7 @@ GdbSession::Reply GdbSession::handle(const protocol::QueryTraceStatus&) {
 GdbSession::Reply GdbSession::handle(const protocol::PassSignals& command) {
   std::set<int> signals = kAlwaysPassed;
   for (const int gdb_signal : command.signals) {
-    if (const int host = protocol::linux_signal_from_gdb(gdb_signal); host != 0)
-      signals.insert(host);
+    if (const int host = linux_signal(gdb_signal); host != 0) signals.insert(host);
   }
   process_.set_pass_signals(std::move(signals));
   return std::string(protocol::kOk);

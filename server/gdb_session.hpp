@@ -74,6 +74,15 @@ class GdbSession {
   Reply handle(const protocol::HostClose& command);
   Reply handle(const protocol::HostFstat& command);
   Reply handle(const protocol::HostReadlink& command);
+  Reply handle(const protocol::EnableThreadSuffix& command);
+  Reply handle(const protocol::EnableThreadsInStopReply& command);
+  Reply handle(const protocol::QueryHostInfo& command);
+  Reply handle(const protocol::QueryProcessInfo& command);
+  Reply handle(const protocol::QueryWorkingDirectory& command);
+  Reply handle(const protocol::QueryThreadStopInfo& command);
+  Reply handle(const protocol::QueryThreadsInfo& command);
+  Reply handle(const protocol::QueryMemoryRegion& command);
+  Reply handle(const protocol::ReadMemoryBinary& command);
   Reply handle(const protocol::Declined& command);
   Reply handle(const protocol::Unknown& command);
 
@@ -82,6 +91,13 @@ class GdbSession {
   bool names_process(const protocol::ThreadId& id) const;
   std::string error(const target::Error& error) const;
   std::string stop_reply(const target::StopEvent& stop);
+  // Signal numbers on the wire: lldb uses Linux's own (native-signals), gdb its own table.
+  int wire_signal(int linux_signal) const;
+  int linux_signal(int wire_signal) const;
+  // The last stop as this client is told of it (see the lldb note in the definition).
+  std::optional<target::StopEvent> current_stop() const;
+  // lldb's additions to a stop reply: thread name, every thread and its pc, the reason.
+  void add_lldb_stop_keys(protocol::StopReply& reply, const target::StopEvent& stop);
   std::string thread_id(pid_t tid) const;
   std::string threads_document() const;
   // The program's Go binary, read on first use; nullptr (with a message) when it is not one.
@@ -100,7 +116,12 @@ class GdbSession {
   bool multiprocess_ = false;
   bool swbreak_ = false;
   bool extended_mode_ = false;
+  bool lldb_client_ = false;    // said QThreadSuffixSupported, which gdb never does
+  bool thread_suffix_ = false;  // g/G/p/P end with ";thread:TID;"
+  bool threads_in_stop_reply_ = false;
+  bool binary_upload_ = false;       // gdb's x dialect ("b" + data) rather than lldb's
   bool resume_outstanding_ = false;  // a stop reply is owed to the client
+  bool resumed_yet_ = false;
   protocol::ThreadId general_thread_{std::nullopt, protocol::ThreadId::kAny};
   protocol::ThreadId continue_thread_{std::nullopt, protocol::ThreadId::kAll};
   std::optional<target::StopEvent> last_stop_;

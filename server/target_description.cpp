@@ -50,7 +50,18 @@ constexpr std::string_view kSseTypes = R"(<vector id="v8bf16" type="bfloat16" co
 </flags>
 )";
 
-std::string build() {
+// lldb's "generic" roles (lldb/docs/resources/lldbgdbremote.md, qRegisterInfo).
+std::string_view generic_role(std::string_view name) {
+  static constexpr std::pair<std::string_view, std::string_view> kRoles[] = {
+      {"rip", "pc"},   {"rsp", "sp"},   {"rbp", "fp"},   {"eflags", "flags"}, {"rdi", "arg1"},
+      {"rsi", "arg2"}, {"rdx", "arg3"}, {"rcx", "arg4"}, {"r8", "arg5"},      {"r9", "arg6"}};
+  for (const auto& [reg, role] : kRoles) {
+    if (reg == name) return role;
+  }
+  return {};
+}
+
+std::string build(bool lldb) {
   std::string xml =
       "<?xml version=\"1.0\"?>\n<!DOCTYPE target SYSTEM \"gdb-target.dtd\">\n"
       "<target version=\"1.0\">\n<architecture>i386:x86-64</architecture>\n"
@@ -68,8 +79,28 @@ std::string build() {
     xml += fmt::format("<reg name=\"{}\" bitsize=\"{}\" type=\"{}\" regnum=\"{}\"", reg.name,
                        reg.bitsize, reg.type, regno);
     if (!reg.group.empty()) xml += fmt::format(" group=\"{}\"", reg.group);
+    if (lldb) {
+      xml += fmt::format(" offset=\"{}\"", reg.offset);
+      if (reg.dwarf >= 0) {
+        xml += fmt::format(" dwarf_regnum=\"{}\" ehframe_regnum=\"{}\"", reg.dwarf, reg.dwarf);
+      }
+      if (const auto role = generic_role(reg.name); !role.empty()) {
+        xml += fmt::format(" generic=\"{}\"", role);
+      }
+    }
     xml += "/>\n";
     ++regno;
+  }
+  if (lldb) {
+    // Read from the general register's bytes in the g packet; writing one invalidates it.
+    const auto registers = target::x86_64_registers();
+    for (const auto& sub : target::x86_64_subregisters()) {
+      xml += fmt::format(
+          "<reg name=\"{}\" bitsize=\"{}\" type=\"int\" regnum=\"{}\" offset=\"{}\" "
+          "value_regnums=\"{}\" invalidate_regnums=\"{}\" group=\"general\"/>\n",
+          sub.name, sub.bitsize, regno++, registers[sub.parent].offset + sub.byte_offset,
+          sub.parent, sub.parent);
+    }
   }
   xml += "</feature>\n</target>\n";
   return xml;
@@ -78,7 +109,12 @@ std::string build() {
 }  // namespace
 
 const std::string& x86_64_target_xml() {
-  static const std::string xml = build();
+  static const std::string xml = build(false);
+  return xml;
+}
+
+const std::string& x86_64_target_xml_for_lldb() {
+  static const std::string xml = build(true);
   return xml;
 }
 

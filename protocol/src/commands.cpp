@@ -328,6 +328,24 @@ Result parse_host_readlink(std::string_view args) {
   return HostReadlink{std::move(*path)};
 }
 
+Result parse_thread_stop_info(std::string_view args) {
+  const auto tid = parse_hex_number(args);
+  if (!tid || *tid > INT32_MAX) return fail("qThreadStopInfo: bad thread id");
+  return QueryThreadStopInfo{static_cast<std::int64_t>(*tid)};
+}
+
+Result parse_memory_region(std::string_view args) {
+  const auto address = parse_hex_number(args);
+  if (!address) return fail("qMemoryRegionInfo: bad address");
+  return QueryMemoryRegion{*address};
+}
+
+Result parse_read_memory_binary(std::string_view args) {
+  const auto range = parse_address_length(args);
+  if (!range) return fail("x: expected ADDR,LENGTH");
+  return ReadMemoryBinary{range->first, range->second};
+}
+
 template <typename T>
 Result no_arguments(std::string_view) {
   return T{};
@@ -351,6 +369,10 @@ constexpr std::string_view kNoTls = "qGetTLSAddr: Go does not use the C TLS mode
 constexpr std::string_view kNoThreadEvents = "thread create/exit events are not offered";
 constexpr std::string_view kNoCrc = "qCRC is not offered; gdb falls back to reading memory";
 constexpr std::string_view kNoExtraInfo = "qXfer:threads:read carries thread names instead";
+constexpr std::string_view kNoLaunch =
+    "launching or attaching from the client is not offered yet: gostub starts with its program";
+constexpr std::string_view kNoExtendedInfo = "jThreadExtendedInfo describes libdispatch queues";
+constexpr std::string_view kNoPlugins = "no structured-data plugins";
 
 struct Entry {
   PacketPattern pattern;
@@ -394,12 +416,42 @@ constexpr std::array kTable = {
     Entry{{"vFile:", false}, declined<kNoHostWrites>},
     Entry{{"QNonStop:", false}, declined<kNoNonStop>},
     Entry{{"vStopped", true}, declined<kNoNonStop>},
+    Entry{{"QThreadSuffixSupported", true}, no_arguments<EnableThreadSuffix>},
+    Entry{{"QListThreadsInStopReply", true}, no_arguments<EnableThreadsInStopReply>},
+    Entry{{"qHostInfo", true}, no_arguments<QueryHostInfo>},
+    Entry{{"qProcessInfo", true}, no_arguments<QueryProcessInfo>},
+    Entry{{"qGetWorkingDir", true}, no_arguments<QueryWorkingDirectory>},
+    Entry{{"jThreadsInfo", true}, no_arguments<QueryThreadsInfo>},
+    Entry{{"qThreadStopInfo", false}, parse_thread_stop_info},
+    Entry{{"qMemoryRegionInfo:", false}, parse_memory_region},
+    Entry{{"jThreadExtendedInfo:", false}, declined<kNoExtendedInfo>},
+    Entry{{"qStructuredDataPlugins", true}, declined<kNoPlugins>},
+    Entry{{"qVAttachOrWaitSupported", true}, declined<kNoLaunch>},
+    Entry{{"QSetSTDIN:", false}, declined<kNoLaunch>},
+    Entry{{"QSetSTDOUT:", false}, declined<kNoLaunch>},
+    Entry{{"QSetSTDERR:", false}, declined<kNoLaunch>},
+    Entry{{"QSetWorkingDir:", false}, declined<kNoLaunch>},
+    Entry{{"QEnvironment", false}, declined<kNoLaunch>},
     Entry{{"QThreadEvents:", false}, declined<kNoThreadEvents>},
-    Entry{{"qTf", false}, declined<kNoTracepoints>},
-    Entry{{"qTs", false}, declined<kNoTracepoints>},
-    Entry{{"QT", false}, declined<kNoTracepoints>},
+    // Tracepoints, by name: a bare "QT" prefix would swallow lldb's QThreadSuffixSupported.
+    Entry{{"qTfP", true}, declined<kNoTracepoints>},
+    Entry{{"qTsP", true}, declined<kNoTracepoints>},
+    Entry{{"qTfV", true}, declined<kNoTracepoints>},
+    Entry{{"qTsV", true}, declined<kNoTracepoints>},
+    Entry{{"qTP:", false}, declined<kNoTracepoints>},
+    Entry{{"qTV:", false}, declined<kNoTracepoints>},
+    Entry{{"qTBuffer:", false}, declined<kNoTracepoints>},
+    Entry{{"QTDP:", false}, declined<kNoTracepoints>},
+    Entry{{"QTDV:", false}, declined<kNoTracepoints>},
+    Entry{{"QTinit", true}, declined<kNoTracepoints>},
+    Entry{{"QTStart", true}, declined<kNoTracepoints>},
+    Entry{{"QTStop", true}, declined<kNoTracepoints>},
+    Entry{{"QTFrame:", false}, declined<kNoTracepoints>},
+    Entry{{"QTro:", false}, declined<kNoTracepoints>},
+    Entry{{"QTBuffer:", false}, declined<kNoTracepoints>},
+    Entry{{"QTNotes:", false}, declined<kNoTracepoints>},
     Entry{{"vRun;", false}, declined<kNoRun>},
-    Entry{{"vAttach;", false}, declined<kNoRun>},
+    Entry{{"vAttach", false}, declined<kNoRun>},
     Entry{{"qGetTLSAddr:", false}, declined<kNoTls>},
     Entry{{"qCRC:", false}, declined<kNoCrc>},
     Entry{{"qThreadExtraInfo,", false}, declined<kNoExtraInfo>},
@@ -418,6 +470,8 @@ constexpr std::array kTable = {
     Entry{{"C", false}, legacy_resume<'C'>},
     Entry{{"s", false}, legacy_resume<'s'>},
     Entry{{"S", false}, legacy_resume<'S'>},
+    Entry{{"x", false}, parse_read_memory_binary},
+    Entry{{"A", false}, declined<kNoLaunch>},
 };
 
 constexpr auto kPatterns = [] {
@@ -468,6 +522,18 @@ std::expected<Command, ParseError> parse_command(std::string_view payload) {
 
 std::span<const PacketPattern> packet_patterns() {
   return kPatterns;
+}
+
+std::optional<ThreadId> take_thread_suffix(std::string_view& payload) {
+  constexpr std::string_view kKey = ";thread:";
+  if (payload.empty() || payload.back() != ';') return std::nullopt;
+  const auto at = payload.rfind(kKey);
+  if (at == std::string_view::npos) return std::nullopt;
+  const auto id =
+      parse_thread_id(payload.substr(at + kKey.size(), payload.size() - 1 - at - kKey.size()));
+  if (!id) return std::nullopt;
+  payload = payload.substr(0, at);
+  return id;
 }
 
 }  // namespace gostub::protocol

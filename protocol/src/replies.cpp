@@ -39,6 +39,7 @@ std::string encode_stop_reply(const StopReply& stop, bool multiprocess) {
   out += "thread:" + format_thread_id(stop.pid, stop.tid, multiprocess) + ";";
   if (stop.core >= 0) out += "core:" + hex_number(static_cast<std::uint64_t>(stop.core)) + ";";
   if (stop.software_breakpoint) out += "swbreak:;";
+  for (const auto& [key, value] : stop.extra) out += key + ":" + value + ";";
   return out;
 }
 

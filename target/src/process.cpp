@@ -249,6 +249,47 @@ Result<std::string> Process::auxv() const {
   return read_text_file(fmt::format("/proc/{}/auxv", pid_));
 }
 
+Result<std::vector<MemoryRegion>> Process::memory_regions() const {
+  if (!alive_) return fail(ESRCH, "the process has exited");
+  std::istringstream maps(read_text_file(fmt::format("/proc/{}/maps", pid_)));
+  std::vector<MemoryRegion> regions;
+  for (std::string line; std::getline(maps, line);) {
+    // start-end perms offset dev inode [name]
+    std::istringstream fields(line);
+    std::string range, permissions, offset, device, inode;
+    fields >> range >> permissions >> offset >> device >> inode;
+    const auto dash = range.find('-');
+    if (dash == std::string::npos || permissions.size() < 3) continue;
+    MemoryRegion region{std::stoull(range.substr(0, dash), nullptr, 16),
+                        std::stoull(range.substr(dash + 1), nullptr, 16),
+                        permissions[0] == 'r',
+                        permissions[1] == 'w',
+                        permissions[2] == 'x',
+                        {}};
+    std::getline(fields >> std::ws, region.name);
+    regions.push_back(std::move(region));
+  }
+  return regions;
+}
+
+Result<ProcessFacts> Process::facts() const {
+  if (!alive_) return fail(ESRCH, "the process has exited");
+  ProcessFacts facts;
+  std::istringstream status(read_text_file(fmt::format("/proc/{}/status", pid_)));
+  for (std::string line; std::getline(status, line);) {
+    std::istringstream fields(line);
+    std::string key;
+    fields >> key;
+    if (key == "PPid:") fields >> facts.parent_pid;
+    if (key == "Uid:") fields >> facts.real_uid >> facts.effective_uid;
+    if (key == "Gid:") fields >> facts.real_gid >> facts.effective_gid;
+  }
+  char cwd[PATH_MAX];
+  const auto length = ::readlink(fmt::format("/proc/{}/cwd", pid_).c_str(), cwd, sizeof cwd - 1);
+  if (length > 0) facts.working_directory.assign(cwd, static_cast<std::size_t>(length));
+  return facts;
+}
+
 Result<std::string> Process::read_registers(pid_t tid) const {
   if (!threads_.contains(tid)) return fail(ESRCH, fmt::format("no thread {}", tid));
   user_regs_struct general{};

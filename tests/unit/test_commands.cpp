@@ -203,6 +203,50 @@ TEST_CASE("host I/O") {
   CHECK(malformed("vFile:close:x"));
 }
 
+TEST_CASE("lldb's packets") {
+  parse_as<EnableThreadSuffix>("QThreadSuffixSupported");
+  parse_as<EnableThreadsInStopReply>("QListThreadsInStopReply");
+  parse_as<QueryHostInfo>("qHostInfo");
+  parse_as<QueryProcessInfo>("qProcessInfo");
+  parse_as<QueryWorkingDirectory>("qGetWorkingDir");
+  parse_as<QueryThreadsInfo>("jThreadsInfo");
+  CHECK(parse_as<QueryThreadStopInfo>("qThreadStopInfo6c1").tid == 0x6c1);
+  CHECK(malformed("qThreadStopInfo"));
+  CHECK(parse_as<QueryMemoryRegion>("qMemoryRegionInfo:7ffff7ffd000").address == 0x7ffff7ffd000);
+  CHECK(malformed("qMemoryRegionInfo:zz"));
+  const auto binary = parse_as<ReadMemoryBinary>("x4a03c0,200");
+  CHECK(binary.address == 0x4a03c0);
+  CHECK(binary.length == 0x200);
+  CHECK(parse_as<ReadMemoryBinary>("x0,0").length == 0);
+  CHECK(malformed("x4a03c0"));
+  parse_as<Declined>("qVAttachOrWaitSupported");
+  parse_as<Declined>("vAttach;1234");
+  parse_as<Declined>("A10,0,2f62696e");
+  parse_as<Declined>("QTinit");
+}
+
+TEST_CASE("the names gdb and lldb use reach their own entries") {
+  // A prefix too broad once sent QThreadSuffixSupported to the tracepoint entry.
+  CHECK(std::holds_alternative<EnableThreadSuffix>(*parse_command("QThreadSuffixSupported")));
+  CHECK(std::holds_alternative<Declined>(*parse_command("QThreadEvents:1")));
+  CHECK(std::holds_alternative<QueryCurrentThread>(*parse_command("qC")));
+  CHECK(std::holds_alternative<Declined>(*parse_command("qCRC:1000,10")));
+  CHECK(std::holds_alternative<QueryTraceStatus>(*parse_command("qTStatus")));
+}
+
+TEST_CASE("lldb's thread suffix") {
+  std::string_view payload = "p10;thread:6c1;";
+  CHECK(take_thread_suffix(payload) == ThreadId{std::nullopt, 0x6c1});
+  CHECK(payload == "p10");
+  payload = "gthread:6c1;";  // no ';' before the key: not a suffix
+  CHECK_FALSE(take_thread_suffix(payload).has_value());
+  payload = "p10;thread:zz;";
+  CHECK_FALSE(take_thread_suffix(payload).has_value());
+  CHECK(payload == "p10;thread:zz;");
+  payload = "g";
+  CHECK_FALSE(take_thread_suffix(payload).has_value());
+}
+
 TEST_CASE("unknown packets are Unknown, not errors") {
   parse_as<Unknown>("vMustReplyEmpty");
   parse_as<Unknown>("qWhatever");

@@ -144,6 +144,24 @@ struct HostFstat {  // vFile:fstat:FD
 struct HostReadlink {  // vFile:readlink:HEXPATH
   std::string path;
 };
+// lldb's extensions (lldb/docs/resources/lldbgdbremote.md).
+struct EnableThreadSuffix {};        // QThreadSuffixSupported: ";thread:TID;" ends g/p/P/G
+struct EnableThreadsInStopReply {};  // QListThreadsInStopReply
+struct QueryHostInfo {};             // qHostInfo
+struct QueryProcessInfo {};          // qProcessInfo
+struct QueryWorkingDirectory {};     // qGetWorkingDir
+struct QueryThreadStopInfo {         // qThreadStopInfoTID
+  std::int64_t tid;
+};
+struct QueryThreadsInfo {};  // jThreadsInfo
+struct QueryMemoryRegion {   // qMemoryRegionInfo:ADDR
+  std::uint64_t address;
+};
+struct ReadMemoryBinary {  // x ADDR,LENGTH
+  std::uint64_t address;
+  std::uint64_t length;
+};
+
 // A packet we know and deliberately answer with the empty reply; `reason` is logged.
 struct Declined {
   std::string_view reason;
@@ -151,20 +169,24 @@ struct Declined {
 // Not a packet we know: answered with the empty reply, as the protocol requires.
 struct Unknown {};
 
-using Command =
-    std::variant<QuerySupported, StartNoAckMode, QueryHaltReason, ReadRegisters, WriteRegisters,
-                 ReadRegister, WriteRegister, ReadMemory, WriteMemory, InsertBreakpoint,
-                 RemoveBreakpoint, QueryResumeActions, Resume, SetThread, QueryThreadListFirst,
-                 QueryThreadListNext, QueryThreadAlive, QueryCurrentThread, QueryAttached,
-                 TransferRead, Kill, Detach, MonitorCommand, QueryOffsets, QuerySymbol,
-                 QueryTraceStatus, PassSignals, ProgramSignals, EnableExtendedMode, HostSetFs,
-                 HostOpen, HostPread, HostClose, HostFstat, HostReadlink, Declined, Unknown>;
+using Command = std::variant<
+    QuerySupported, StartNoAckMode, QueryHaltReason, ReadRegisters, WriteRegisters, ReadRegister,
+    WriteRegister, ReadMemory, WriteMemory, InsertBreakpoint, RemoveBreakpoint, QueryResumeActions,
+    Resume, SetThread, QueryThreadListFirst, QueryThreadListNext, QueryThreadAlive,
+    QueryCurrentThread, QueryAttached, TransferRead, Kill, Detach, MonitorCommand, QueryOffsets,
+    QuerySymbol, QueryTraceStatus, PassSignals, ProgramSignals, EnableExtendedMode, HostSetFs,
+    HostOpen, HostPread, HostClose, HostFstat, HostReadlink, EnableThreadSuffix,
+    EnableThreadsInStopReply, QueryHostInfo, QueryProcessInfo, QueryWorkingDirectory,
+    QueryThreadStopInfo, QueryThreadsInfo, QueryMemoryRegion, ReadMemoryBinary, Declined, Unknown>;
 
 struct ParseError {
   std::string message;
 };
 
 std::expected<Command, ParseError> parse_command(std::string_view payload);
+
+// lldb's thread suffix: removes a trailing ";thread:TID;" from `payload` and returns the id.
+std::optional<ThreadId> take_thread_suffix(std::string_view& payload);
 
 // The dispatch table, exposed for the test that no entry shadows a later one.
 struct PacketPattern {

@@ -27,6 +27,8 @@ struct StopReply {
   bool software_breakpoint = false;  // "swbreak:" (sent only when the client said swbreak+)
   // Registers sent along so the client needs no round trip: (regno, raw little-endian bytes).
   std::vector<std::pair<std::uint32_t, std::string>> expedited;
+  // Further "key:value;" pairs, in order (lldb's hexname, threads, thread-pcs, reason).
+  std::vector<std::pair<std::string, std::string>> extra;
 };
 std::string encode_stop_reply(const StopReply& stop, bool multiprocess);
 

@@ -38,6 +38,20 @@ struct ThreadAction {
   int signal = 0;  // Linux signal to deliver, 0 for none
 };
 
+// One mapping of the program's address space (/proc/PID/maps).
+struct MemoryRegion {
+  std::uint64_t start;
+  std::uint64_t end;
+  bool readable, writable, executable;
+  std::string name;  // path, [heap], [stack], [vdso], or empty
+};
+
+struct ProcessFacts {
+  pid_t parent_pid = 0;
+  unsigned real_uid = 0, real_gid = 0, effective_uid = 0, effective_gid = 0;
+  std::string working_directory;
+};
+
 struct StopEvent {
   enum class Kind : std::uint8_t {
     kSignal,      // the thread received `signal` (not delivered yet)
@@ -73,6 +87,8 @@ class Process {
   std::string thread_name(pid_t tid) const;
   int thread_core(pid_t tid) const;  // -1 when unknown
   Result<std::string> auxv() const;
+  Result<std::vector<MemoryRegion>> memory_regions() const;
+  Result<ProcessFacts> facts() const;
 
   // Resumes the threads named in `actions`; the others stay stopped. When a resumed thread
   // already has a pending stop, nothing runs and that stop is returned instead.

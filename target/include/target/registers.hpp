@@ -25,6 +25,16 @@ struct RegisterInfo {
 };
 
 std::span<const RegisterInfo> x86_64_registers();
+
+// Parts of the general registers that lldb shows as registers of their own (eax, ax, al, ah,
+// r8d, …): `bitsize` bits at `byte_offset` within register `parent`.
+struct SubRegister {
+  std::string_view name;
+  std::uint32_t parent;
+  std::uint16_t bitsize;
+  std::uint16_t byte_offset;
+};
+std::span<const SubRegister> x86_64_subregisters();
 std::size_t register_file_size();
 
 namespace regno {
