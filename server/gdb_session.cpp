@@ -106,6 +106,10 @@ void GdbSession::on_packet(std::string_view payload) {
     connection_->send_packet(protocol::error_reply(EBUSY));
     return;
   }
+  if (suffix && suffix->tid > 0 && !process_.has_thread(static_cast<pid_t>(suffix->tid))) {
+    connection_->send_packet(protocol::error_reply(ESRCH));
+    return;
+  }
   const auto selected = general_thread_;
   if (suffix) general_thread_ = *suffix;
   auto reply = dispatch(*command);

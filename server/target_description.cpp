@@ -80,6 +80,12 @@ std::string build(bool lldb) {
                        reg.bitsize, reg.type, regno);
     if (!reg.group.empty()) xml += fmt::format(" group=\"{}\"", reg.group);
     if (lldb) {
+      // As lldb-server describes them: integers in hex (a code_ptr type makes lldb print the
+      // symbol twice), vectors as bytes.
+      const bool vector = reg.type == "vec128" || reg.type == "i387_ext";
+      xml += vector ? " encoding=\"vector\" format=\"vector-uint8\""
+                    : " encoding=\"uint\" format=\"hex\"";
+      if (reg.name == "eflags") xml += " altname=\"rflags\"";
       xml += fmt::format(" offset=\"{}\"", reg.offset);
       if (reg.dwarf >= 0) {
         xml += fmt::format(" dwarf_regnum=\"{}\" ehframe_regnum=\"{}\"", reg.dwarf, reg.dwarf);

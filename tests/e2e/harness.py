@@ -107,21 +107,38 @@ def debian_go_program(package):
     return binary
 
 
-class DebugServer:
-    """A gostub or gdbserver process listening on a free loopback port."""
+LLDB_SERVER = "/usr/lib/llvm-19/bin/lldb-server"
 
-    def __init__(self, kind, args, once=True, extra=()):
+
+class DebugServer:
+    """A gostub, gdbserver or lldb-server process listening on a free loopback port."""
+
+    def __init__(self, kind, args, once=True, extra=(), env=None):
         self.kind = kind
         self.log = tempfile.NamedTemporaryFile(prefix=f"{kind}-", suffix=".log", delete=False)
-        program = str(GOSTUB) if kind == "gostub" else shutil.which("gdbserver")
-        command = [program]
-        if once:
-            command.append("--once")
-        command += list(extra)
-        command += ["127.0.0.1:0", *[str(a) for a in args]]
+        args = [str(a) for a in args]
+        if kind == "lldb-server":
+            # lldb-server prints no port; give it a free one and wait until it accepts.
+            port = free_port()
+            command = [LLDB_SERVER, "gdbserver", f"127.0.0.1:{port}", "--", *args]
+        else:
+            program = str(GOSTUB) if kind == "gostub" else shutil.which("gdbserver")
+            command = [program] + (["--once"] if once else []) + list(extra) + ["127.0.0.1:0", *args]
         self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=self.log,
-                                        stderr=subprocess.STDOUT, start_new_session=True)
-        self.port = self._wait_for_port()
+                                        stderr=subprocess.STDOUT, start_new_session=True,
+                                        env=None if env is None else dict(os.environ, **env))
+        self.port = self._wait_for_listener(port) if kind == "lldb-server" else self._wait_for_port()
+
+    def _wait_for_listener(self, port):
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"lldb-server exited early:\n{self.output()}")
+            if any(f":{port:04X} " in line and line.split()[3] == "0A"
+                   for line in Path("/proc/net/tcp").read_text().splitlines()[1:]):
+                return port
+            time.sleep(0.02)
+        raise RuntimeError(f"lldb-server did not listen:\n{self.output()}")
 
     def _wait_for_port(self):
         deadline = time.time() + 20
@@ -181,6 +198,48 @@ def run_gdb(binary, port, commands, timeout=TIMEOUT, connect="target remote", si
         return out
     finally:
         os.unlink(script.name)
+
+
+def run_lldb(binary, port, commands, timeout=TIMEOUT, signal_after=None, on_signal=()):
+    """Runs lldb-19 in batch mode with `commands` after connecting; returns its output. In
+    batch mode lldb stops running commands when the program stops for a signal, and runs
+    `on_signal` (its -k commands) instead."""
+    args = ["lldb-19", "--no-lldbinit", "-b", "-o", f"gdb-remote 127.0.0.1:{port}"]
+    for command in commands:
+        args += ["-o", command]
+    for command in on_signal:
+        args += ["-k", command]
+    args.append(str(binary))
+    lldb = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL, text=True)
+    if signal_after:
+        pattern, watched = signal_after
+        deadline = time.time() + timeout
+        while time.time() < deadline and pattern not in watched():
+            time.sleep(0.05)
+        time.sleep(0.3)
+        lldb.send_signal(signal.SIGINT)
+    out, _ = lldb.communicate(timeout=timeout)
+    return out
+
+
+def normalise_lldb(text, pids=()):
+    out = []
+    for line in text.splitlines():
+        for pid in pids:
+            line = line.replace(str(pid), "PID")
+        line = re.sub(r"tid = \d+", "tid = T", line)
+        line = re.sub(r"Process \d+", "Process P", line)
+        line = re.sub(r"0x[0-9a-f]{9,}", "0xADDR", line)
+        line = re.sub(r"(~r\d+)=[^,)]+", r"\1=?", line)
+        if line.startswith("(lldb) target create") or line.startswith("Current executable"):
+            continue
+        # Printed asynchronously, so its place among the lines varies.
+        if "no plugin for the language" in line or line.startswith("Inspection of frame"):
+            continue
+        line = re.sub(r"gdb-remote 127\.0\.0\.1:\d+", "gdb-remote PORT", line)
+        out.append(line.rstrip())
+    return out
 
 
 NOISE = [

@@ -1,0 +1,198 @@
+"""lldb-19 drives Go programs through gostub. lldb-server-19 is the oracle where it behaves:
+the same lldb script against both must print the same thing once pids and addresses are
+normalised. Both run the program with Go's asynchronous preemption off there, since
+lldb-server stops the session on every SIGURG; the SIGURG tests run with it on."""
+
+import re
+import sys
+import time
+import unittest
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import harness  # noqa: E402
+from harness import DebugServer, fixture, normalise_lldb, run_lldb  # noqa: E402
+
+QUIET = {"GODEBUG": "asyncpreemptoff=1"}
+
+
+def file_bytes(binary, address, count):
+    """The bytes the ELF file maps at `address` (program headers read with struct)."""
+    import struct
+    data = Path(binary).read_bytes()
+    phoff, = struct.unpack_from("<Q", data, 0x20)
+    phentsize, phnum = struct.unpack_from("<HH", data, 0x36)
+    for i in range(phnum):
+        p_type, _, p_offset, p_vaddr, _, p_filesz = struct.unpack_from("<IIQQQQ", data, phoff + i * phentsize)
+        if p_type == 1 and p_vaddr <= address < p_vaddr + p_filesz:
+            start = p_offset + address - p_vaddr
+            return data[start:start + count]
+    raise ValueError(hex(address))
+
+
+def line_of(marker):
+    source = harness.FIXTURE_SOURCES / "gofixture" / "main.go"
+    for number, line in enumerate(source.read_text().splitlines(), 1):
+        if f"marker:{marker}" in line:
+            return number
+    raise KeyError(marker)
+
+
+PROGRAM_OUTPUT = "origin:7,alpha,beta,gamma 49 42 gostub"
+
+
+def session(kind, binary, args, commands, env=QUIET):
+    with DebugServer(kind, [binary, *args], env=env) as server:
+        out = run_lldb(binary, server.port, commands)
+        pids = re.findall(r"Process (\d+)", out)[:1]
+        # lldb-server hands the program's output to lldb; gostub, like gdbserver, leaves it on
+        # its own stdout. That difference is by design, not compared.
+        lines = [line for line in normalise_lldb(out, pids) if line != PROGRAM_OUTPUT]
+        return lines, out
+
+
+class DifferentialAgainstLldbServer(unittest.TestCase):
+    maxDiff = None
+
+    def differential(self, args, commands, flavour="debug"):
+        """gostub's output must equal one of up to three lldb-server runs (lldb-server itself
+        sometimes ends a session with "lost connection"); gostub runs once."""
+        binary = fixture(flavour=flavour)
+        ours, raw = session("gostub", binary, args, commands)
+        references = []
+        for _ in range(3):
+            reference, _ = session("lldb-server", binary, args, commands)
+            if reference == ours:
+                return raw
+            references.append(reference)
+        self.assertEqual(references[0], ours)
+        return raw
+
+    def test_breakpoints_registers_memory_and_exit(self):
+        out = self.differential(["basics"], [
+            "breakpoint set -n main.square",
+            f"breakpoint set -f main.go -l {line_of('describe-call')}",
+            "continue",
+            "register read rip rsp fs_base",
+            "continue",
+            "bt 3",
+            "register read eax ax al ah",
+            "memory read -c 16 $sp",
+            "memory read -s 8 -c 2 -f x $sp",
+            "breakpoint delete -f",
+            "continue",
+        ])
+        self.assertIn("stop reason = breakpoint 2.1", out)
+        self.assertIn("stop reason = breakpoint 1.1", out)
+        self.assertIn("exited with status = 3", out)
+
+    def test_stepping(self):
+        out = self.differential(["basics"], [
+            f"breakpoint set -f main.go -l {line_of('square-call')}",
+            "continue",
+            "thread step-in",
+            "thread step-over",
+            "thread step-out",
+            "thread step-inst",
+            "process kill",
+        ])
+        self.assertIn("main.square", out)
+        self.assertIn("killed", out)
+
+    def test_detach(self):
+        self.differential(["basics"], ["breakpoint set -n main.square", "continue", "detach"])
+
+
+class LldbThroughGostub(unittest.TestCase):
+    def test_no_sigurg_stop_in_ten_breakpoint_hits_with_busy_goroutines(self):
+        binary = fixture()
+        with DebugServer("gostub", [binary, "threads", 8, 500]) as server:
+            out = run_lldb(binary, server.port,
+                           ["breakpoint set -n main.hit"] + ["continue"] * 10 + ["process kill"])
+        self.assertEqual(out.count("stop reason = breakpoint 1.1"), 10, out)
+        self.assertNotIn("SIGURG", out)
+
+    def test_signals_use_lldbs_numbering_and_are_delivered(self):
+        binary = fixture()
+        with DebugServer("gostub", [binary, "signal"]) as server:
+            out = run_lldb(binary, server.port, ["continue"], on_signal=["bt 1", "continue"])
+            server.wait()
+            self.assertIn("handled user defined signal 1", server.output())
+        self.assertIn("stop reason = signal SIGUSR1", out)
+        self.assertIn("exited with status = 0", out)
+
+    def test_flags_register_under_both_names(self):
+        binary = fixture()
+        with DebugServer("gostub", [binary, "basics"]) as server:
+            out = run_lldb(binary, server.port, [
+                "breakpoint set -n main.square", "continue", "register read rflags",
+                "register read eflags", "process kill"])
+        self.assertEqual(len(re.findall(r"eflags = 0x[0-9a-f]{8}\n\s+= \(.*IF = 1", out)), 2, out)
+
+    def test_threads_are_listed_named_and_selectable(self):
+        binary = fixture()
+        with DebugServer("gostub", [binary, "threads", 4, 1000]) as server:
+            out = run_lldb(binary, server.port, [
+                "breakpoint set -n main.hit", "continue", "thread list", "thread select 2",
+                "bt 2", "process kill"])
+        self.assertGreaterEqual(len(re.findall(r"thread #\d+: tid = \d+, 0x[0-9a-f]+ gofixture`", out)), 4)
+        self.assertIn("name = 'gofixture'", out)
+        self.assertRegex(out, r"\* thread #2, name = 'gofixture'")
+
+    def test_process_interrupt(self):
+        # lldb without a terminal ignores SIGINT; its async mode and `process interrupt` take
+        # the same path as a user's Ctrl-C (the 0x03 byte).
+        binary = fixture()
+        with DebugServer("gostub", [binary, "spin"]) as server:
+            out = run_lldb(binary, server.port, [
+                "script lldb.debugger.SetAsync(True)",
+                "continue",
+                "script import time; time.sleep(1.5)",
+                "process interrupt",
+                "script time.sleep(1)",
+                "script print('state', lldb.process.GetState() == lldb.eStateStopped,"
+                " lldb.process.GetSelectedThread().GetStopDescription(100))",
+                "script lldb.debugger.SetAsync(False)",
+                "process kill",
+            ])
+            self.assertIn("spinning", server.output())
+        self.assertIn("state True signal SIGINT", out)
+        self.assertIn("killed", out)
+
+    def test_binary_memory_reads_are_used_and_correct(self):
+        binary = fixture()
+        entry = next(int(line.split()[0], 16) for line in
+                     harness.subprocess.run([str(harness.GOSTUB), "functions", str(binary)],
+                                            capture_output=True, text=True).stdout.splitlines()
+                     if line.endswith(" main.describe"))
+        with DebugServer("gostub", [binary, "basics"], extra=["--debug"]) as server:
+            out = run_lldb(binary, server.port, [
+                "breakpoint set -n main.square", "continue",
+                f"memory read -s 1 -c 8 -f x {entry:#x}", "process kill"])
+            # lldb reads through its cache in aligned blocks; all of them with x, none with m.
+            self.assertRegex(server.output(), r"<- x[0-9a-f]+,[0-9a-f]+")
+            self.assertNotRegex(server.output(), r"<- m[0-9a-f]+,")
+        shown = re.search(rf"0x0*{entry:x}: ((?:0x[0-9a-f]{{2}} ?)+)", out).group(1).split()
+        self.assertEqual(bytes(int(b, 16) for b in shown), file_bytes(binary, entry, 8))
+
+
+class LldbRobustness(unittest.TestCase):
+    def test_malformed_lldb_packets_get_errors_and_the_session_goes_on(self):
+        binary = fixture()
+        with DebugServer("gostub", [binary, "basics"]) as server:
+            client = harness.RspClient(server.port)
+            client.request("qSupported:xmlRegisters=i386;multiprocess+")
+            self.assertEqual(client.request("QThreadSuffixSupported"), "OK")
+            # lldb-server 19 crashes on an escape at the end of a binary packet.
+            for bad in ["X1000,1:}", "x1000", "xzz,4", "qThreadStopInfozz", "qMemoryRegionInfo:zz",
+                        "p10;thread:zz;", "g;thread:999999;", "qThreadStopInfo1"]:
+                self.assertRegex(client.request(bad), r"^E[0-9a-f]{2}$", bad)
+            self.assertEqual(client.request("x0,0"), "OK")
+            self.assertIn("pid:", client.request("qProcessInfo"))
+            self.assertIn("triple:", client.request("qHostInfo"))
+            self.assertTrue(client.request("jThreadsInfo").startswith("["))
+            client.close()
+
+
+if __name__ == "__main__":
+    unittest.main()
