@@ -121,6 +121,18 @@ class LldbThroughGostub(unittest.TestCase):
         self.assertIn("stop reason = signal SIGUSR1", out)
         self.assertIn("exited with status = 0", out)
 
+    def test_pie_and_cgo_programs(self):
+        for name, binary, args, function, status in [
+                ("pie", fixture(flavour="pie"), ["basics"], "main.square", 3),
+                ("cgo", fixture("cgofixture", flavour="default"), [], "main.viaC", 0)]:
+            with self.subTest(name):
+                with DebugServer("gostub", [binary, *args]) as server:
+                    out = run_lldb(binary, server.port, [
+                        f"breakpoint set -n {function}", "continue", "bt 2", "continue"])
+                self.assertIn("stop reason = breakpoint 1.1", out)
+                self.assertRegex(out, rf"frame #0: 0x[0-9a-f]+ \w+`{re.escape(function)}")
+                self.assertIn(f"exited with status = {status}", out)
+
     def test_flags_register_under_both_names(self):
         binary = fixture()
         with DebugServer("gostub", [binary, "basics"]) as server:
