@@ -59,6 +59,9 @@ constexpr std::string_view kMonitorHelp =
     "                 re:REGEXP  functions whose names match\n"
     "                 addr:NAME  a function's address\n"
     "                 ADDRESS    function and file:line (hex 0x.., octal 0.., decimal)\n"
+    "  catch [panic|throw|recovered-panic on|off]\n"
+    "               stop where the program panics or dies of a fatal error (default: panic\n"
+    "               and throw on); without arguments, show the settings\n"
     "  exit         end gostub (a launched program is killed, an attached one detached)\n";
 
 std::optional<std::uint64_t> parse_c_number(std::string_view text) {
@@ -77,17 +80,19 @@ std::optional<std::uint64_t> parse_c_number(std::string_view text) {
 }  // namespace
 
 GdbSession::GdbSession(target::Process& process, std::shared_ptr<Connection> connection,
-                       Hooks hooks, bool log_packets)
+                       Hooks hooks, CatchSettings& catches, bool log_packets)
     : process_(process),
       connection_(std::move(connection)),
       hooks_(std::move(hooks)),
-      log_packets_(log_packets) {
+      log_packets_(log_packets),
+      catches_(catches) {
   if (process_.alive()) {
     // Like gdbserver: a launched program is stopped by exec's SIGTRAP, an attached one by SIGSTOP.
     last_stop_ = target::StopEvent{target::StopEvent::Kind::kSignal, process_.pid(),
                                    process_.attached() ? SIGSTOP : SIGTRAP, 0};
   }
   process_.set_pass_signals(kAlwaysPassed);
+  apply_catches();
 }
 
 void GdbSession::on_packet(std::string_view payload) {
@@ -122,7 +127,8 @@ void GdbSession::on_interrupt() {
   if (auto stop = process_.interrupt_all()) on_stop(*stop);
 }
 
-void GdbSession::on_stop(const target::StopEvent& stop) {
+void GdbSession::on_stop(const target::StopEvent& raw_stop) {
+  const auto stop = translate_catch(raw_stop);
   last_stop_ = stop;
   if (stop.kind == target::StopEvent::Kind::kExited) {
     fmt::print(stderr, "\nChild exited with status {}\n", stop.exit_code);
@@ -131,6 +137,10 @@ void GdbSession::on_stop(const target::StopEvent& stop) {
                sigabbrev_np(stop.signal) ? sigabbrev_np(stop.signal) : "?");
   } else {
     general_thread_ = ThreadId{std::nullopt, stop.tid};
+  }
+  other_stops_.clear();
+  if (lldb_client_ && process_.alive()) {
+    for (const auto& other : process_.take_pending_stops()) other_stops_.emplace(other.tid, other);
   }
   if (!resume_outstanding_) return;  // reported when the client asks (?)
   resume_outstanding_ = false;
@@ -371,6 +381,7 @@ GdbSession::Reply GdbSession::handle(const protocol::Resume& command) {
     }
   }
   if (plan.empty()) return protocol::error_reply(EINVAL);
+  other_stops_.clear();
   auto resumed = process_.resume(plan);
   if (!resumed) return error(resumed.error());
   resume_outstanding_ = true;
@@ -573,6 +584,10 @@ GdbSession::Reply GdbSession::handle(const protocol::MonitorCommand& command) {
   }
   if (text == "info") {
     send_console(monitor_info());
+    return std::string(protocol::kOk);
+  }
+  if (text == "catch" || text.starts_with("catch ")) {
+    send_console(monitor_catch(text.substr(std::min<std::size_t>(text.size(), 6))));
     return std::string(protocol::kOk);
   }
   if (text.starts_with("eval ")) {

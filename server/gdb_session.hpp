@@ -20,6 +20,14 @@
 
 namespace gostub::server {
 
+// Where gostub stops the program on its own (Delve's behaviour): settings that outlive a
+// client, changed with --catch and `monitor catch`.
+struct CatchSettings {
+  bool panic = true;             // unrecovered panics (runtime.fatalpanic)
+  bool fatal_error = true;       // runtime.throw and runtime.fatal
+  bool recovered_panic = false;  // every panic, recovered or not (runtime.gopanic)
+};
+
 class GdbSession {
  public:
   struct Hooks {
@@ -27,7 +35,7 @@ class GdbSession {
   };
 
   GdbSession(target::Process& process, std::shared_ptr<Connection> connection, Hooks hooks,
-             bool log_packets);
+             CatchSettings& catches, bool log_packets);
 
   void on_packet(std::string_view payload);
   void on_interrupt();
@@ -106,6 +114,12 @@ class GdbSession {
   std::uint64_t load_bias();
   std::string monitor_info();
   std::string monitor_eval(std::string_view expression);
+  std::string monitor_catch(std::string_view arguments);
+  // Inserts or removes gostub's own breakpoints to match catches_.
+  void apply_catches();
+  // A stop at one of them becomes a console message and a SIGTRAP (or the client's own
+  // breakpoint, when it has one there too).
+  target::StopEvent translate_catch(const target::StopEvent& stop);
   void send_console(std::string_view text);
 
   target::Process& process_;
@@ -125,8 +139,13 @@ class GdbSession {
   protocol::ThreadId general_thread_{std::nullopt, protocol::ThreadId::kAny};
   protocol::ThreadId continue_thread_{std::nullopt, protocol::ThreadId::kAll};
   std::optional<target::StopEvent> last_stop_;
+  // For lldb: what the other threads stopped for at the same time (see take_pending_stops).
+  std::map<pid_t, target::StopEvent> other_stops_;
   // qXfer documents, built at offset 0 and served in chunks from the copy.
   std::map<std::pair<std::string, std::string>, std::string> transfer_cache_;
+  CatchSettings& catches_;
+  enum class CatchKind : std::uint8_t { kPanic, kFatalError, kRecoveredPanic };
+  std::map<std::uint64_t, CatchKind> catch_points_;  // runtime address -> what it catches
   HostFiles host_files_;
   std::optional<symbols::GoBinary> go_binary_;
   std::string go_binary_error_;

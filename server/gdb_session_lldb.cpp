@@ -121,6 +121,9 @@ GdbSession::Reply GdbSession::handle(const protocol::QueryThreadStopInfo& comman
   const auto tid = static_cast<pid_t>(command.tid);
   if (!process_.has_thread(tid)) return protocol::error_reply(ESRCH);
   if (const auto stop = current_stop(); stop && stop->tid == tid) return stop_reply(*stop);
+  if (const auto other = other_stops_.find(tid); other != other_stops_.end()) {
+    return stop_reply(other->second);
+  }
   // A thread that was merely stopped along with the others: no signal, no reason.
   return stop_reply(target::StopEvent{Kind::kSignal, tid, 0, 0});
 }

@@ -72,6 +72,11 @@ int main(int argc, char** argv) {
   app.add_flag("--attach", attach, "Attach to the running process PID");
   app.add_flag("--debug,--remote-debug", debug, "Log every packet to stderr");
   app.add_flag("--version", version, "Print the version and exit");
+  std::string catch_list = "panic,throw";
+  app.add_option("--catch", catch_list,
+                 "Where to stop the program on gostub's own: a comma-separated list of panic "
+                 "(unrecovered), throw (fatal errors), recovered-panic (every panic), or none")
+      ->capture_default_str();
   app.prefix_command();
   try {
     app.parse(argc, argv);
@@ -96,6 +101,24 @@ int main(int argc, char** argv) {
   if (!endpoint) {
     fmt::print(stderr, "gostub: '{}' is not [HOST]:PORT or '-'\n", rest[0]);
     return 2;
+  }
+
+  gostub::server::CatchSettings catches{false, false, false};
+  for (std::string_view list = catch_list; !list.empty();) {
+    const auto comma = list.find(',');
+    const auto item = list.substr(0, comma);
+    if (item == "panic") {
+      catches.panic = true;
+    } else if (item == "throw") {
+      catches.fatal_error = true;
+    } else if (item == "recovered-panic") {
+      catches.recovered_panic = true;
+    } else if (item != "none") {
+      fmt::print(stderr, "gostub: --catch: unknown '{}'\n", item);
+      return 2;
+    }
+    if (comma == std::string_view::npos) break;
+    list.remove_prefix(comma + 1);
   }
 
   ::signal(SIGPIPE, SIG_IGN);
@@ -132,7 +155,8 @@ int main(int argc, char** argv) {
                                                               .host = endpoint->host,
                                                               .port = endpoint->port,
                                                               .once = once,
-                                                              .log_packets = debug},
+                                                              .log_packets = debug,
+                                                              .catches = catches},
                                 std::move(*process));
   int status = 1;
   if (server.listen()) status = server.run();

@@ -159,12 +159,11 @@ std::optional<std::uint64_t> find_moduledata(const ElfImage& image, std::uint64_
 }
 
 std::optional<std::uint64_t> find_gofunc(const ElfImage& image, const LineTable& lines,
-                                         std::uint64_t pclntab) {
+                                         std::optional<std::uint64_t> moduledata) {
   if (!lines.funcdata_relative_to_gofunc()) return std::nullopt;
   for (const auto* name : {"go:func.*", "go.func.*"}) {
     if (const auto symbol = image.symbol(name)) return symbol;
   }
-  const auto moduledata = find_moduledata(image, pclntab, lines.text_start());
   if (!moduledata) return std::nullopt;
   return read_word(image, *moduledata + moduledata_gofunc_offset(lines.version()));
 }
@@ -224,7 +223,11 @@ Result<GoBinary> GoBinary::open(const std::string& path) {
   GoBinary binary(std::move(*image), std::move(*lines));
   binary.pclntab_address_ = located->address;
   binary.pclntab_found_by_ = located->found_by;
-  binary.gofunc_ = find_gofunc(binary.image_, binary.lines_, located->address);
+  if (binary.lines_.version() >= PclntabVersion::k118) {
+    binary.moduledata_ =
+        find_moduledata(binary.image_, located->address, binary.lines_.text_start());
+  }
+  binary.gofunc_ = find_gofunc(binary.image_, binary.lines_, binary.moduledata_);
   if (auto info = read_build_info(binary.image_)) {
     binary.build_info_ = std::move(*info);
   } else {

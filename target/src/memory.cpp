@@ -34,7 +34,7 @@ Result<std::size_t> Process::read_memory_into(std::uint64_t address, std::span<c
   // Our breakpoints are invisible: show the bytes they replaced.
   for (auto it = breakpoints_.lower_bound(address);
        it != breakpoints_.end() && it->first < address + done; ++it) {
-    out[it->first - address] = static_cast<char>(it->second);
+    out[it->first - address] = static_cast<char>(it->second.original);
   }
   return done;
 }
@@ -71,28 +71,41 @@ Result<void> Process::write_memory(std::uint64_t address, std::string_view bytes
   std::string data(bytes);
   for (auto it = breakpoints_.lower_bound(address);
        it != breakpoints_.end() && it->first < address + data.size(); ++it) {
-    it->second = static_cast<std::uint8_t>(data[it->first - address]);
+    it->second.original = static_cast<std::uint8_t>(data[it->first - address]);
     data[it->first - address] = static_cast<char>(kInt3);
   }
   return poke_bytes(address, data);
 }
 
-Result<void> Process::insert_breakpoint(std::uint64_t address) {
-  if (breakpoints_.contains(address)) return {};
+bool Process::has_breakpoint(std::uint64_t address, BreakpointOwner owner) const {
+  const auto found = breakpoints_.find(address);
+  return found != breakpoints_.end() && (found->second.owners & static_cast<std::uint8_t>(owner));
+}
+
+Result<void> Process::insert_breakpoint(std::uint64_t address, BreakpointOwner owner) {
+  if (auto found = breakpoints_.find(address); found != breakpoints_.end()) {
+    found->second.owners |= static_cast<std::uint8_t>(owner);
+    return {};
+  }
   char original = 0;
   auto got = read_memory_into(address, std::span<char>(&original, 1));
   if (!got) return std::unexpected(got.error());
   if (auto put = poke_bytes(address, std::string(1, static_cast<char>(kInt3))); !put) {
     return std::unexpected(put.error());
   }
-  breakpoints_.emplace(address, static_cast<std::uint8_t>(original));
+  breakpoints_.emplace(
+      address, Breakpoint{static_cast<std::uint8_t>(original), static_cast<std::uint8_t>(owner)});
   return {};
 }
 
-Result<void> Process::remove_breakpoint(std::uint64_t address) {
+Result<void> Process::remove_breakpoint(std::uint64_t address, BreakpointOwner owner) {
   const auto found = breakpoints_.find(address);
   if (found == breakpoints_.end()) return {};
-  if (auto put = poke_bytes(address, std::string(1, static_cast<char>(found->second))); !put) {
+  found->second.owners &= static_cast<std::uint8_t>(~static_cast<std::uint8_t>(owner));
+  if (found->second.owners != 0) return {};
+  if (auto put = poke_bytes(address, std::string(1, static_cast<char>(found->second.original)));
+      !put) {
+    found->second.owners |= static_cast<std::uint8_t>(owner);
     return std::unexpected(put.error());
   }
   breakpoints_.erase(found);

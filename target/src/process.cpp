@@ -559,12 +559,20 @@ std::optional<StopEvent> Process::take_pending_stop(std::span<const ThreadAction
   return std::nullopt;
 }
 
+std::vector<StopEvent> Process::take_pending_stops() {
+  std::vector<ThreadAction> everyone;
+  for (const auto& [tid, thread] : threads_) everyone.push_back({tid, ResumeKind::kContinue, 0});
+  std::vector<StopEvent> stops;
+  while (auto stop = take_pending_stop(everyone)) stops.push_back(*stop);
+  return stops;
+}
+
 Result<StopEvent> Process::step_over_breakpoint(pid_t tid, Thread& thread, std::uint64_t pc) {
   // Only this thread runs, with the original instruction back in place, so no other thread can
   // run through the breakpoint unseen. Signals that arrive meanwhile are held and delivered with
   // the next resume: delivering one now would run its handler and then return onto the
   // re-inserted breakpoint, reporting the same hit twice.
-  const auto original = breakpoints_.at(pc);
+  const auto original = breakpoints_.at(pc).original;
   if (auto restored = poke_bytes(pc, std::string(1, static_cast<char>(original))); !restored) {
     return std::unexpected(restored.error());
   }
@@ -704,8 +712,8 @@ StopEvent Process::kill() {
 Result<void> Process::detach() {
   if (!alive_) return fail(ESRCH, "the process is not running");
   if (running()) stop_all_threads();
-  for (const auto& [address, original] : breakpoints_) {
-    (void)poke_bytes(address, std::string(1, static_cast<char>(original)));
+  for (const auto& [address, breakpoint] : breakpoints_) {
+    (void)poke_bytes(address, std::string(1, static_cast<char>(breakpoint.original)));
   }
   breakpoints_.clear();
   for (auto& [tid, thread] : threads_) {

@@ -37,6 +37,8 @@ class GoBinary {
   std::vector<Frame> frames(std::uint64_t pc) const;
   // moduledata.gofunc, the base of Go 1.18+ funcdata; nullopt when it could not be found.
   std::optional<std::uint64_t> gofunc() const { return gofunc_; }
+  // runtime.firstmoduledata (Go 1.18+), found even in a stripped binary.
+  std::optional<std::uint64_t> moduledata() const { return moduledata_; }
 
  private:
   GoBinary(ElfImage image, LineTable lines) : image_(std::move(image)), lines_(std::move(lines)) {}
@@ -47,6 +49,7 @@ class GoBinary {
   std::uint64_t pclntab_address_ = 0;
   std::string pclntab_found_by_;
   std::optional<std::uint64_t> gofunc_;
+  std::optional<std::uint64_t> moduledata_;
 };
 
 }  // namespace gostub::symbols

@@ -93,6 +93,10 @@ class Process {
   // Resumes the threads named in `actions`; the others stay stopped. When a resumed thread
   // already has a pending stop, nothing runs and that stop is returned instead.
   Result<std::optional<StopEvent>> resume(std::span<const ThreadAction> actions);
+  // Every other thread's pending stop, handed over at once and counted as reported (lldb wants
+  // each thread's own stop reason at every stop, as lldb-server gives it; gdb takes them one
+  // resume at a time).
+  std::vector<StopEvent> take_pending_stops();
   // Reaps the kernel's wait statuses; returns the stop to report, if one happened.
   std::optional<StopEvent> handle_wait_events();
   // Stops every running thread (the client's Ctrl-C) and returns the stop to report: an
@@ -114,9 +118,15 @@ class Process {
   // Reads into `out` (no allocation), shadowing breakpoints; returns the bytes read.
   Result<std::size_t> read_memory_into(std::uint64_t address, std::span<char> out) const;
 
-  Result<void> insert_breakpoint(std::uint64_t address);
-  Result<void> remove_breakpoint(std::uint64_t address);
+  // A breakpoint has owners: the client's (Z0) and gostub's own (catching panics) may share
+  // an address; its byte is restored when the last owner removes it.
+  enum class BreakpointOwner : std::uint8_t { kClient = 1, kServer = 2 };
+  Result<void> insert_breakpoint(std::uint64_t address,
+                                 BreakpointOwner owner = BreakpointOwner::kClient);
+  Result<void> remove_breakpoint(std::uint64_t address,
+                                 BreakpointOwner owner = BreakpointOwner::kClient);
   bool has_breakpoint(std::uint64_t address) const { return breakpoints_.contains(address); }
+  bool has_breakpoint(std::uint64_t address, BreakpointOwner owner) const;
 
   // Kills the program and reaps it. Returns the final stop (kTerminated).
   StopEvent kill();
@@ -162,7 +172,11 @@ class Process {
   int memory_fd_ = -1;  // /proc/PID/mem, for writes to read-only text and faulting reads
   std::uint64_t next_order_ = 0;
   std::map<pid_t, Thread> threads_;
-  std::map<std::uint64_t, std::uint8_t> breakpoints_;  // address -> original byte
+  struct Breakpoint {
+    std::uint8_t original;
+    std::uint8_t owners;  // BreakpointOwner bits
+  };
+  std::map<std::uint64_t, Breakpoint> breakpoints_;
   std::set<int> pass_signals_;
   std::optional<StopEvent> exit_event_;  // the process ended while other work was under way
 };

@@ -1,0 +1,50 @@
+// What the Go runtime's data means in a live (or dumped) process: goroutine ids, panic values,
+// type names. Memory comes through the MemoryReader interface, so this knows nothing of
+// ptrace. Layouts are keyed by the Go version and were read from the runtime's own DWARF
+// (runtime.g, runtime._panic, internal/abi.Type, runtime.moduledata) for Go 1.19-1.23.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+
+#include "symbols/go_binary.hpp"
+
+namespace gostub::symbols {
+
+class MemoryReader {
+ public:
+  virtual ~MemoryReader() = default;
+  // Reads exactly out.size() bytes at `address` (runtime addresses); false when it cannot.
+  virtual bool read(std::uint64_t address, std::span<char> out) const = 0;
+};
+
+class GoRuntime {
+ public:
+  // `load_bias` is the runtime address minus the link-time address (a PIE's load address).
+  GoRuntime(const GoBinary& binary, std::uint64_t load_bias);
+
+  // The goroutine id of the g at `g` (a thread's g is in R14 inside Go code).
+  std::optional<std::int64_t> goroutine_id(const MemoryReader& memory, std::uint64_t g) const;
+  // The value a *_panic carries, as the runtime prints it after "panic: " where gostub can
+  // (strings, errors.New, fmt.Errorf, runtime errors, integers); else "(TYPE) 0xADDR".
+  std::string panic_value(const MemoryReader& memory, std::uint64_t panic) const;
+  // An interface value {type, data}, rendered the same way.
+  std::string interface_value(const MemoryReader& memory, std::uint64_t type,
+                              std::uint64_t data) const;
+  std::optional<std::string> type_name(const MemoryReader& memory, std::uint64_t type) const;
+  std::optional<std::string> go_string(const MemoryReader& memory, std::uint64_t pointer,
+                                       std::uint64_t length) const;
+
+ private:
+  std::optional<std::uint64_t> word(const MemoryReader& memory, std::uint64_t address) const;
+  std::optional<std::uint64_t> types_base(const MemoryReader& memory) const;
+
+  const GoBinary& binary_;
+  std::uint64_t load_bias_;
+  std::uint64_t goid_offset_;
+  std::uint64_t moduledata_types_offset_;
+};
+
+}  // namespace gostub::symbols

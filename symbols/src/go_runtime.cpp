@@ -1,0 +1,151 @@
+#include "symbols/go_runtime.hpp"
+
+#include <fmt/format.h>
+
+#include <array>
+#include <cstring>
+
+namespace gostub::symbols {
+
+namespace {
+
+// internal/abi.Type (runtime._type before 1.21): the same offsets in 1.19-1.23.
+constexpr std::uint64_t kTypeFlags = 20;
+constexpr std::uint64_t kTypeKind = 23;
+constexpr std::uint64_t kTypeName = 40;
+constexpr std::uint8_t kKindMask = 0x1f;
+constexpr std::uint8_t kFlagExtraStar = 1 << 1;
+enum Kind : std::uint8_t { kInt = 2, kInt64 = 6, kString = 24 };
+constexpr std::uint64_t kPanicArg = 8;  // runtime._panic.arg, after argp
+constexpr std::size_t kMaxString = 4096;
+
+// runtime/error.go: boundsErrorFmt, indexed by boundsError.code.
+constexpr std::array<std::string_view, 9> kBoundsFormats = {
+    "index out of range [{x}] with length {y}",
+    "slice bounds out of range [:{x}] with length {y}",
+    "slice bounds out of range [:{x}] with capacity {y}",
+    "slice bounds out of range [{x}:{y}]",
+    "slice bounds out of range [::{x}] with length {y}",
+    "slice bounds out of range [::{x}] with capacity {y}",
+    "slice bounds out of range [:{x}:{y}]",
+    "slice bounds out of range [{x}:{y}:]",
+    "cannot convert slice with length {x} to array or pointer to array with length {y}",
+};
+
+}  // namespace
+
+GoRuntime::GoRuntime(const GoBinary& binary, std::uint64_t load_bias)
+    : binary_(binary), load_bias_(load_bias) {
+  const auto minor = binary.build_info() ? binary.build_info()->go_minor() : std::nullopt;
+  goid_offset_ = minor && *minor >= 23 ? 160 : 152;  // 1.23 moved atomicstatus and goid by 8
+  moduledata_types_offset_ = binary.lines().version() == PclntabVersion::k120 ? 296 : 280;
+}
+
+std::optional<std::uint64_t> GoRuntime::word(const MemoryReader& memory,
+                                             std::uint64_t address) const {
+  std::uint64_t value;
+  if (!memory.read(address, std::span(reinterpret_cast<char*>(&value), sizeof value)))
+    return std::nullopt;
+  return value;
+}
+
+std::optional<std::int64_t> GoRuntime::goroutine_id(const MemoryReader& memory,
+                                                    std::uint64_t g) const {
+  const auto id = word(memory, g + goid_offset_);
+  if (!id) return std::nullopt;
+  return static_cast<std::int64_t>(*id);
+}
+
+std::optional<std::string> GoRuntime::go_string(const MemoryReader& memory, std::uint64_t pointer,
+                                                std::uint64_t length) const {
+  std::string text(std::min<std::uint64_t>(length, kMaxString), '\0');
+  if (!text.empty() && !memory.read(pointer, text)) return std::nullopt;
+  if (length > kMaxString) text += "...";
+  return text;
+}
+
+std::optional<std::uint64_t> GoRuntime::types_base(const MemoryReader& memory) const {
+  const auto moduledata = binary_.moduledata();
+  if (!moduledata) return std::nullopt;
+  return word(memory, *moduledata + load_bias_ + moduledata_types_offset_);
+}
+
+std::optional<std::string> GoRuntime::type_name(const MemoryReader& memory,
+                                                std::uint64_t type) const {
+  std::array<char, kTypeName + 4> header;
+  if (!memory.read(type, header)) return std::nullopt;
+  std::int32_t name_offset;
+  std::memcpy(&name_offset, header.data() + kTypeName, 4);
+  const auto types = types_base(memory);
+  if (!types) return std::nullopt;
+  // abi.Name: a flag byte, a varint length, the bytes.
+  std::array<char, 11> prefix{};
+  const auto name = *types + static_cast<std::uint64_t>(static_cast<std::int64_t>(name_offset));
+  if (!memory.read(name, prefix)) return std::nullopt;
+  std::uint64_t length = 0;
+  std::size_t at = 1;
+  for (unsigned shift = 0; at < prefix.size(); shift += 7) {
+    const auto byte = static_cast<std::uint8_t>(prefix[at++]);
+    length |= static_cast<std::uint64_t>(byte & 0x7f) << shift;
+    if ((byte & 0x80) == 0) break;
+  }
+  auto text = go_string(memory, name + at, length);
+  if (text && (static_cast<std::uint8_t>(header[kTypeFlags]) & kFlagExtraStar) && !text->empty()) {
+    text->erase(0, 1);  // the name is stored with a '*' for the pointer type's sake
+  }
+  return text;
+}
+
+std::string GoRuntime::interface_value(const MemoryReader& memory, std::uint64_t type,
+                                       std::uint64_t data) const {
+  if (type == 0) return "nil";
+  const auto name = type_name(memory, type).value_or("?");
+  char kind_byte = 0;
+  memory.read(type + kTypeKind, std::span(&kind_byte, 1));
+  const auto kind = static_cast<std::uint8_t>(kind_byte) & kKindMask;
+  const auto string_at = [&](std::uint64_t header) -> std::optional<std::string> {
+    const auto pointer = word(memory, header);
+    const auto length = word(memory, header + 8);
+    if (!pointer || !length) return std::nullopt;
+    return go_string(memory, *pointer, *length);
+  };
+  // Errors whose message is a string field first (errors.New, fmt.Errorf) or the value.
+  if (name == "*errors.errorString" || name == "*fmt.wrapError" || name == "*fmt.wrapErrors" ||
+      name == "runtime.plainError" || kind == kString) {
+    if (auto text = string_at(data)) {
+      // runtime.errorString.Error() prefixes "runtime error: ".
+      return name == "runtime.errorString" ? "runtime error: " + *text : *text;
+    }
+  }
+  if (name == "runtime.boundsError") {
+    std::array<char, 18> fields;  // x int64, y int, signed bool, code uint8
+    if (memory.read(data, fields)) {
+      std::int64_t x, y;
+      std::memcpy(&x, fields.data(), 8);
+      std::memcpy(&y, fields.data() + 8, 8);
+      const auto code = static_cast<std::uint8_t>(fields[17]);
+      if (code < kBoundsFormats.size()) {
+        return "runtime error: " +
+               fmt::format(fmt::runtime(kBoundsFormats[code]), fmt::arg("x", x), fmt::arg("y", y));
+      }
+    }
+  }
+  if (kind >= kInt && kind <= kInt64) {
+    if (const auto value = word(memory, data)) {
+      // Go prints a panicked integer as its value; narrower kinds sign-extend.
+      const unsigned bits = kind == kInt || kind == kInt64 ? 64 : 8u << (kind - 3);
+      const auto shift = 64 - bits;
+      return fmt::format("{}", static_cast<std::int64_t>(*value << shift) >> shift);
+    }
+  }
+  return fmt::format("({}) {:#x}", name, data);
+}
+
+std::string GoRuntime::panic_value(const MemoryReader& memory, std::uint64_t panic) const {
+  const auto type = word(memory, panic + kPanicArg);
+  const auto data = word(memory, panic + kPanicArg + 8);
+  if (!type || !data) return "?";
+  return interface_value(memory, *type, *data);
+}
+
+}  // namespace gostub::symbols
