@@ -95,6 +95,26 @@ class PanicsAndFatalErrors(unittest.TestCase):
         self.assertIn("exited normally", out)
 
 
+class Exits(unittest.TestCase):
+    def test_a_program_killed_by_a_signal_is_reported_as_such(self):
+        import os
+        import signal
+        import threading
+        binary = fixture()
+        with DebugServer("gostub", [binary, "spin"]) as server:
+            pid = int(re.search(r"pid = (\d+)", server.output()).group(1))
+
+            def kill_when_spinning():
+                harness.time.sleep(0.2)
+                while "spinning" not in server.output():
+                    harness.time.sleep(0.05)
+                os.kill(pid, signal.SIGKILL)
+
+            threading.Thread(target=kill_when_spinning, daemon=True).start()
+            out = run_gdb(binary, server.port, ["continue"])
+        self.assertIn("Program terminated with signal SIGKILL, Killed.", out)
+
+
 class SignalsAndPreemption(unittest.TestCase):
     def test_a_storm_of_sigurg_and_sigprof_reaches_the_breakpoint_without_a_stop(self):
         binary = fixture()
