@@ -128,6 +128,7 @@ void GdbSession::on_interrupt() {
 }
 
 void GdbSession::on_stop(const target::StopEvent& raw_stop) {
+  stop_core_ = {0, -1};
   const auto stop = translate_catch(raw_stop);
   last_stop_ = stop;
   if (stop.kind == target::StopEvent::Kind::kExited) {
@@ -202,9 +203,11 @@ std::string GdbSession::stop_reply(const target::StopEvent& stop) {
       reply.signal = wire_signal(stop.signal);
       break;
   }
-  reply.core = process_.thread_core(stop.tid);
+  // The core a thread ran on costs a /proc read: it is computed once per stop.
+  if (stop_core_.first != stop.tid) stop_core_ = {stop.tid, process_.thread_core(stop.tid)};
+  reply.core = stop_core_.second;
   if (lldb_client_ || threads_in_stop_reply_) add_lldb_stop_keys(reply, stop);
-  if (auto file = process_.read_registers(stop.tid)) {
+  if (auto file = process_.read_general_registers(stop.tid)) {
     const auto registers = target::x86_64_registers();
     for (const auto n : {regno::kRbp, regno::kRsp, regno::kRip}) {
       const auto& info = registers[n];

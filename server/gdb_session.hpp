@@ -139,6 +139,7 @@ class GdbSession {
   protocol::ThreadId general_thread_{std::nullopt, protocol::ThreadId::kAny};
   protocol::ThreadId continue_thread_{std::nullopt, protocol::ThreadId::kAll};
   std::optional<target::StopEvent> last_stop_;
+  std::pair<pid_t, int> stop_core_{0, -1};  // (thread, core) of the last stop
   // For lldb: what the other threads stopped for at the same time (see take_pending_stops).
   std::map<pid_t, target::StopEvent> other_stops_;
   // qXfer documents, built at offset 0 and served in chunks from the copy.

@@ -122,6 +122,7 @@ int main(int argc, char** argv) {
   }
 
   ::signal(SIGPIPE, SIG_IGN);
+  gostub::server::block_child_signals();
   gostub::target::Result<std::unique_ptr<gostub::target::Process>> process;
   if (attach) {
     int pid = 0;

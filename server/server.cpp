@@ -2,19 +2,38 @@
 
 #include <fmt/core.h>
 #include <signal.h>
+#include <sys/signalfd.h>
 #include <unistd.h>
+
+#include <array>
 
 namespace gostub::server {
 
 namespace asio = boost::asio;
 using asio::ip::tcp;
 
+void block_child_signals() {
+  sigset_t child;
+  sigemptyset(&child);
+  sigaddset(&child, SIGCHLD);
+  ::sigprocmask(SIG_BLOCK, &child, nullptr);
+}
+
+namespace {
+int child_signal_fd() {
+  sigset_t child;
+  sigemptyset(&child);
+  sigaddset(&child, SIGCHLD);
+  return ::signalfd(-1, &child, SFD_NONBLOCK | SFD_CLOEXEC);
+}
+}  // namespace
+
 Server::Server(asio::io_context& io, ServerOptions options,
                std::unique_ptr<target::Process> process)
     : io_(io),
       options_(std::move(options)),
       process_(std::move(process)),
-      child_signals_(io, SIGCHLD) {}
+      child_events_(io, child_signal_fd()) {}
 
 bool Server::listen() {
   if (options_.stdio) return true;
@@ -66,20 +85,24 @@ int Server::run() {
 }
 
 void Server::watch_children() {
-  child_signals_.async_wait([this](const boost::system::error_code& error, int) {
-    if (error) return;
-    if (process_->alive()) {
-      if (auto stop = process_->handle_wait_events()) {
-        if (session_) {
-          session_->on_stop(*stop);
-        } else if (!process_->alive()) {
-          finish();  // the program died with nobody attached
-          return;
+  child_events_.async_wait(
+      asio::posix::stream_descriptor::wait_read, [this](const boost::system::error_code& error) {
+        if (error) return;
+        std::array<signalfd_siginfo, 16> drained;
+        while (::read(child_events_.native_handle(), drained.data(), sizeof drained) > 0) {
         }
-      }
-    }
-    watch_children();
-  });
+        if (process_->alive()) {
+          if (auto stop = process_->handle_wait_events()) {
+            if (session_) {
+              session_->on_stop(*stop);
+            } else if (!process_->alive()) {
+              finish();  // the program died with nobody attached
+              return;
+            }
+          }
+        }
+        watch_children();
+      });
 }
 
 void Server::accept_next() {
@@ -142,7 +165,7 @@ void Server::finish() {
   }
   boost::system::error_code ignored;
   if (acceptor_) acceptor_->close(ignored);
-  child_signals_.cancel(ignored);
+  child_events_.cancel(ignored);
   io_.stop();
 }
 

@@ -5,7 +5,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/signal_set.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -16,6 +16,10 @@
 #include "target/process.hpp"
 
 namespace gostub::server {
+
+// Blocks SIGCHLD in the calling thread, so that the server can read it from a signalfd; call
+// before the program is started. The program itself starts with nothing blocked.
+void block_child_signals();
 
 struct ServerOptions {
   bool stdio = false;        // RSP over stdin/stdout ("-")
@@ -45,7 +49,9 @@ class Server {
   boost::asio::io_context& io_;
   ServerOptions options_;
   std::unique_ptr<target::Process> process_;
-  boost::asio::signal_set child_signals_;
+  // SIGCHLD, blocked and read from a signalfd: however many threads stop at once, the loop
+  // wakes once (Asio's signal_set runs a handler and writes a pipe for each).
+  boost::asio::posix::stream_descriptor child_events_;
   std::optional<boost::asio::ip::tcp::acceptor> acceptor_;
   std::shared_ptr<Connection> connection_;
   std::unique_ptr<GdbSession> session_;

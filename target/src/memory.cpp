@@ -49,10 +49,16 @@ Result<std::string> Process::read_memory(std::uint64_t address, std::size_t leng
 
 Result<void> Process::poke_bytes(std::uint64_t address, std::string_view bytes) {
   if (!alive_) return fail(ESRCH, "the process is not running");
-  iovec local{const_cast<char*>(bytes.data()), bytes.size()};
-  iovec remote{reinterpret_cast<void*>(address), bytes.size()};
-  const ssize_t put = ::process_vm_writev(pid_, &local, 1, &remote, 1, 0);
-  std::size_t done = put > 0 ? static_cast<std::size_t>(put) : 0;
+  std::size_t done = 0;
+  // process_vm_writev cannot write read-only text, where breakpoints go: small writes use
+  // /proc/PID/mem straight away, large ones try the one-syscall path first.
+  constexpr std::size_t kSmallWrite = 64;
+  if (bytes.size() > kSmallWrite || memory_fd_ < 0) {
+    iovec local{const_cast<char*>(bytes.data()), bytes.size()};
+    iovec remote{reinterpret_cast<void*>(address), bytes.size()};
+    const ssize_t put = ::process_vm_writev(pid_, &local, 1, &remote, 1, 0);
+    done = put > 0 ? static_cast<std::size_t>(put) : 0;
+  }
   while (done < bytes.size() && memory_fd_ >= 0) {
     const ssize_t more = ::pwrite(memory_fd_, bytes.data() + done, bytes.size() - done,
                                   static_cast<off_t>(address + done));

@@ -105,6 +105,9 @@ Result<std::unique_ptr<Process>> Process::launch(const LaunchOptions& options) {
   if (pid < 0) return std::unexpected(last_system_error("fork"));
   if (pid == 0) {
     ::close(gate[1]);
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);  // the server blocks SIGCHLD; the program must not
     ::setpgid(0, 0);
     if (options.take_terminal && ::isatty(STDIN_FILENO)) {
       sigset_t block, previous;
@@ -301,6 +304,15 @@ Result<std::string> Process::read_registers(pid_t tid) const {
     return std::unexpected(last_system_error("PTRACE_GETFPREGS"));
   }
   return to_register_file(general, fp);
+}
+
+Result<std::string> Process::read_general_registers(pid_t tid) const {
+  if (!threads_.contains(tid)) return fail(ESRCH, fmt::format("no thread {}", tid));
+  user_regs_struct general{};
+  if (ptrace_call(PTRACE_GETREGS, tid, 0, reinterpret_cast<std::uintptr_t>(&general)) != 0) {
+    return std::unexpected(last_system_error("PTRACE_GETREGS"));
+  }
+  return to_register_file(general, user_fpregs_struct{});
 }
 
 Result<void> Process::write_registers(pid_t tid, std::string_view file) {
@@ -656,8 +668,9 @@ Result<std::optional<StopEvent>> Process::resume(std::span<const ThreadAction> a
   for (auto& action : plan) {
     auto& thread = threads_.at(action.tid);
     const auto reported = std::exchange(thread.reported_breakpoint, std::nullopt);
+    if (!reported || !breakpoints_.contains(*reported)) continue;
     const auto pc = read_pc(action.tid);
-    if (!pc || !breakpoints_.contains(*pc) || reported != *pc) continue;
+    if (!pc || *pc != *reported) continue;
     if (action.signal != 0) thread.held_signals.insert(thread.held_signals.begin(), action.signal);
     action.signal = 0;
     auto stepped = step_over_breakpoint(action.tid, thread, *pc);

@@ -289,6 +289,7 @@ class RspClient:
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
         self.buffer = b""
         self.ack = True
+        self.console = ""
 
     def send_raw(self, data):
         self.sock.sendall(data)
@@ -299,16 +300,37 @@ class RspClient:
             payload = payload.encode("latin-1")
         return b"$" + payload + b"#" + f"{sum(payload) % 256:02x}".encode()
 
+    @staticmethod
+    def expand_run_length(payload):
+        # "X*n": n - 29 more copies of X (gdbserver compresses its replies this way).
+        if b"*" not in payload:
+            return payload
+        out = bytearray()
+        i = 0
+        while i < len(payload):
+            if payload[i] == ord("*") and out:
+                out += bytes([out[-1]]) * (payload[i + 1] - 29)
+                i += 2
+            else:
+                out.append(payload[i])
+                i += 1
+        return bytes(out)
+
     def read_packet(self):
+        """The next reply; console output ("O" + hex) is collected in self.console."""
         while True:
             start = self.buffer.find(b"$")
             end = self.buffer.find(b"#", start + 1) if start >= 0 else -1
             if start >= 0 and end >= 0 and len(self.buffer) >= end + 3:
-                payload = self.buffer[start + 1:end]
+                payload = self.expand_run_length(self.buffer[start + 1:end])
                 self.buffer = self.buffer[end + 3:]
                 if self.ack:
                     self.sock.sendall(b"+")
-                return payload.decode("latin-1")
+                text = payload.decode("latin-1")
+                if text.startswith("O") and text != "OK" and re.fullmatch(r"O[0-9a-f]+", text):
+                    self.console += bytes.fromhex(text[1:]).decode(errors="replace")
+                    continue
+                return text
             chunk = self.sock.recv(65536)
             if not chunk:
                 raise ConnectionError("server closed the connection")

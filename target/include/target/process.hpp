@@ -108,6 +108,9 @@ class Process {
   const std::set<int>& pass_signals() const { return pass_signals_; }
 
   Result<std::string> read_registers(pid_t tid) const;
+  // The register file with only the general registers filled in (one ptrace call): enough
+  // for the pc, sp and fp sent along with a stop.
+  Result<std::string> read_general_registers(pid_t tid) const;
   Result<void> write_registers(pid_t tid, std::string_view file);
   Result<std::uint64_t> read_pc(pid_t tid) const;
 
