@@ -5,7 +5,6 @@
 //   gostub - PROG [ARGS...]                         (RSP over stdin/stdout)
 #include <fmt/core.h>
 #include <signal.h>
-#include <termios.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -15,6 +14,7 @@
 #include "server/server.hpp"
 #include "server/tools.hpp"
 #include "target/process.hpp"
+#include "target/terminal.hpp"
 
 namespace {
 
@@ -41,17 +41,6 @@ std::optional<Endpoint> parse_endpoint(std::string_view text) {
     return std::nullopt;
   }
   return Endpoint{false, host, static_cast<std::uint16_t>(port)};
-}
-
-// Gives the terminal back to gostub's own process group when the program had it.
-void reclaim_terminal() {
-  if (!::isatty(STDIN_FILENO)) return;
-  sigset_t block, previous;
-  sigemptyset(&block);
-  sigaddset(&block, SIGTTOU);
-  ::sigprocmask(SIG_BLOCK, &block, &previous);
-  ::tcsetpgrp(STDIN_FILENO, ::getpgrp());
-  ::sigprocmask(SIG_SETMASK, &previous, nullptr);
 }
 
 }  // namespace
@@ -161,6 +150,7 @@ int main(int argc, char** argv) {
                                 std::move(*process));
   int status = 1;
   if (server.listen()) status = server.run();
-  reclaim_terminal();
+  // Give the terminal back to gostub's own process group when the program had it.
+  gostub::target::give_terminal(STDIN_FILENO, ::getpgrp());
   return status;
 }

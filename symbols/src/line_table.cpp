@@ -126,7 +126,8 @@ Result<LineTable> LineTable::parse(std::span<const std::uint8_t> data, std::uint
     if (!file_offset) return fail("pclntab: truncated function table");
     table.file_table_ = tail(data, *file_offset);
     const auto files = table.u32(table.file_table_, 0);
-    if (!files) return fail("pclntab: truncated file table");
+    // Slot 0 holds the number of slots; a count the table cannot hold is corruption.
+    if (!files || *files > table.file_table_.size() / 4) return fail("pclntab: bad file table");
     table.file_count_ = *files;
     table.text_start_ = 0;
   } else {

@@ -19,6 +19,7 @@
 #include <utility>
 
 #include "target/registers.hpp"
+#include "target/terminal.hpp"
 
 namespace gostub::target {
 
@@ -109,14 +110,7 @@ Result<std::unique_ptr<Process>> Process::launch(const LaunchOptions& options) {
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);  // the server blocks SIGCHLD; the program must not
     ::setpgid(0, 0);
-    if (options.take_terminal && ::isatty(STDIN_FILENO)) {
-      sigset_t block, previous;
-      sigemptyset(&block);
-      sigaddset(&block, SIGTTOU);
-      ::sigprocmask(SIG_BLOCK, &block, &previous);
-      ::tcsetpgrp(STDIN_FILENO, ::getpid());
-      ::sigprocmask(SIG_SETMASK, &previous, nullptr);
-    }
+    if (options.take_terminal) give_terminal(STDIN_FILENO, ::getpid());
     if (options.stdout_to_stderr) {
       const int null_fd = ::open("/dev/null", O_RDONLY);
       if (null_fd >= 0) ::dup2(null_fd, STDIN_FILENO);

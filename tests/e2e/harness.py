@@ -185,42 +185,39 @@ def run_gdb(binary, port, commands, timeout=TIMEOUT, connect="target remote", si
     if binary is not None:
         args.append(str(binary))
     try:
-        gdb = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               stdin=subprocess.DEVNULL, text=True)
-        if signal_after:
-            pattern, watched = signal_after
-            deadline = time.time() + timeout
-            while time.time() < deadline and pattern not in watched():
-                time.sleep(0.05)
-            time.sleep(0.3)
-            gdb.send_signal(signal.SIGINT)
-        out, _ = gdb.communicate(timeout=timeout)
-        return out
+        return run_client(args, timeout, signal_after)
     finally:
         os.unlink(script.name)
 
 
-def run_lldb(binary, port, commands, timeout=TIMEOUT, signal_after=None, on_signal=()):
-    """Runs lldb-19 in batch mode with `commands` after connecting; returns its output. In
-    batch mode lldb stops running commands when the program stops for a signal, and runs
-    `on_signal` (its -k commands) instead."""
-    args = ["lldb-19", "--no-lldbinit", "-b", "-o", f"gdb-remote 127.0.0.1:{port}"]
-    for command in commands:
-        args += ["-o", command]
-    for command in on_signal:
-        args += ["-k", command]
-    args.append(str(binary))
-    lldb = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            stdin=subprocess.DEVNULL, text=True)
+def run_client(args, timeout, signal_after=None):
+    """Runs a debugger to completion and returns its output. signal_after=(pattern, watched)
+    sends it SIGINT, a user's Ctrl-C, once `pattern` shows in watched()."""
+    client = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              stdin=subprocess.DEVNULL, text=True)
     if signal_after:
         pattern, watched = signal_after
         deadline = time.time() + timeout
         while time.time() < deadline and pattern not in watched():
             time.sleep(0.05)
         time.sleep(0.3)
-        lldb.send_signal(signal.SIGINT)
-    out, _ = lldb.communicate(timeout=timeout)
+        client.send_signal(signal.SIGINT)
+    out, _ = client.communicate(timeout=timeout)
     return out
+
+
+def run_lldb(binary, port, commands, timeout=TIMEOUT, on_signal=()):
+    """Runs lldb-19 in batch mode with `commands` after connecting; returns its output. In
+    batch mode lldb stops running commands when the program stops for a signal, and runs
+    `on_signal` (its -k commands) instead. (lldb without a terminal ignores SIGINT: use its
+    async mode and `process interrupt` to interrupt.)"""
+    args = ["lldb-19", "--no-lldbinit", "-b", "-o", f"gdb-remote 127.0.0.1:{port}"]
+    for command in commands:
+        args += ["-o", command]
+    for command in on_signal:
+        args += ["-k", command]
+    args.append(str(binary))
+    return run_client(args, timeout)
 
 
 def normalise_lldb(text, pids=()):
