@@ -37,6 +37,20 @@ std::uint64_t register_value(const std::string& file, std::uint32_t regno) {
   return value;
 }
 
+// A Go function's first instructions compare the stack pointer with the goroutine's stack
+// bound and, when the stack must grow, call morestack, which restarts the function from its
+// entry: a breakpoint there can be hit twice for one call. The first instruction after the
+// check is where the frame is made (pcsp turns positive); the argument registers and R14 are
+// untouched by then.
+std::uint64_t past_stack_check(const symbols::LineTable& lines,
+                               const symbols::LineTable::Function& function) {
+  constexpr std::uint64_t kPrologueScan = 64;
+  for (auto pc = function.entry; pc < function.end && pc < function.entry + kPrologueScan; ++pc) {
+    if (const auto delta = lines.stack_delta(pc); delta && *delta > 0) return pc;
+  }
+  return function.entry;  // no frame: no stack check either
+}
+
 }  // namespace
 
 void GdbSession::apply_catches() {
@@ -57,7 +71,7 @@ void GdbSession::apply_catches() {
   for (const auto& point : points) {
     const auto function = binary->lines().find_by_name(point.function);
     if (!function) continue;
-    const auto address = function->entry + bias;
+    const auto address = past_stack_check(binary->lines(), *function) + bias;
     if (point.wanted) {
       if (process_.insert_breakpoint(address, Owner::kServer)) catch_points_[address] = point.kind;
     } else if (catch_points_.erase(address) > 0) {

@@ -659,8 +659,14 @@ Result<std::optional<StopEvent>> Process::resume(std::span<const ThreadAction> a
 
   const auto known_before = threads_.size();
   std::vector<ThreadAction> plan(actions.begin(), actions.end());
+  // Every thread's mark as it was, to put back for those that do not run after all.
+  std::vector<std::pair<pid_t, std::optional<std::uint64_t>>> marks;
+  for (const auto& action : plan)
+    marks.emplace_back(action.tid, threads_.at(action.tid).reported_breakpoint);
   for (auto& action : plan) {
     auto& thread = threads_.at(action.tid);
+    // Cleared only for threads that go on: an early return below leaves the others' marks
+    // for their next resume (lldb may hold several threads at one breakpoint).
     const auto reported = std::exchange(thread.reported_breakpoint, std::nullopt);
     if (!reported || !breakpoints_.contains(*reported)) continue;
     const auto pc = read_pc(action.tid);
@@ -671,6 +677,10 @@ Result<std::optional<StopEvent>> Process::resume(std::span<const ThreadAction> a
     if (!stepped) return std::unexpected(stepped.error());
     // A step is complete once over the breakpoint; so is anything that ended the process.
     if (action.kind == ResumeKind::kStep || stepped->kind != StopEvent::Kind::kStepDone) {
+      for (const auto& [tid, mark] : marks) {
+        const auto found = threads_.find(tid);
+        if (tid != action.tid && found != threads_.end()) found->second.reported_breakpoint = mark;
+      }
       return std::optional<StopEvent>(*stepped);
     }
   }

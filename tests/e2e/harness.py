@@ -272,6 +272,29 @@ def normalise(text, pids=()):
     return out
 
 
+def line_of(marker):
+    """The line of tests/fixtures/gofixture/main.go that carries `// marker:NAME`."""
+    source = FIXTURE_SOURCES / "gofixture" / "main.go"
+    for number, line in enumerate(source.read_text().splitlines(), 1):
+        if f"marker:{marker}" in line:
+            return number
+    raise KeyError(marker)
+
+
+def matches_a_reference(test, ours, run_reference, tries=3):
+    """Asserts that `ours` equals one of up to `tries` outputs of run_reference(). gdbserver
+    and lldb-server are noisy oracles on Go (a SIGURG mid-step makes gdbserver re-report a
+    breakpoint or lose a finish; lldb-server sometimes ends with "lost connection"), so the
+    reference may be rerun; gostub's output is taken once."""
+    references = []
+    for _ in range(tries):
+        reference = run_reference()
+        if reference == ours:
+            return
+        references.append(reference)
+    test.assertEqual(references[0], ours, "the output differs from the reference server's")
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
