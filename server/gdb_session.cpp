@@ -630,8 +630,12 @@ GdbSession::Reply GdbSession::handle(const protocol::PassSignals& command) {
   return std::string(protocol::kOk);
 }
 
-GdbSession::Reply GdbSession::handle(const protocol::ProgramSignals&) {
-  // Every signal may reach the program; the client's list is accepted as is.
+GdbSession::Reply GdbSession::handle(const protocol::ProgramSignals& command) {
+  std::set<int> signals = kAlwaysPassed;  // Go's preemption must always reach the runtime
+  for (const int wire : command.signals) {
+    if (const int host = linux_signal(wire); host != 0) signals.insert(host);
+  }
+  process_.set_program_signals(std::move(signals));
   return std::string(protocol::kOk);
 }
 

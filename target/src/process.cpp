@@ -416,10 +416,13 @@ std::optional<StopEvent> Process::on_wait_status(pid_t tid, int status, bool sto
         return std::nullopt;
       }
       if (!stop && !stopping_all && !thread.running) {
-        // A passed signal: deliver it now (or after the step, which goes on).
+        // A passed signal: deliver it now (or after the step, which goes on), unless it was
+        // discarded.
         const bool stepping = thread.stepping;
-        const int signal = stepping ? 0 : thread.held_signals.back();
-        if (!stepping) thread.held_signals.pop_back();
+        const bool held =
+            !thread.held_signals.empty() && thread.held_signals.back() == WSTOPSIG(status);
+        const int signal = stepping || !held ? 0 : thread.held_signals.back();
+        if (!stepping && held) thread.held_signals.pop_back();
         resume_thread(tid, thread, stepping ? ResumeKind::kStep : ResumeKind::kContinue, signal);
       }
       return stop;
@@ -448,7 +451,9 @@ std::optional<StopEvent> Process::on_signal_stop(pid_t tid, Thread& thread, int 
       stop.kind = StopEvent::Kind::kStepDone;
     }
   } else if (pass_signals_.contains(signal)) {
-    thread.held_signals.push_back(signal);
+    // Not reported; delivered later unless the program may not have it.
+    if (!program_signals_ || program_signals_->contains(signal))
+      thread.held_signals.push_back(signal);
     return std::nullopt;
   }
   thread.stepping = false;

@@ -116,6 +116,21 @@ class Exits(unittest.TestCase):
 
 
 class SignalsAndPreemption(unittest.TestCase):
+    def test_handle_pass_and_nopass_follow_the_client(self):
+        # nostop noprint: not reported; pass delivers it to the program's signal.Notify,
+        # nopass discards it (gdb sends it in QPassSignals but not in QProgramSignals).
+        binary = fixture()
+        for disposition, printed in [("pass", "handled user defined signal 1"),
+                                     ("nopass", "no signal arrived")]:
+            with self.subTest(disposition):
+                with DebugServer("gostub", [binary, "signal"]) as server:
+                    out = run_gdb(binary, server.port, [
+                        f"handle SIGUSR1 nostop noprint {disposition}", "continue"])
+                    server.wait()
+                    self.assertIn(printed, server.output())
+                self.assertNotIn("received signal SIGUSR1", out)
+                self.assertIn("exited normally", out)
+
     def test_a_storm_of_sigurg_and_sigprof_reaches_the_breakpoint_without_a_stop(self):
         binary = fixture()
         with DebugServer("gostub", [binary, "signal-storm", 100000]) as server:

@@ -106,6 +106,11 @@ class Process {
   // nostop"). Linux numbers.
   void set_pass_signals(std::set<int> signals) { pass_signals_ = std::move(signals); }
   const std::set<int>& pass_signals() const { return pass_signals_; }
+  // Signals the program may receive (gdb's QProgramSignals). A passed signal outside this set
+  // is discarded instead of delivered ("nostop nopass"). nullopt: every signal.
+  void set_program_signals(std::optional<std::set<int>> signals) {
+    program_signals_ = std::move(signals);
+  }
 
   Result<std::string> read_registers(pid_t tid) const;
   // The register file with only the general registers filled in (one ptrace call): enough
@@ -181,6 +186,7 @@ class Process {
   };
   std::map<std::uint64_t, Breakpoint> breakpoints_;
   std::set<int> pass_signals_;
+  std::optional<std::set<int>> program_signals_;
   std::optional<StopEvent> exit_event_;  // the process ended while other work was under way
 };
 
