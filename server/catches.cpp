@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "server/gdb_session.hpp"
+#include "server/process_memory.hpp"
 #include "symbols/go_runtime.hpp"
 #include "target/registers.hpp"
 
@@ -15,18 +16,6 @@ namespace gostub::server {
 namespace {
 
 using Owner = target::Process::BreakpointOwner;
-
-class ProcessMemory : public symbols::MemoryReader {
- public:
-  explicit ProcessMemory(const target::Process& process) : process_(process) {}
-  bool read(std::uint64_t address, std::span<char> out) const override {
-    const auto got = process_.read_memory_into(address, out);
-    return got && *got == out.size();
-  }
-
- private:
-  const target::Process& process_;
-};
 
 // ABIInternal (Go 1.17+ on amd64): integer arguments in RAX, RBX, …; the current g in R14.
 constexpr std::uint32_t kRax = 0, kRbx = 1, kR14 = 14;

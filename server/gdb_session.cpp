@@ -10,6 +10,7 @@
 
 #include "protocol/hex.hpp"
 #include "protocol/signals.hpp"
+#include "server/process_memory.hpp"
 #include "server/target_description.hpp"
 #include "target/registers.hpp"
 
@@ -436,13 +437,28 @@ GdbSession::Reply GdbSession::handle(const protocol::QueryAttached& command) {
   return std::string(process_.attached() ? "1" : "0");
 }
 
-std::string GdbSession::threads_document() const {
+std::string GdbSession::thread_display_name(pid_t tid) {
+  std::string why_not;
+  if (const auto* binary = go_binary(why_not)) {
+    if (const auto registers = process_.read_general_registers(tid)) {
+      std::uint64_t fs_base = 0;
+      std::memcpy(&fs_base, registers->data() + target::x86_64_registers()[58].offset, 8);
+      const symbols::GoRuntime runtime(*binary, load_bias());
+      if (const auto goroutine = runtime.thread_goroutine(ProcessMemory(process_), fs_base)) {
+        return fmt::format("goroutine {} {}", goroutine->id, goroutine->start_function);
+      }
+    }
+  }
+  return process_.thread_name(tid);
+}
+
+std::string GdbSession::threads_document() {
   std::string xml = "<?xml version=\"1.0\"?>\n<threads>\n";
   for (const pid_t tid : process_.threads()) {
     xml += fmt::format("<thread id=\"{}\"", thread_id(tid));
     if (const int core = process_.thread_core(tid); core >= 0)
       xml += fmt::format(" core=\"{}\"", core);
-    xml += fmt::format(" name=\"{}\"/>\n", xml_escape(process_.thread_name(tid)));
+    xml += fmt::format(" name=\"{}\"/>\n", xml_escape(thread_display_name(tid)));
   }
   xml += "</threads>\n";
   return xml;

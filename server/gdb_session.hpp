@@ -107,7 +107,10 @@ class GdbSession {
   // lldb's additions to a stop reply: thread name, every thread and its pc, the reason.
   void add_lldb_stop_keys(protocol::StopReply& reply, const target::StopEvent& stop);
   std::string thread_id(pid_t tid) const;
-  std::string threads_document() const;
+  std::string threads_document();
+  // A thread's name for the client: the goroutine it runs when gostub can tell
+  // ("goroutine 17 main.worker"), else the kernel's name for it.
+  std::string thread_display_name(pid_t tid);
   // The program's Go binary, read on first use; nullptr (with a message) when it is not one.
   const symbols::GoBinary* go_binary(std::string& why_not);
   // Runtime address minus link-time address (non-zero for a PIE), from auxv's AT_ENTRY.

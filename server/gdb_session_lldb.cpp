@@ -64,7 +64,7 @@ std::string_view reason_of(const target::StopEvent& stop) {
 }  // namespace
 
 void GdbSession::add_lldb_stop_keys(protocol::StopReply& reply, const target::StopEvent& stop) {
-  reply.extra.emplace_back("hexname", hex_text(process_.thread_name(stop.tid)));
+  reply.extra.emplace_back("hexname", hex_text(thread_display_name(stop.tid)));
   std::string tids, pcs;
   for (const pid_t tid : process_.threads()) {
     if (!tids.empty()) {
@@ -134,7 +134,7 @@ GdbSession::Reply GdbSession::handle(const protocol::QueryThreadsInfo&) {
   std::string json = "[";
   for (const pid_t tid : process_.threads()) {
     if (json.size() > 1) json += ',';
-    json += fmt::format("{{\"tid\":{},\"name\":{}", tid, json_string(process_.thread_name(tid)));
+    json += fmt::format("{{\"tid\":{},\"name\":{}", tid, json_string(thread_display_name(tid)));
     if (stop && stop->tid == tid) {
       if (const auto reason = reason_of(*stop); !reason.empty()) {
         json += fmt::format(",\"reason\":\"{}\"", reason);

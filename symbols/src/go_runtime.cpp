@@ -38,6 +38,7 @@ GoRuntime::GoRuntime(const GoBinary& binary, std::uint64_t load_bias)
     : binary_(binary), load_bias_(load_bias) {
   const auto minor = binary.build_info() ? binary.build_info()->go_minor() : std::nullopt;
   goid_offset_ = minor && *minor >= 23 ? 160 : 152;  // 1.23 moved atomicstatus and goid by 8
+  startpc_offset_ = !minor || *minor >= 23 ? 304 : *minor >= 21 ? 296 : 312;
   moduledata_types_offset_ = binary.lines().version() == PclntabVersion::k120 ? 296 : 280;
 }
 
@@ -54,6 +55,26 @@ std::optional<std::int64_t> GoRuntime::goroutine_id(const MemoryReader& memory,
   const auto id = word(memory, g + goid_offset_);
   if (!id) return std::nullopt;
   return static_cast<std::int64_t>(*id);
+}
+
+std::optional<GoRuntime::Goroutine> GoRuntime::thread_goroutine(const MemoryReader& memory,
+                                                                std::uint64_t fs_base) const {
+  constexpr std::uint64_t kGm = 48, kMg0 = 0, kMcurg = 192;  // g.m, m.g0, m.curg (1.19-1.23)
+  if (fs_base < 8) return std::nullopt;
+  auto g = word(memory, fs_base - 8);
+  if (!g || *g == 0) return std::nullopt;
+  if (const auto m = word(memory, *g + kGm); m && *m != 0) {
+    if (const auto g0 = word(memory, *m + kMg0); g0 && *g0 == *g) {
+      g = word(memory, *m + kMcurg);  // on the scheduler stack: the user goroutine, if any
+      if (!g || *g == 0) return std::nullopt;
+    }
+  }
+  const auto id = goroutine_id(memory, *g);
+  const auto start = word(memory, *g + startpc_offset_);
+  if (!id || *id <= 0 || !start) return std::nullopt;
+  const auto function = binary_.lines().find(*start - load_bias_);
+  if (!function || function->entry != *start - load_bias_) return std::nullopt;
+  return Goroutine{*id, std::string(binary_.lines().name(*function))};
 }
 
 std::optional<std::string> GoRuntime::go_string(const MemoryReader& memory, std::uint64_t pointer,

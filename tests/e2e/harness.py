@@ -226,6 +226,7 @@ def normalise_lldb(text, pids=()):
         for pid in pids:
             line = line.replace(str(pid), "PID")
         line = re.sub(r"tid = \d+", "tid = T", line)
+        line = re.sub(r"name = '[^']*'", "name = 'NAME'", line)  # goroutine names: see normalise
         line = re.sub(r"Process \d+", "Process P", line)
         line = re.sub(r"0x[0-9a-f]{9,}", "0xADDR", line)
         line = re.sub(r"(~r\d+)=[^,)]+", r"\1=?", line)
@@ -260,6 +261,8 @@ def normalise(text, pids=()):
         if any(p.search(line) for p in NOISE):
             continue
         line = re.sub(r"Thread \d+\.\d+", "Thread P.T", line)
+        # gostub names threads after their goroutines (tested on its own); gdbserver cannot.
+        line = re.sub(r'(Thread \S+ )"[^"]*"', r'\1"NAME"', line)
         for pid in pids:
             line = line.replace(str(pid), "PID")
         line = re.sub(r"LWP \d+", "LWP T", line)

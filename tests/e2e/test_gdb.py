@@ -136,6 +136,20 @@ class DifferentialAgainstGdbserver(unittest.TestCase):
 
 
 class GoKnowledgeInASession(unittest.TestCase):
+    def test_threads_are_named_after_their_goroutines(self):
+        for go in ("1.19", harness.available_toolchains()[-1]):
+            with self.subTest(go=go):
+                binary = fixture(go=go)
+                with DebugServer("gostub", [binary, "threads", 4, 1000]) as server:
+                    out = run_gdb(binary, server.port, [
+                        "break main.hit", "continue", "p worker", "info threads", "kill"])
+                    printed = dict(re.findall(r"^worker (\d+) (\d+)$", server.output(), re.M))
+                worker = re.search(r"^\$1 = (\d+)$", out, re.M).group(1)
+                current = re.search(r'^\* \d+\s+Thread \d+\.\d+ "goroutine (\d+) (\S+)"', out, re.M)
+                self.assertIsNotNone(current, out)
+                self.assertEqual(current.group(1), printed[worker])
+                self.assertRegex(current.group(2), r"^main\.threads\.")
+
     def test_monitor_eval_finds_functions_in_a_stripped_binary(self):
         binary = fixture(flavour="stripped")
         with DebugServer("gostub", [binary, "basics"]) as server:

@@ -34,6 +34,16 @@ class GoRuntime {
   std::string interface_value(const MemoryReader& memory, std::uint64_t type,
                               std::uint64_t data) const;
   std::optional<std::string> type_name(const MemoryReader& memory, std::uint64_t type) const;
+
+  // The goroutine an OS thread runs, from the g in its TLS slot (fs_base - 8 on linux/amd64
+  // with Go's own linker), following m.curg when the thread is on its scheduler stack (g0).
+  // nullopt when the thread runs none, or what the slot holds does not look like a g.
+  struct Goroutine {
+    std::int64_t id;
+    std::string start_function;  // where the goroutine began (g.startpc)
+  };
+  std::optional<Goroutine> thread_goroutine(const MemoryReader& memory,
+                                            std::uint64_t fs_base) const;
   std::optional<std::string> go_string(const MemoryReader& memory, std::uint64_t pointer,
                                        std::uint64_t length) const;
 
@@ -44,6 +54,7 @@ class GoRuntime {
   const GoBinary& binary_;
   std::uint64_t load_bias_;
   std::uint64_t goid_offset_;
+  std::uint64_t startpc_offset_;
   std::uint64_t moduledata_types_offset_;
 };
 
