@@ -222,8 +222,12 @@ class GdbThroughGostub(unittest.TestCase):
                 "info registers fs_base gs_base",
                 "kill",
             ])
-        threads = re.findall(r"^\*?\s+(\d+)\s+Thread \d+\.\d+ \"gofixture\"", out, re.M)
-        self.assertGreaterEqual(len(threads), 4, out)
+        names = re.findall(r"^\*?\s+\d+\s+Thread \d+\.\d+ \"([^\"]+)\"", out, re.M)
+        self.assertGreaterEqual(len(names), 4, out)
+        # Threads running a goroutine are named after it; the others keep the program's name.
+        self.assertTrue(all(re.fullmatch(r"gofixture|goroutine \d+ main\.\S+|goroutine \d+ runtime\.\S+", n)
+                            for n in names), names)
+        self.assertTrue(any(n.startswith("goroutine ") for n in names), names)
         self.assertIn("[Switching to thread 2", out)
         self.assertRegex(out, r"fs_base\s+0x[0-9a-f]+")
         self.assertNotIn("Remote communication error", out)
