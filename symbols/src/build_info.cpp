@@ -6,6 +6,8 @@
 #include <cctype>
 #include <cstring>
 
+#include "uvarint.hpp"
+
 namespace gostub::symbols {
 
 namespace {
@@ -19,16 +21,10 @@ constexpr std::size_t kSentinelSize = 16;
 
 std::optional<std::string> read_uvarint_string(std::span<const std::uint8_t> bytes,
                                                std::size_t& at) {
-  std::uint64_t length = 0;
-  for (unsigned shift = 0;; shift += 7) {
-    if (at >= bytes.size() || shift > 63) return std::nullopt;
-    const auto byte = bytes[at++];
-    length |= static_cast<std::uint64_t>(byte & 0x7f) << shift;
-    if ((byte & 0x80) == 0) break;
-  }
-  if (length > bytes.size() - at) return std::nullopt;
-  std::string text(reinterpret_cast<const char*>(bytes.data() + at), length);
-  at += length;
+  const auto length = read_uvarint(bytes, at);
+  if (!length || *length > bytes.size() - at) return std::nullopt;
+  std::string text(reinterpret_cast<const char*>(bytes.data() + at), *length);
+  at += *length;
   return text;
 }
 

@@ -5,6 +5,8 @@
 #include <array>
 #include <cstring>
 
+#include "uvarint.hpp"
+
 namespace gostub::symbols {
 
 namespace {
@@ -103,14 +105,11 @@ std::optional<std::string> GoRuntime::type_name(const MemoryReader& memory,
   std::array<char, 11> prefix{};
   const auto name = *types + static_cast<std::uint64_t>(static_cast<std::int64_t>(name_offset));
   if (!memory.read(name, prefix)) return std::nullopt;
-  std::uint64_t length = 0;
   std::size_t at = 1;
-  for (unsigned shift = 0; at < prefix.size(); shift += 7) {
-    const auto byte = static_cast<std::uint8_t>(prefix[at++]);
-    length |= static_cast<std::uint64_t>(byte & 0x7f) << shift;
-    if ((byte & 0x80) == 0) break;
-  }
-  auto text = go_string(memory, name + at, length);
+  const auto length = read_uvarint(
+      std::span(reinterpret_cast<const std::uint8_t*>(prefix.data()), prefix.size()), at);
+  if (!length) return std::nullopt;
+  auto text = go_string(memory, name + at, *length);
   if (text && (static_cast<std::uint8_t>(header[kTypeFlags]) & kFlagExtraStar) && !text->empty()) {
     text->erase(0, 1);  // the name is stored with a '*' for the pointer type's sake
   }

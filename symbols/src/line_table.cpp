@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "uvarint.hpp"
+
 namespace gostub::symbols {
 
 namespace {
@@ -17,18 +19,6 @@ constexpr std::uint32_t kNoFile = 0xffffffff;
 
 std::span<const std::uint8_t> tail(std::span<const std::uint8_t> bytes, std::uint64_t offset) {
   return offset <= bytes.size() ? bytes.subspan(offset) : std::span<const std::uint8_t>{};
-}
-
-// Go's varint (unsigned LEB128, at most 32 bits here); nullopt when it runs off the end.
-std::optional<std::uint32_t> read_varint(std::span<const std::uint8_t> bytes, std::size_t& at) {
-  std::uint32_t value = 0;
-  for (unsigned shift = 0; shift < 35; shift += 7) {
-    if (at >= bytes.size()) return std::nullopt;
-    const auto byte = bytes[at++];
-    value |= static_cast<std::uint32_t>(byte & 0x7f) << shift;
-    if ((byte & 0x80) == 0) return value;
-  }
-  return std::nullopt;
 }
 
 }  // namespace
@@ -241,15 +231,17 @@ void LineTable::walk(std::uint32_t table, std::uint64_t entry, Visit visit) cons
   std::int32_t value = -1;
   std::uint64_t pc = entry;
   for (bool first = true;; first = false) {
-    const auto value_delta = read_varint(bytes, at);
-    if (!value_delta || (*value_delta == 0 && !first)) return;
-    const auto pc_delta = read_varint(bytes, at);
-    if (!pc_delta) return;
+    // pc-value entries are 32-bit, as the runtime reads them.
+    const auto value_varint = read_uvarint(bytes, at);
+    if (!value_varint || (*value_varint == 0 && !first)) return;
+    const auto pc_varint = read_uvarint(bytes, at);
+    if (!pc_varint) return;
+    const auto value_delta = static_cast<std::uint32_t>(*value_varint);
     // zig-zag: the low bit is the sign
-    const auto delta = (*value_delta & 1) ? ~(*value_delta >> 1) : (*value_delta >> 1);
+    const auto delta = (value_delta & 1) ? ~(value_delta >> 1) : (value_delta >> 1);
     value += static_cast<std::int32_t>(delta);
     const auto start = pc;
-    pc += static_cast<std::uint64_t>(*pc_delta) * quantum_;
+    pc += static_cast<std::uint64_t>(static_cast<std::uint32_t>(*pc_varint)) * quantum_;
     if (!visit(start, pc, value)) return;
   }
 }
