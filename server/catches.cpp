@@ -75,11 +75,10 @@ target::StopEvent GdbSession::translate_catch(const target::StopEvent& stop) {
   if (!pc) return stop;
   const auto point = catch_points_.find(*pc);
   if (point == catch_points_.end()) return stop;
-  std::string why_not;
-  const auto* binary = go_binary(why_not);
-  const auto registers = process_.read_registers(stop.tid);
-  if (binary != nullptr && registers) {
-    const symbols::GoRuntime runtime(*binary, load_bias());
+  const auto* runtime_reader = go_runtime();
+  const auto registers = process_.read_general_registers(stop.tid);
+  if (runtime_reader != nullptr && registers) {
+    const auto& runtime = *runtime_reader;
     const ProcessMemory memory(process_);
     const auto goroutine = runtime.goroutine_id(memory, register_value(*registers, kR14));
     const auto who = goroutine && *goroutine > 0 ? fmt::format("goroutine {}", *goroutine)

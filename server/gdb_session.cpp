@@ -438,13 +438,11 @@ GdbSession::Reply GdbSession::handle(const protocol::QueryAttached& command) {
 }
 
 std::string GdbSession::thread_display_name(pid_t tid) {
-  std::string why_not;
-  if (const auto* binary = go_binary(why_not)) {
+  if (const auto* runtime = go_runtime()) {
     if (const auto registers = process_.read_general_registers(tid)) {
       std::uint64_t fs_base = 0;
       std::memcpy(&fs_base, registers->data() + target::x86_64_registers()[58].offset, 8);
-      const symbols::GoRuntime runtime(*binary, load_bias());
-      if (const auto goroutine = runtime.thread_goroutine(ProcessMemory(process_), fs_base)) {
+      if (const auto goroutine = runtime->thread_goroutine(ProcessMemory(process_), fs_base)) {
         return fmt::format("goroutine {} {}", goroutine->id, goroutine->start_function);
       }
     }
@@ -530,16 +528,28 @@ const symbols::GoBinary* GdbSession::go_binary(std::string& why_not) {
 }
 
 std::uint64_t GdbSession::load_bias() {
+  if (load_bias_) return *load_bias_;
   if (!go_binary_ || !go_binary_->image().position_independent()) return 0;
   const auto auxv = process_.auxv();
-  if (!auxv) return 0;
+  if (!auxv) return 0;  // not cached: the process may be gone, or not be read yet
+  load_bias_ = 0;
   for (std::size_t at = 0; at + 16 <= auxv->size(); at += 16) {
     std::uint64_t type, value;
     std::memcpy(&type, auxv->data() + at, 8);
     std::memcpy(&value, auxv->data() + at + 8, 8);
-    if (type == AT_ENTRY) return value - go_binary_->image().entry();
+    if (type == AT_ENTRY) load_bias_ = value - go_binary_->image().entry();
   }
-  return 0;
+  return *load_bias_;
+}
+
+const symbols::GoRuntime* GdbSession::go_runtime() {
+  if (!go_runtime_) {
+    std::string why_not;
+    const auto* binary = go_binary(why_not);
+    if (binary == nullptr) return nullptr;
+    go_runtime_.emplace(*binary, load_bias());
+  }
+  return &*go_runtime_;
 }
 
 std::string GdbSession::monitor_info() {

@@ -16,6 +16,7 @@
 #include "server/connection.hpp"
 #include "server/host_io.hpp"
 #include "symbols/go_binary.hpp"
+#include "symbols/go_runtime.hpp"
 #include "target/process.hpp"
 
 namespace gostub::server {
@@ -115,6 +116,8 @@ class GdbSession {
   const symbols::GoBinary* go_binary(std::string& why_not);
   // Runtime address minus link-time address (non-zero for a PIE), from auxv's AT_ENTRY.
   std::uint64_t load_bias();
+  // The runtime reader for the program's Go binary, made once; nullptr when it is not Go.
+  const symbols::GoRuntime* go_runtime();
   std::string monitor_info();
   std::string monitor_eval(std::string_view expression);
   std::string monitor_catch(std::string_view arguments);
@@ -153,6 +156,9 @@ class GdbSession {
   HostFiles host_files_;
   std::optional<symbols::GoBinary> go_binary_;
   std::string go_binary_error_;
+  // Both read once: the program's image does not move while gostub debugs it.
+  std::optional<std::uint64_t> load_bias_;
+  std::optional<symbols::GoRuntime> go_runtime_;
   std::string memory_buffer_;  // reused by every m packet
   std::string reply_buffer_;
 };
