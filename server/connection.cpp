@@ -54,7 +54,12 @@ void Connection::read_more() {
 void Connection::send_packet(std::string_view payload) {
   if (!open_) return;
   if (log_packets_) fmt::print(stderr, "gostub: -> {}\n", payload.substr(0, 512));
+  // A buffer that was written before, so that steady traffic (memory dumps) allocates nothing.
   std::string framed;
+  if (!spare_buffers_.empty()) {
+    framed = std::move(spare_buffers_.back());
+    spare_buffers_.pop_back();
+  }
   protocol::frame_into(framed, payload);
   if (!no_ack_) last_packet_ = framed;
   send_raw(std::move(framed));
@@ -78,6 +83,9 @@ void Connection::write_next() {
     if (error) {
       self->shut_down();
       return;
+    }
+    if (self->spare_buffers_.size() < kSpareBuffers) {
+      self->spare_buffers_.push_back(std::move(self->write_queue_.front()));
     }
     self->write_queue_.pop_front();
     self->write_next();

@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "protocol/framing.hpp"
 
@@ -44,7 +45,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::vector<protocol::InputEvent> events_;
   std::array<char, 64 * 1024> read_buffer_{};
   std::deque<std::string> write_queue_;
-  std::string last_packet_;  // for a retransmit on '-'
+  static constexpr std::size_t kSpareBuffers = 4;
+  std::vector<std::string> spare_buffers_;  // written frames, kept for their capacity
+  std::string last_packet_;                 // for a retransmit on '-'
   bool writing_ = false;
   bool no_ack_ = false;
   bool open_ = true;

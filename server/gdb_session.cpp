@@ -323,7 +323,8 @@ GdbSession::Reply GdbSession::handle(const protocol::ReadMemory& command) {
   if (!got) return error(got.error());
   reply_buffer_.clear();
   protocol::append_hex(reply_buffer_, std::string_view(memory_buffer_).substr(0, *got));
-  return reply_buffer_;
+  connection_->send_packet(reply_buffer_);  // from the reused buffer: no copy
+  return std::nullopt;
 }
 
 GdbSession::Reply GdbSession::handle(const protocol::WriteMemory& command) {

@@ -45,7 +45,9 @@ class GdbSession {
   bool extended_mode() const { return extended_mode_; }
 
  private:
-  using Reply = std::optional<std::string>;  // nullopt: the reply comes later (a stop)
+  // nullopt: no reply to send now (a stop comes later, or a large reply was sent from its
+  // buffer already)
+  using Reply = std::optional<std::string>;
 
   Reply dispatch(const protocol::Command& command);
   Reply handle(const protocol::QuerySupported& command);

@@ -195,7 +195,8 @@ GdbSession::Reply GdbSession::handle(const protocol::ReadMemoryBinary& command) 
   if (!got) return error(got.error());
   reply_buffer_.assign(binary_upload_ ? "b" : "");
   protocol::append_escaped(reply_buffer_, std::string_view(memory_buffer_).substr(0, *got));
-  return reply_buffer_;
+  connection_->send_packet(reply_buffer_);  // from the reused buffer: no copy
+  return std::nullopt;
 }
 
 }  // namespace gostub::server
