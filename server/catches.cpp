@@ -52,10 +52,10 @@ void GdbSession::apply_catches() {
     CatchKind kind;
     bool wanted;
   } points[] = {
-      {"runtime.fatalpanic", CatchKind::kPanic, catches_.panic},
-      {"runtime.throw", CatchKind::kFatalError, catches_.fatal_error},
-      {"runtime.fatal", CatchKind::kFatalError, catches_.fatal_error},  // Go 1.20+
-      {"runtime.gopanic", CatchKind::kRecoveredPanic, catches_.recovered_panic},
+      {"runtime.fatalpanic", CatchKind::kPanic, settings_.panic},
+      {"runtime.throw", CatchKind::kFatalError, settings_.fatal_error},
+      {"runtime.fatal", CatchKind::kFatalError, settings_.fatal_error},  // Go 1.20+
+      {"runtime.gopanic", CatchKind::kRecoveredPanic, settings_.recovered_panic},
   };
   for (const auto& point : points) {
     const auto function = binary->lines().find_by_name(point.function);
@@ -114,9 +114,9 @@ std::string GdbSession::monitor_catch(std::string_view arguments) {
     const auto what = arguments.substr(0, space);
     const auto value =
         space == std::string_view::npos ? std::string_view{} : arguments.substr(space + 1);
-    bool* setting = what == "panic"             ? &catches_.panic
-                    : what == "throw"           ? &catches_.fatal_error
-                    : what == "recovered-panic" ? &catches_.recovered_panic
+    bool* setting = what == "panic"             ? &settings_.panic
+                    : what == "throw"           ? &settings_.fatal_error
+                    : what == "recovered-panic" ? &settings_.recovered_panic
                                                 : nullptr;
     if (setting == nullptr || (value != "on" && value != "off")) {
       return "usage: monitor catch [panic|throw|recovered-panic on|off]\n";
@@ -126,8 +126,8 @@ std::string GdbSession::monitor_catch(std::string_view arguments) {
   }
   const auto state = [](bool on) { return on ? "on" : "off"; };
   return fmt::format("catch panic {}\ncatch throw {}\ncatch recovered-panic {}\n",
-                     state(catches_.panic), state(catches_.fatal_error),
-                     state(catches_.recovered_panic));
+                     state(settings_.panic), state(settings_.fatal_error),
+                     state(settings_.recovered_panic));
 }
 
 }  // namespace gostub::server

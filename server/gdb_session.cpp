@@ -63,6 +63,13 @@ constexpr std::string_view kMonitorHelp =
     "  catch [panic|throw|recovered-panic on|off]\n"
     "               stop where the program panics or dies of a fatal error (default: panic\n"
     "               and throw on); without arguments, show the settings\n"
+    "  goroutines [-u] [-r] [-w REASON] [-n COUNT]\n"
+    "               every goroutine: id, status or wait reason, location, thread; -u user\n"
+    "               goroutines only, -r running ones, -w those whose wait reason has REASON\n"
+    "  goroutine ID this goroutine's details and its stack, unwound from pclntab\n"
+    "  set goroutine-threads on|off\n"
+    "               show parked goroutines as threads too (ids 1000000000 + goroutine id),\n"
+    "               for thread N, bt, frame, info locals; they cannot be resumed on their own\n"
     "  exit         end gostub (a launched program is killed, an attached one detached)\n";
 
 std::optional<std::uint64_t> parse_c_number(std::string_view text) {
@@ -81,12 +88,12 @@ std::optional<std::uint64_t> parse_c_number(std::string_view text) {
 }  // namespace
 
 GdbSession::GdbSession(target::Process& process, std::shared_ptr<Connection> connection,
-                       Hooks hooks, CatchSettings& catches, bool log_packets)
+                       Hooks hooks, GoSettings& settings, bool log_packets)
     : process_(process),
       connection_(std::move(connection)),
       hooks_(std::move(hooks)),
       log_packets_(log_packets),
-      catches_(catches) {
+      settings_(settings) {
   if (process_.alive()) {
     // Like gdbserver: a launched program is stopped by exec's SIGTRAP, an attached one by SIGSTOP.
     last_stop_ = target::StopEvent{target::StopEvent::Kind::kSignal, process_.pid(),
@@ -112,7 +119,7 @@ void GdbSession::on_packet(std::string_view payload) {
     connection_->send_packet(protocol::error_reply(EBUSY));
     return;
   }
-  if (suffix && suffix->tid > 0 && !process_.has_thread(static_cast<pid_t>(suffix->tid))) {
+  if (suffix && suffix->tid > 0 && !client_has_thread(suffix->tid)) {
     connection_->send_packet(protocol::error_reply(ESRCH));
     return;
   }
@@ -158,7 +165,7 @@ std::string GdbSession::error(const target::Error& error) const {
   return protocol::error_reply(error.code);
 }
 
-std::string GdbSession::thread_id(pid_t tid) const {
+std::string GdbSession::thread_id(std::int64_t tid) const {
   return protocol::format_thread_id(process_.pid(), tid, multiprocess_);
 }
 
@@ -167,11 +174,9 @@ bool GdbSession::names_process(const ThreadId& id) const {
          *id.pid == process_.pid();
 }
 
-std::optional<pid_t> GdbSession::selected_thread(const ThreadId& chosen) const {
+std::optional<std::int64_t> GdbSession::selected_thread(const ThreadId& chosen) {
   if (!process_.alive()) return std::nullopt;
-  if (chosen.tid > 0 && process_.has_thread(static_cast<pid_t>(chosen.tid))) {
-    return static_cast<pid_t>(chosen.tid);
-  }
+  if (chosen.tid > 0 && client_has_thread(chosen.tid)) return chosen.tid;
   if (last_stop_ && process_.has_thread(last_stop_->tid)) return last_stop_->tid;
   const auto tids = process_.threads();
   if (tids.empty()) return std::nullopt;
@@ -274,7 +279,7 @@ GdbSession::Reply GdbSession::handle(const protocol::QueryHaltReason&) {
 GdbSession::Reply GdbSession::handle(const protocol::ReadRegisters&) {
   const auto tid = selected_thread(general_thread_);
   if (!tid) return protocol::error_reply(ESRCH);
-  auto file = process_.read_registers(*tid);
+  auto file = thread_registers(*tid);
   if (!file) return error(file.error());
   return protocol::to_hex(*file);
 }
@@ -282,8 +287,9 @@ GdbSession::Reply GdbSession::handle(const protocol::ReadRegisters&) {
 GdbSession::Reply GdbSession::handle(const protocol::WriteRegisters& command) {
   const auto tid = selected_thread(general_thread_);
   if (!tid) return protocol::error_reply(ESRCH);
+  if (parked_goroutine(*tid)) return refuse_goroutine_thread(*tid);
   if (command.bytes.size() != target::register_file_size()) return protocol::error_reply(EINVAL);
-  if (auto written = process_.write_registers(*tid, command.bytes); !written) {
+  if (auto written = process_.write_registers(static_cast<pid_t>(*tid), command.bytes); !written) {
     return error(written.error());
   }
   return std::string(protocol::kOk);
@@ -294,7 +300,7 @@ GdbSession::Reply GdbSession::handle(const protocol::ReadRegister& command) {
   const auto tid = selected_thread(general_thread_);
   if (command.regno >= registers.size()) return protocol::error_reply(EINVAL);
   if (!tid) return protocol::error_reply(ESRCH);
-  auto file = process_.read_registers(*tid);
+  auto file = thread_registers(*tid);
   if (!file) return error(file.error());
   const auto& info = registers[command.regno];
   return protocol::to_hex(std::string_view(*file).substr(info.offset, info.bitsize / 8));
@@ -305,12 +311,14 @@ GdbSession::Reply GdbSession::handle(const protocol::WriteRegister& command) {
   const auto tid = selected_thread(general_thread_);
   if (command.regno >= registers.size()) return protocol::error_reply(EINVAL);
   if (!tid) return protocol::error_reply(ESRCH);
+  if (parked_goroutine(*tid)) return refuse_goroutine_thread(*tid);
   const auto& info = registers[command.regno];
   if (command.bytes.size() != info.bitsize / 8u) return protocol::error_reply(EINVAL);
-  auto file = process_.read_registers(*tid);
+  auto file = process_.read_registers(static_cast<pid_t>(*tid));
   if (!file) return error(file.error());
   file->replace(info.offset, command.bytes.size(), command.bytes);
-  if (auto written = process_.write_registers(*tid, *file); !written) return error(written.error());
+  if (auto written = process_.write_registers(static_cast<pid_t>(*tid), *file); !written)
+    return error(written.error());
   return std::string(protocol::kOk);
 }
 
@@ -359,6 +367,12 @@ GdbSession::Reply GdbSession::handle(const protocol::QueryResumeActions&) {
 GdbSession::Reply GdbSession::handle(const protocol::Resume& command) {
   if (!process_.alive()) return protocol::error_reply(ESRCH);
   std::vector<protocol::ResumeAction> actions = command.actions;
+  for (const auto& action : actions) {
+    if (action.thread && action.thread->tid >= kGoroutineThreadBase &&
+        action.kind != protocol::ResumeKind::kStop) {
+      return refuse_goroutine_thread(action.thread->tid);
+    }
+  }
   if (command.legacy) {
     // c/C resume every thread; s/S step the thread chosen with Hc (else the current one).
     auto& action = actions.front();
@@ -366,6 +380,7 @@ GdbSession::Reply GdbSession::handle(const protocol::Resume& command) {
       const auto tid =
           selected_thread(continue_thread_.tid > 0 ? continue_thread_ : general_thread_);
       if (!tid) return protocol::error_reply(ESRCH);
+      if (parked_goroutine(*tid)) return refuse_goroutine_thread(*tid);
       action.thread = ThreadId{std::nullopt, *tid};
     }
   }
@@ -387,6 +402,7 @@ GdbSession::Reply GdbSession::handle(const protocol::Resume& command) {
   }
   if (plan.empty()) return protocol::error_reply(EINVAL);
   other_stops_.clear();
+  goroutines_.reset();
   auto resumed = process_.resume(plan);
   if (!resumed) return error(resumed.error());
   resume_outstanding_ = true;
@@ -397,7 +413,7 @@ GdbSession::Reply GdbSession::handle(const protocol::Resume& command) {
 
 GdbSession::Reply GdbSession::handle(const protocol::SetThread& command) {
   const auto& id = command.thread;
-  if (id.tid > 0 && (!names_process(id) || !process_.has_thread(static_cast<pid_t>(id.tid)))) {
+  if (id.tid > 0 && (!names_process(id) || !client_has_thread(id.tid))) {
     return protocol::error_reply(ESRCH);
   }
   (command.operation == 'g' ? general_thread_ : continue_thread_) = id;
@@ -405,7 +421,7 @@ GdbSession::Reply GdbSession::handle(const protocol::SetThread& command) {
 }
 
 GdbSession::Reply GdbSession::handle(const protocol::QueryThreadListFirst&) {
-  const auto tids = process_.threads();
+  const auto tids = client_threads();
   if (tids.empty()) return std::string("l");
   std::string reply = "m";
   for (std::size_t i = 0; i < tids.size(); ++i) {
@@ -421,7 +437,7 @@ GdbSession::Reply GdbSession::handle(const protocol::QueryThreadListNext&) {
 
 GdbSession::Reply GdbSession::handle(const protocol::QueryThreadAlive& command) {
   const auto& id = command.thread;
-  if (id.tid > 0 && names_process(id) && process_.has_thread(static_cast<pid_t>(id.tid))) {
+  if (id.tid > 0 && names_process(id) && client_has_thread(id.tid)) {
     return std::string(protocol::kOk);
   }
   return protocol::error_reply(ESRCH);
@@ -438,9 +454,14 @@ GdbSession::Reply GdbSession::handle(const protocol::QueryAttached& command) {
   return std::string(process_.attached() ? "1" : "0");
 }
 
-std::string GdbSession::thread_display_name(pid_t tid) {
+std::string GdbSession::thread_display_name(std::int64_t tid) {
+  if (const auto* goroutine = parked_goroutine(tid)) {
+    return fmt::format("goroutine {} {} [{}]", goroutine->id,
+                       goroutine_reader_->function_at(goroutine->start_pc),
+                       goroutine_status(*goroutine));
+  }
   if (const auto* runtime = go_runtime()) {
-    if (const auto registers = process_.read_general_registers(tid)) {
+    if (const auto registers = process_.read_general_registers(static_cast<pid_t>(tid))) {
       std::uint64_t fs_base = 0;
       std::memcpy(&fs_base, registers->data() + target::x86_64_registers()[58].offset, 8);
       if (const auto goroutine = runtime->thread_goroutine(ProcessMemory(process_), fs_base)) {
@@ -448,14 +469,16 @@ std::string GdbSession::thread_display_name(pid_t tid) {
       }
     }
   }
-  return process_.thread_name(tid);
+  return process_.thread_name(static_cast<pid_t>(tid));
 }
 
 std::string GdbSession::threads_document() {
   std::string xml = "<?xml version=\"1.0\"?>\n<threads>\n";
-  for (const pid_t tid : process_.threads()) {
+  for (const auto tid : client_threads()) {
     xml += fmt::format("<thread id=\"{}\"", thread_id(tid));
-    if (const int core = process_.thread_core(tid); core >= 0)
+    if (const int core =
+            tid < kGoroutineThreadBase ? process_.thread_core(static_cast<pid_t>(tid)) : -1;
+        core >= 0)
       xml += fmt::format(" core=\"{}\"", core);
     xml += fmt::format(" name=\"{}\"/>\n", xml_escape(thread_display_name(tid)));
   }
@@ -560,6 +583,12 @@ std::string GdbSession::monitor_info() {
   std::string out = binary->describe();
   out += fmt::format("process:\n\tpid\t{}\n\tthreads\t{}\n\tload bias\t{:#x}\n", process_.pid(),
                      process_.threads().size(), load_bias());
+  if (const auto* all = goroutines(why_not)) {
+    out += fmt::format("\tgoroutines\t{}, from {}\n", all->size(),
+                       goroutine_reader_->allgs_description());
+  } else {
+    out += fmt::format("\tgoroutines\t{}\n", why_not);
+  }
   return out;
 }
 
@@ -620,6 +649,18 @@ GdbSession::Reply GdbSession::handle(const protocol::MonitorCommand& command) {
     send_console(monitor_catch(text.substr(std::min<std::size_t>(text.size(), 6))));
     return std::string(protocol::kOk);
   }
+  if (text == "goroutines" || text.starts_with("goroutines ")) {
+    send_console(monitor_goroutines(text.substr(10)));
+    return std::string(protocol::kOk);
+  }
+  if (text.starts_with("goroutine ")) {
+    send_console(monitor_goroutine(text.substr(10)));
+    return std::string(protocol::kOk);
+  }
+  if (text.starts_with("set ")) {
+    send_console(monitor_set(text.substr(4)));
+    return std::string(protocol::kOk);
+  }
   if (text.starts_with("eval ")) {
     auto expression = text.substr(5);
     while (!expression.empty() && expression.front() == ' ') expression.remove_prefix(1);
@@ -640,8 +681,26 @@ GdbSession::Reply GdbSession::handle(const protocol::QueryOffsets&) {
   return std::string();
 }
 
-GdbSession::Reply GdbSession::handle(const protocol::QuerySymbol&) {
-  return std::string(protocol::kOk);  // no symbols wanted from the client (yet)
+GdbSession::Reply GdbSession::handle(const protocol::QuerySymbol& command) {
+  // A stripped binary has no runtime.allgs symbol; the client may have the unstripped one.
+  constexpr std::string_view kAllgs = "runtime.allgs";
+  const auto colon = command.payload.find(':');
+  if (colon != std::string::npos && colon > 0 &&
+      protocol::from_hex(command.payload.substr(colon + 1)) == kAllgs) {
+    told_allgs_ = protocol::parse_hex_number(command.payload.substr(0, colon));
+    if (told_allgs_ && goroutine_reader_) {
+      goroutine_reader_->set_allgs_address(*told_allgs_ - load_bias());
+    }
+    return std::string(protocol::kOk);
+  }
+  std::string why_not;
+  const auto* binary = go_binary(why_not);
+  if (command.payload == ":" && !asked_for_allgs_ && binary != nullptr &&
+      !binary->image().symbol(kAllgs)) {
+    asked_for_allgs_ = true;
+    return "qSymbol:" + protocol::to_hex(kAllgs);
+  }
+  return std::string(protocol::kOk);
 }
 
 GdbSession::Reply GdbSession::handle(const protocol::QueryTraceStatus&) {

@@ -17,16 +17,19 @@
 #include "server/host_io.hpp"
 #include "symbols/go_binary.hpp"
 #include "symbols/go_runtime.hpp"
+#include "symbols/goroutines.hpp"
 #include "target/process.hpp"
 
 namespace gostub::server {
 
-// Where gostub stops the program on its own (Delve's behaviour): settings that outlive a
-// client, changed with --catch and `monitor catch`.
-struct CatchSettings {
+// What gostub does for Go on its own, settings that outlive a client. Where it stops the
+// program (Delve's behaviour; --catch, `monitor catch`), and whether parked goroutines are
+// shown as threads (--goroutine-threads, `monitor set goroutine-threads`).
+struct GoSettings {
   bool panic = true;             // unrecovered panics (runtime.fatalpanic)
   bool fatal_error = true;       // runtime.throw and runtime.fatal
   bool recovered_panic = false;  // every panic, recovered or not (runtime.gopanic)
+  bool goroutine_threads = false;
 };
 
 class GdbSession {
@@ -36,7 +39,7 @@ class GdbSession {
   };
 
   GdbSession(target::Process& process, std::shared_ptr<Connection> connection, Hooks hooks,
-             CatchSettings& catches, bool log_packets);
+             GoSettings& settings, bool log_packets);
 
   void on_packet(std::string_view payload);
   void on_interrupt();
@@ -98,7 +101,7 @@ class GdbSession {
   Reply handle(const protocol::Unknown& command);
 
   // The thread a register or memory access applies to: Hg's choice, else the last stop's.
-  std::optional<pid_t> selected_thread(const protocol::ThreadId& chosen) const;
+  std::optional<std::int64_t> selected_thread(const protocol::ThreadId& chosen);
   bool names_process(const protocol::ThreadId& id) const;
   std::string error(const target::Error& error) const;
   std::string stop_reply(const target::StopEvent& stop);
@@ -109,11 +112,11 @@ class GdbSession {
   std::optional<target::StopEvent> current_stop() const;
   // lldb's additions to a stop reply: thread name, every thread and its pc, the reason.
   void add_lldb_stop_keys(protocol::StopReply& reply, const target::StopEvent& stop);
-  std::string thread_id(pid_t tid) const;
+  std::string thread_id(std::int64_t tid) const;
   std::string threads_document();
   // A thread's name for the client: the goroutine it runs when gostub can tell
   // ("goroutine 17 main.worker"), else the kernel's name for it.
-  std::string thread_display_name(pid_t tid);
+  std::string thread_display_name(std::int64_t tid);
   // The program's Go binary, read on first use; nullptr (with a message) when it is not one.
   const symbols::GoBinary* go_binary(std::string& why_not);
   // Runtime address minus link-time address (non-zero for a PIE), from auxv's AT_ENTRY.
@@ -123,12 +126,27 @@ class GdbSession {
   std::string monitor_info();
   std::string monitor_eval(std::string_view expression);
   std::string monitor_catch(std::string_view arguments);
-  // Inserts or removes gostub's own breakpoints to match catches_.
+  // Inserts or removes gostub's own breakpoints to match settings_.
   void apply_catches();
   // A stop at one of them becomes a console message and a SIGTRAP (or the client's own
   // breakpoint, when it has one there too).
   target::StopEvent translate_catch(const target::StopEvent& stop);
   void send_console(std::string_view text);
+
+  // Goroutines (goroutines.cpp). The list is read once per stop, on first use.
+  const symbols::Goroutines* goroutine_reader();
+  const std::vector<symbols::Goroutine>* goroutines(std::string& why_not);
+  std::string goroutine_status(const symbols::Goroutine& goroutine) const;
+  std::string monitor_goroutines(std::string_view arguments);
+  std::string monitor_goroutine(std::string_view arguments);
+  std::string monitor_set(std::string_view arguments);
+  // Threads as the client sees them: the OS threads, then with goroutine-threads on, one per
+  // goroutine that no thread runs (kGoroutineThreadBase + goroutine id).
+  std::vector<std::int64_t> client_threads();
+  bool client_has_thread(std::int64_t tid);
+  const symbols::Goroutine* parked_goroutine(std::int64_t tid);
+  target::Result<std::string> thread_registers(std::int64_t tid);
+  std::string refuse_goroutine_thread(std::int64_t tid) const;
 
   target::Process& process_;
   std::shared_ptr<Connection> connection_;
@@ -152,7 +170,7 @@ class GdbSession {
   std::map<pid_t, target::StopEvent> other_stops_;
   // qXfer documents, built at offset 0 and served in chunks from the copy.
   std::map<std::pair<std::string, std::string>, std::string> transfer_cache_;
-  CatchSettings& catches_;
+  GoSettings& settings_;
   enum class CatchKind : std::uint8_t { kPanic, kFatalError, kRecoveredPanic };
   std::map<std::uint64_t, CatchKind> catch_points_;  // runtime address -> what it catches
   HostFiles host_files_;
@@ -161,9 +179,17 @@ class GdbSession {
   // Both read once: the program's image does not move while gostub debugs it.
   std::optional<std::uint64_t> load_bias_;
   std::optional<symbols::GoRuntime> go_runtime_;
+  std::optional<symbols::Goroutines> goroutine_reader_;
+  std::optional<std::vector<symbols::Goroutine>> goroutines_;  // this stop's; reset on resume
+  std::optional<std::uint64_t> told_allgs_;  // runtime.allgs as the client's symbols say
+  bool asked_for_allgs_ = false;
   std::string memory_buffer_;  // reused by every m packet
   std::string reply_buffer_;
 };
+
+// Goroutine N shown as a thread has this id plus N: above any Linux thread id (pid_max is at
+// most 2^22), and readable in decimal.
+inline constexpr std::int64_t kGoroutineThreadBase = 1'000'000'000;
 
 // Largest packet we accept and send; advertised in qSupported as PacketSize.
 inline constexpr std::size_t kMaxPacketSize = 256 * 1024;

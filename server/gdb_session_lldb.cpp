@@ -66,13 +66,15 @@ std::string_view reason_of(const target::StopEvent& stop) {
 void GdbSession::add_lldb_stop_keys(protocol::StopReply& reply, const target::StopEvent& stop) {
   reply.extra.emplace_back("hexname", hex_text(thread_display_name(stop.tid)));
   std::string tids, pcs;
-  for (const pid_t tid : process_.threads()) {
+  for (const auto tid : client_threads()) {
     if (!tids.empty()) {
       tids += ',';
       pcs += ',';
     }
     tids += protocol::hex_number(static_cast<std::uint64_t>(tid));
-    pcs += protocol::hex_number(process_.read_pc(tid).value_or(0));
+    const auto* goroutine = parked_goroutine(tid);
+    pcs += protocol::hex_number(goroutine ? goroutine->pc
+                                          : process_.read_pc(static_cast<pid_t>(tid)).value_or(0));
   }
   reply.extra.emplace_back("threads", tids);
   reply.extra.emplace_back("thread-pcs", pcs);
@@ -119,7 +121,7 @@ GdbSession::Reply GdbSession::handle(const protocol::QueryWorkingDirectory&) {
 
 GdbSession::Reply GdbSession::handle(const protocol::QueryThreadStopInfo& command) {
   const auto tid = static_cast<pid_t>(command.tid);
-  if (!process_.has_thread(tid)) return protocol::error_reply(ESRCH);
+  if (!client_has_thread(command.tid)) return protocol::error_reply(ESRCH);
   if (const auto stop = current_stop(); stop && stop->tid == tid) return stop_reply(*stop);
   if (const auto other = other_stops_.find(tid); other != other_stops_.end()) {
     return stop_reply(other->second);
@@ -132,7 +134,7 @@ GdbSession::Reply GdbSession::handle(const protocol::QueryThreadsInfo&) {
   const auto registers = target::x86_64_registers();
   const auto stop = current_stop();
   std::string json = "[";
-  for (const pid_t tid : process_.threads()) {
+  for (const auto tid : client_threads()) {
     if (json.size() > 1) json += ',';
     json += fmt::format("{{\"tid\":{},\"name\":{}", tid, json_string(thread_display_name(tid)));
     if (stop && stop->tid == tid) {
@@ -144,7 +146,7 @@ GdbSession::Reply GdbSession::handle(const protocol::QueryThreadsInfo&) {
                                                         : SIGTRAP;
       json += fmt::format(",\"signal\":{}", wire_signal(signal));
     }
-    if (auto file = process_.read_registers(tid)) {
+    if (auto file = thread_registers(tid)) {
       json += ",\"registers\":{";
       bool first = true;
       for (const auto n : {target::regno::kRbp, target::regno::kRsp, target::regno::kRip}) {

@@ -56,11 +56,13 @@ int main(int argc, char** argv) {
       "\n"
       ":PORT listens on 127.0.0.1 only; name a host (0.0.0.0, ::) to listen elsewhere.\n"
       "Then: gdb PROG -ex 'target remote HOST:PORT'");
-  bool once = false, attach = false, debug = false, version = false;
+  bool once = false, attach = false, debug = false, version = false, goroutine_threads = false;
   app.add_flag("--once", once, "Exit when the first client disconnects");
   app.add_flag("--attach", attach, "Attach to the running process PID");
   app.add_flag("--debug,--remote-debug", debug, "Log every packet to stderr");
   app.add_flag("--version", version, "Print the version and exit");
+  app.add_flag("--goroutine-threads", goroutine_threads,
+               "Show every parked goroutine as a thread too (id 1000000000 + goroutine id)");
   std::string catch_list = "panic,throw";
   app.add_option("--catch", catch_list,
                  "Where to stop the program on gostub's own: a comma-separated list of panic "
@@ -92,16 +94,16 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  gostub::server::CatchSettings catches{false, false, false};
+  gostub::server::GoSettings settings{false, false, false, goroutine_threads};
   for (std::string_view list = catch_list; !list.empty();) {
     const auto comma = list.find(',');
     const auto item = list.substr(0, comma);
     if (item == "panic") {
-      catches.panic = true;
+      settings.panic = true;
     } else if (item == "throw") {
-      catches.fatal_error = true;
+      settings.fatal_error = true;
     } else if (item == "recovered-panic") {
-      catches.recovered_panic = true;
+      settings.recovered_panic = true;
     } else if (item != "none") {
       fmt::print(stderr, "gostub: --catch: unknown '{}'\n", item);
       return 2;
@@ -146,7 +148,7 @@ int main(int argc, char** argv) {
                                                               .port = endpoint->port,
                                                               .once = once,
                                                               .log_packets = debug,
-                                                              .catches = catches},
+                                                              .settings = settings},
                                 std::move(*process));
   int status = 1;
   if (server.listen()) status = server.run();

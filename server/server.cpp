@@ -130,7 +130,7 @@ void Server::start_session(int input_fd, int output_fd) {
                                                                   exit_requested_ = true;
                                                                   connection_->close_after_writes();
                                                                 }},
-                                          options_.catches, options_.log_packets);
+                                          options_.settings, options_.log_packets);
   connection_->start(Connection::Callbacks{
       .on_packet = [this](std::string_view payload) { session_->on_packet(payload); },
       .on_interrupt = [this] { session_->on_interrupt(); },

@@ -27,7 +27,7 @@ struct ServerOptions {
   std::uint16_t port = 0;    // 0: any free port
   bool once = false;         // exit when the first client goes
   bool log_packets = false;  // --debug / --remote-debug
-  CatchSettings catches;
+  GoSettings settings;
 };
 
 class Server {

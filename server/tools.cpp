@@ -5,6 +5,7 @@
 #include <charconv>
 
 #include "symbols/go_binary.hpp"
+#include "symbols/goroutines.hpp"
 
 namespace gostub::server {
 
@@ -46,7 +47,8 @@ int usage() {
 std::optional<int> run_tool(const std::vector<std::string>& arguments) {
   if (arguments.empty()) return std::nullopt;
   const auto& command = arguments[0];
-  if (command != "info" && command != "symbolize" && command != "lines" && command != "functions") {
+  if (command != "info" && command != "symbolize" && command != "lines" && command != "functions" &&
+      command != "layout") {
     return std::nullopt;
   }
   // symbolize --inline PROG ADDR…: every source frame at each address, inlined calls first.
@@ -64,6 +66,43 @@ std::optional<int> run_tool(const std::vector<std::string>& arguments) {
   if (command == "info") {
     if (arguments.size() != 2) return usage();
     fmt::print("{}", binary->describe());
+    // Where goroutines will be read from: each way gostub finds runtime.allgs, in the order
+    // it tries them on a live process.
+    for (const auto& candidate : symbols::Goroutines(*binary, 0).allgs_candidates()) {
+      fmt::print("\truntime.allgs\t{:#x} ({})\n", candidate.address, candidate.found_by);
+    }
+    return 0;
+  }
+  if (command == "layout") {
+    // The runtime layout and wait reasons gostub uses for this binary, in the format of the
+    // tests' oracle (which reads them from DWARF and runtime.waitReasonStrings).
+    const symbols::Goroutines goroutines(*binary, 0);
+    const auto& l = goroutines.layout();
+    const std::pair<std::string_view, std::uint64_t> fields[] = {
+        {"runtime.g.stack", l.g_stack_lo},
+        {"runtime.g.sched", l.g_sched},
+        {"runtime.g.m", l.g_m},
+        {"runtime.g.atomicstatus", l.g_status},
+        {"runtime.g.waitreason", l.g_waitreason},
+        {"runtime.g.goid", l.g_goid},
+        {"runtime.g.gopc", l.g_gopc},
+        {"runtime.g.startpc", l.g_startpc},
+        {"runtime.g.labels", l.g_labels},
+        {"runtime.g.waitsince", l.g_waitsince},
+        {"runtime.g.syscallsp", l.g_syscallsp},
+        {"runtime.g.syscallpc", l.g_syscallpc},
+        {"runtime.gobuf.sp", l.gobuf_sp},
+        {"runtime.gobuf.pc", l.gobuf_pc},
+        {"runtime.gobuf.bp", l.gobuf_bp},
+        {"runtime.m.g0", l.m_g0},
+        {"runtime.m.curg", l.m_curg},
+        {"runtime.m.procid", l.m_procid},
+        {"runtime.stack.lo", 0},
+        {"runtime.stack.hi", l.g_stack_hi}};
+    for (const auto& [name, offset] : fields) fmt::print("{} {}\n", name, offset);
+    for (std::size_t i = 0; i < goroutines.wait_reason_count(); ++i) {
+      fmt::print("waitreason {} {}\n", i, goroutines.wait_reason(static_cast<std::uint8_t>(i)));
+    }
     return 0;
   }
   if (command == "functions") {

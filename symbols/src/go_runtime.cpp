@@ -37,10 +37,10 @@ constexpr std::array<std::string_view, 9> kBoundsFormats = {
 }  // namespace
 
 GoRuntime::GoRuntime(const GoBinary& binary, std::uint64_t load_bias)
-    : binary_(binary), load_bias_(load_bias) {
-  const auto minor = binary.build_info() ? binary.build_info()->go_minor() : std::nullopt;
-  goid_offset_ = minor && *minor >= 23 ? 160 : 152;  // 1.23 moved atomicstatus and goid by 8
-  startpc_offset_ = !minor || *minor >= 23 ? 304 : *minor >= 21 ? 296 : 312;
+    : binary_(binary),
+      load_bias_(load_bias),
+      layout_(RuntimeLayout::for_go_minor(binary.build_info() ? binary.build_info()->go_minor()
+                                                              : std::nullopt)) {
   moduledata_types_offset_ = binary.lines().version() == PclntabVersion::k120 ? 296 : 280;
 }
 
@@ -54,29 +54,51 @@ std::optional<std::uint64_t> GoRuntime::word(const MemoryReader& memory,
 
 std::optional<std::int64_t> GoRuntime::goroutine_id(const MemoryReader& memory,
                                                     std::uint64_t g) const {
-  const auto id = word(memory, g + goid_offset_);
+  const auto id = word(memory, g + layout_.g_goid);
   if (!id) return std::nullopt;
   return static_cast<std::int64_t>(*id);
 }
 
-std::optional<GoRuntime::Goroutine> GoRuntime::thread_goroutine(const MemoryReader& memory,
-                                                                std::uint64_t fs_base) const {
-  constexpr std::uint64_t kGm = 48, kMg0 = 0, kMcurg = 192;  // g.m, m.g0, m.curg (1.19-1.23)
+std::optional<std::uint64_t> GoRuntime::thread_g(const MemoryReader& memory,
+                                                 std::uint64_t fs_base) const {
   if (fs_base < 8) return std::nullopt;
   auto g = word(memory, fs_base - 8);
   if (!g || *g == 0) return std::nullopt;
-  if (const auto m = word(memory, *g + kGm); m && *m != 0) {
-    if (const auto g0 = word(memory, *m + kMg0); g0 && *g0 == *g) {
-      g = word(memory, *m + kMcurg);  // on the scheduler stack: the user goroutine, if any
+  if (const auto m = word(memory, *g + layout_.g_m); m && *m != 0) {
+    if (const auto g0 = word(memory, *m + layout_.m_g0); g0 && *g0 == *g) {
+      g = word(memory, *m + layout_.m_curg);  // on the scheduler stack: the user goroutine
       if (!g || *g == 0) return std::nullopt;
     }
   }
+  return g;
+}
+
+std::optional<GoRuntime::Goroutine> GoRuntime::thread_goroutine(const MemoryReader& memory,
+                                                                std::uint64_t fs_base) const {
+  const auto g = thread_g(memory, fs_base);
+  if (!g) return std::nullopt;
   const auto id = goroutine_id(memory, *g);
-  const auto start = word(memory, *g + startpc_offset_);
+  const auto start = word(memory, *g + layout_.g_startpc);
   if (!id || *id <= 0 || !start) return std::nullopt;
   const auto function = binary_.lines().find(*start - load_bias_);
   if (!function || function->entry != *start - load_bias_) return std::nullopt;
   return Goroutine{*id, std::string(binary_.lines().name(*function))};
+}
+
+RuntimeLayout RuntimeLayout::for_go_minor(std::optional<int> minor) {
+  RuntimeLayout layout;
+  const int m = minor.value_or(23);
+  if (m >= 23) {
+    layout.g_status = 152, layout.g_goid = 160, layout.g_waitsince = 176;
+    layout.g_waitreason = 184, layout.g_gopc = 288, layout.g_startpc = 304, layout.g_labels = 352;
+  } else if (m >= 21) {
+    layout.g_status = 144, layout.g_goid = 152, layout.g_waitsince = 168;
+    layout.g_waitreason = 176, layout.g_gopc = 280, layout.g_startpc = 296, layout.g_labels = 344;
+  } else {
+    layout.g_status = 144, layout.g_goid = 152, layout.g_waitsince = 168;
+    layout.g_waitreason = 176, layout.g_gopc = 296, layout.g_startpc = 312, layout.g_labels = 360;
+  }
+  return layout;
 }
 
 std::optional<std::string> GoRuntime::go_string(const MemoryReader& memory, std::uint64_t pointer,

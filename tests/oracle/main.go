@@ -6,6 +6,8 @@
 //	oracle symbolize BIN ADDR...    "ADDR FUNC FILE:LINE" or "ADDR ?"
 //	oracle lines BIN FUNC           where each line starts, found pc by pc with PCToLine
 //	oracle sample BIN N             N addresses spread over the text, for symbolize
+//	oracle layout BIN               runtime struct offsets from DWARF: "runtime.g.goid 152"
+//	oracle waitreasons BIN          runtime.waitReasonStrings: "waitreason N text"
 package main
 
 import (
@@ -106,6 +108,14 @@ func relocated(f *elf.File, addr uint64) uint64 {
 func main() {
 	if len(os.Args) < 3 {
 		check(fmt.Errorf("usage: oracle functions|symbolize|lines|sample BIN ..."))
+	}
+	switch os.Args[1] {
+	case "layout":
+		printLayout(os.Args[2])
+		return
+	case "waitreasons":
+		printWaitReasons(os.Args[2])
+		return
 	}
 	t := table(os.Args[2])
 	switch os.Args[1] {

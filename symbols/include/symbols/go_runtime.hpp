@@ -10,6 +10,7 @@
 #include <string>
 
 #include "symbols/go_binary.hpp"
+#include "symbols/runtime_layout.hpp"
 
 namespace gostub::symbols {
 
@@ -18,6 +19,15 @@ class MemoryReader {
   virtual ~MemoryReader() = default;
   // Reads exactly out.size() bytes at `address` (runtime addresses); false when it cannot.
   virtual bool read(std::uint64_t address, std::span<char> out) const = 0;
+  // Many small reads at once (a reader may batch them into few system calls).
+  struct Request {
+    std::uint64_t address;
+    std::span<char> out;
+    bool ok;
+  };
+  virtual void read_many(std::span<Request> requests) const {
+    for (auto& request : requests) request.ok = read(request.address, request.out);
+  }
 };
 
 class GoRuntime {
@@ -44,6 +54,9 @@ class GoRuntime {
   };
   std::optional<Goroutine> thread_goroutine(const MemoryReader& memory,
                                             std::uint64_t fs_base) const;
+  // The address of that goroutine's runtime.g.
+  std::optional<std::uint64_t> thread_g(const MemoryReader& memory, std::uint64_t fs_base) const;
+  const RuntimeLayout& layout() const { return layout_; }
   std::optional<std::string> go_string(const MemoryReader& memory, std::uint64_t pointer,
                                        std::uint64_t length) const;
 
@@ -53,8 +66,7 @@ class GoRuntime {
 
   const GoBinary& binary_;
   std::uint64_t load_bias_;
-  std::uint64_t goid_offset_;
-  std::uint64_t startpc_offset_;
+  RuntimeLayout layout_;
   std::uint64_t moduledata_types_offset_;
 };
 
