@@ -342,6 +342,7 @@ std::vector<StackFrame> Goroutines::stack(const MemoryReader& memory, std::uint6
     for (const auto& frame : binary_.frames(lookup)) {
       out.push_back({pc, sp, frame.function, frame.line, frame.inlined});
     }
+    if (out.size() >= limit) break;
     const auto name = lines.name(*function);
     // Where every goroutine's (and thread's) stack begins.
     if (name == "runtime.goexit" || name == "runtime.mstart" || name == "runtime.rt0_go" ||

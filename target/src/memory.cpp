@@ -6,7 +6,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
 #include <cstring>
+#include <vector>
 
 #include "target/process.hpp"
 
@@ -37,6 +39,41 @@ Result<std::size_t> Process::read_memory_into(std::uint64_t address, std::span<c
     out[it->first - address] = static_cast<char>(it->second.original);
   }
   return done;
+}
+
+void Process::read_memory_many(std::span<const MemoryRange> ranges, std::span<bool> ok) const {
+  constexpr std::size_t kBatch = IOV_MAX;
+  std::vector<iovec> local, remote;
+  for (std::size_t first = 0; first < ranges.size(); first += kBatch) {
+    const auto count = std::min(kBatch, ranges.size() - first);
+    local.clear();
+    remote.clear();
+    std::size_t total = 0;
+    for (std::size_t i = first; i < first + count; ++i) {
+      local.push_back({ranges[i].out.data(), ranges[i].out.size()});
+      remote.push_back({reinterpret_cast<void*>(ranges[i].address), ranges[i].out.size()});
+      total += ranges[i].out.size();
+    }
+    const ssize_t got =
+        alive_ ? ::process_vm_readv(pid_, local.data(), count, remote.data(), count, 0) : -1;
+    // The kernel stops at the first range it cannot read: those before it are complete.
+    std::size_t done = got > 0 ? static_cast<std::size_t>(got) : 0;
+    for (std::size_t i = first; i < first + count; ++i) {
+      const auto size = ranges[i].out.size();
+      if (done >= size && total != 0) {
+        done -= size;
+        ok[i] = true;
+        for (auto it = breakpoints_.lower_bound(ranges[i].address);
+             it != breakpoints_.end() && it->first < ranges[i].address + size; ++it) {
+          ranges[i].out[it->first - ranges[i].address] = static_cast<char>(it->second.original);
+        }
+      } else {
+        done = 0;
+        const auto one = read_memory_into(ranges[i].address, ranges[i].out);
+        ok[i] = one && *one == size;
+      }
+    }
+  }
 }
 
 Result<std::string> Process::read_memory(std::uint64_t address, std::size_t length) const {

@@ -125,6 +125,13 @@ class Process {
   Result<void> write_memory(std::uint64_t address, std::string_view bytes);
   // Reads into `out` (no allocation), shadowing breakpoints; returns the bytes read.
   Result<std::size_t> read_memory_into(std::uint64_t address, std::span<char> out) const;
+  // Many small reads in few system calls (process_vm_readv takes up to IOV_MAX ranges); a
+  // range that fails is retried alone. ok[i] says whether out[i] was filled.
+  struct MemoryRange {
+    std::uint64_t address;
+    std::span<char> out;
+  };
+  void read_memory_many(std::span<const MemoryRange> ranges, std::span<bool> ok) const;
 
   // A breakpoint has owners: the client's (Z0) and gostub's own (catching panics) may share
   // an address; its byte is restored when the last owner removes it.
