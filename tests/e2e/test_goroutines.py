@@ -223,6 +223,26 @@ class GoroutineThreads(unittest.TestCase):
             self.assertIn("main.blockOnChannel", block)
         self.assertNotRegex(after, r"Thread \d+\.1000000\d+")
 
+    def test_parked_goroutines_as_threads_in_lldb(self):
+        binary = fixture(go="1.19", flavour="default")
+        dump = Path(tempfile.mkdtemp()) / "stacks.txt"
+        with DebugServer("gostub", [binary, "goroutines", PARKED, dump],
+                         extra=["--goroutine-threads"]) as server:
+            out = run_lldb(binary, server.port, [
+                "breakpoint set -n main.stacksDumped", "continue", "thread list",
+                "thread backtrace all", "process kill"])
+        runtime = runtime_stacks(dump.read_text())
+        for goid, (status, _) in runtime.items():
+            if status != "chan receive":
+                continue
+            tid = 1_000_000_000 + goid
+            self.assertRegex(out, rf"tid = {tid}, .* name = 'goroutine {goid} [^']*\[chan receive\]'")
+            block = re.search(rf"^\* thread #\d+, name = 'goroutine {goid} .*?(?=^\* thread|\Z)|"
+                              rf"^  thread #\d+, name = 'goroutine {goid} .*?(?=^  thread|\Z)",
+                              out, re.S | re.M)
+            self.assertIsNotNone(block, out)
+            self.assertIn("main.blockOnChannel", block.group(0))
+
     def test_parked_goroutine_threads_cannot_run_or_change(self):
         binary = fixture(go=harness.available_toolchains()[-1], flavour="default")
         dump = Path(tempfile.mkdtemp()) / "stacks.txt"
