@@ -136,6 +136,12 @@ void GdbSession::on_interrupt() {
 }
 
 void GdbSession::on_stop(const target::StopEvent& raw_stop) {
+  if (resume_outstanding_ && condition_false(raw_stop)) {
+    // A conditional breakpoint whose condition is false: the client never hears of it.
+    auto resumed = process_.resume(last_plan_);
+    if (resumed && !*resumed) return;  // running again
+    if (resumed) return on_stop(**resumed);
+  }
   stop_core_ = {0, -1};
   const auto stop = translate_catch(raw_stop);
   last_stop_ = stop;
@@ -154,6 +160,58 @@ void GdbSession::on_stop(const target::StopEvent& raw_stop) {
   if (!resume_outstanding_) return;  // reported when the client asks (?)
   resume_outstanding_ = false;
   connection_->send_packet(stop_reply(stop));
+}
+
+namespace {
+
+// Registers and memory of the thread that hit a conditional breakpoint.
+class StoppedThread : public protocol::AgentContext {
+ public:
+  StoppedThread(const target::Process& process, std::string registers)
+      : process_(process), registers_(std::move(registers)) {}
+  std::optional<std::uint64_t> register_value(std::uint32_t regno) const override {
+    const auto registers = target::x86_64_registers();
+    if (regno >= registers.size() || registers[regno].bitsize > 64) return std::nullopt;
+    std::uint64_t value = 0;
+    std::memcpy(&value, registers_.data() + registers[regno].offset, registers[regno].bitsize / 8);
+    return value;
+  }
+  bool read_memory(std::uint64_t address, std::span<char> out) const override {
+    const auto got = process_.read_memory_into(address, out);
+    return got && *got == out.size();
+  }
+
+ private:
+  const target::Process& process_;
+  std::string registers_;
+};
+
+}  // namespace
+
+bool GdbSession::condition_false(const target::StopEvent& stop) {
+  if (stop.kind != target::StopEvent::Kind::kBreakpoint || conditions_.empty()) return false;
+  // A step the client asked for must end in a report: only plain continues are redone.
+  for (const auto& action : last_plan_) {
+    if (action.kind == target::ResumeKind::kStep) return false;
+  }
+  const auto pc = process_.read_pc(stop.tid);
+  if (!pc || catch_points_.contains(*pc)) return false;
+  const auto found = conditions_.find(*pc);
+  if (found == conditions_.end()) return false;
+  auto registers = process_.read_registers(stop.tid);
+  if (!registers) return false;
+  const StoppedThread context(process_, std::move(*registers));
+  for (const auto& condition : found->second) {
+    const auto value = condition.evaluate(context);
+    // One that cannot be evaluated stops the program, as one that is true does.
+    if (!value || *value != 0) {
+      if (!value && log_packets_) {
+        fmt::print(stderr, "gostub: condition at {:#x}: {}\n", *pc, value.error());
+      }
+      return false;
+    }
+  }
+  return true;
 }
 
 GdbSession::Reply GdbSession::dispatch(const protocol::Command& command) {
@@ -239,7 +297,7 @@ GdbSession::Reply GdbSession::handle(const protocol::QuerySupported& command) {
   reply += "QThreadSuffixSupported+;QListThreadsInStopReply+;native-signals+;";
   reply +=
       "qXfer:features:read+;qXfer:threads:read+;qXfer:exec-file:read+;qXfer:auxv:read+;"
-      "QPassSignals+;QProgramSignals+";
+      "QPassSignals+;QProgramSignals+;ConditionalBreakpoints+";
   return reply;
 }
 
@@ -345,9 +403,14 @@ GdbSession::Reply GdbSession::handle(const protocol::WriteMemory& command) {
 GdbSession::Reply GdbSession::handle(const protocol::InsertBreakpoint& command) {
   // Only software breakpoints; the empty reply tells gdb the other kinds are not offered.
   if (command.type != protocol::BreakpointType::kSoftware) return std::string();
-  if (command.has_conditions) return std::string();  // target-side conditions: not offered
   if (auto inserted = process_.insert_breakpoint(command.address); !inserted) {
     return error(inserted.error());
+  }
+  // gdb sends the whole condition list again whenever it changes, without a z0 first.
+  if (command.conditions.empty()) {
+    conditions_.erase(command.address);
+  } else {
+    conditions_[command.address] = command.conditions;
   }
   return std::string(protocol::kOk);
 }
@@ -357,6 +420,7 @@ GdbSession::Reply GdbSession::handle(const protocol::RemoveBreakpoint& command) 
   if (auto removed = process_.remove_breakpoint(command.address); !removed) {
     return error(removed.error());
   }
+  conditions_.erase(command.address);
   return std::string(protocol::kOk);
 }
 
@@ -403,6 +467,7 @@ GdbSession::Reply GdbSession::handle(const protocol::Resume& command) {
   if (plan.empty()) return protocol::error_reply(EINVAL);
   other_stops_.clear();
   goroutines_.reset();
+  last_plan_ = plan;
   auto resumed = process_.resume(plan);
   if (!resumed) return error(resumed.error());
   resume_outstanding_ = true;

@@ -123,6 +123,8 @@ class GdbSession {
   std::uint64_t load_bias();
   // The runtime reader for the program's Go binary, made once; nullptr when it is not Go.
   const symbols::GoRuntime* go_runtime();
+  // A client breakpoint hit whose every condition evaluates to zero (resume without a report).
+  bool condition_false(const target::StopEvent& stop);
   std::string monitor_info();
   std::string monitor_eval(std::string_view expression);
   std::string monitor_catch(std::string_view arguments);
@@ -165,6 +167,8 @@ class GdbSession {
   protocol::ThreadId general_thread_{std::nullopt, protocol::ThreadId::kAny};
   protocol::ThreadId continue_thread_{std::nullopt, protocol::ThreadId::kAll};
   std::optional<target::StopEvent> last_stop_;
+  std::vector<target::ThreadAction> last_plan_;  // the last resume, redone past false conditions
+  std::map<std::uint64_t, std::vector<protocol::AgentExpression>> conditions_;
   std::pair<pid_t, int> stop_core_{0, -1};  // (thread, core) of the last stop
   // For lldb: what the other threads stopped for at the same time (see take_pending_stops).
   std::map<pid_t, target::StopEvent> other_stops_;

@@ -120,7 +120,7 @@ struct BreakpointFields {
   BreakpointType type;
   std::uint64_t address;
   std::uint64_t kind;
-  bool has_conditions;
+  std::string_view conditions;  // what follows KIND, ';' included; empty when none
 };
 
 std::optional<BreakpointFields> parse_breakpoint(std::string_view args) {
@@ -133,19 +133,22 @@ std::optional<BreakpointFields> parse_breakpoint(std::string_view args) {
   if (type < 0 || type > 4) return std::nullopt;
   const auto rest = parse_address_length(first->second);
   if (!rest) return std::nullopt;
-  return BreakpointFields{static_cast<BreakpointType>(type), rest->first, rest->second,
-                          conditions_at != std::string_view::npos};
+  return BreakpointFields{
+      static_cast<BreakpointType>(type), rest->first, rest->second,
+      conditions_at == std::string_view::npos ? std::string_view() : args.substr(conditions_at)};
 }
 
 Result parse_insert_breakpoint(std::string_view args) {
   const auto fields = parse_breakpoint(args);
   if (!fields) return fail("Z: expected TYPE,ADDR,KIND");
-  return InsertBreakpoint{fields->type, fields->address, fields->kind, fields->has_conditions};
+  auto conditions = parse_conditions(fields->conditions);
+  if (!conditions) return fail("Z: bad condition: " + conditions.error());
+  return InsertBreakpoint{fields->type, fields->address, fields->kind, std::move(*conditions)};
 }
 
 Result parse_remove_breakpoint(std::string_view args) {
   const auto fields = parse_breakpoint(args);
-  if (!fields || fields->has_conditions) return fail("z: expected TYPE,ADDR,KIND");
+  if (!fields || !fields->conditions.empty()) return fail("z: expected TYPE,ADDR,KIND");
   return RemoveBreakpoint{fields->type, fields->address, fields->kind};
 }
 

@@ -282,7 +282,6 @@ std::string GoBinary::describe() const {
     out += fmt::format("\tgo build id\t{}\n", id);
   if (const auto id = image_.gnu_build_id(); !id.empty())
     out += fmt::format("\tgnu build id\t{}\n", id);
-  out += "\tgoroutines\tnot available: gostub does not list goroutines yet\n";
   return out;
 }
 

@@ -236,6 +236,14 @@ Result<std::vector<Goroutine>> Goroutines::read(const MemoryReader& memory,
       }
     }
     if (!allgs_) {
+      const auto candidates = allgs_candidates();
+      if (!candidates.empty()) {
+        // Found, but holding no goroutine: the runtime has not made its first one yet.
+        return fail(
+            fmt::format("no goroutines yet: runtime.allgs ({:#x}, {}) is empty; the Go "
+                        "runtime has not started",
+                        candidates.front().address + load_bias_, candidates.front().found_by));
+      }
       return fail(
           "cannot find runtime.allgs: no symbol, no runtime function that loads it, and the "
           "client's symbols did not name it");

@@ -101,6 +101,28 @@ class DifferentialAgainstGdbserver(unittest.TestCase):
         ], flavour="default")
         self.assertIn("exited with code 03", out)
 
+    def test_breakpoint_conditions_evaluated_by_the_target(self):
+        # gdb hands the condition to the server as agent-expression bytecode (Z0 ...;X...);
+        # gostub evaluates it at each hit and reports only the hits where it is true. The
+        # goroutine may run on any thread: thread numbers are not compared.
+        binary = fixture()
+        for where in ["target", "host"]:
+            commands = [f"set breakpoint condition-evaluation {where}",
+                        "break main.hit if worker == 298 || worker == 123",
+                        "continue", "p worker", "continue", "p worker", "continue"]
+
+            def run(kind):
+                ours, _, server_output = session(kind, binary, ["count", "300"], commands)
+                return [re.sub(r"Thread \d+ ", "Thread N ", line) for line in ours
+                        if not line.startswith("[Switching to")], server_output
+
+            with self.subTest(evaluation=where):
+                out, server_output = run("gostub")
+                harness.matches_a_reference(self, out, lambda: run("gdbserver")[0])
+                self.assertEqual(re.findall(r"\$\d = (\d+)", "\n".join(out)), ["123", "298"])
+                self.assertIn("hits 300", server_output)
+                self.assertIn("exited normally", "\n".join(out))
+
     def test_exit_code(self):
         out, _ = differential(self, ["exit", "7"], ["continue"])
         self.assertIn("exited with code 07", out)

@@ -109,8 +109,12 @@ TEST_CASE("breakpoints: Z and z, with and without conditions") {
   CHECK(insert.type == BreakpointType::kSoftware);
   CHECK(insert.address == 0x4a03c0);
   CHECK(insert.kind == 1);
-  CHECK_FALSE(insert.has_conditions);
-  CHECK(parse_as<InsertBreakpoint>("Z0,4a03c0,1;X3,220101").has_conditions);
+  CHECK(insert.conditions.empty());
+  CHECK(parse_as<InsertBreakpoint>("Z0,4a03c0,1;X3,220127").conditions.size() == 1);
+  CHECK(parse_as<InsertBreakpoint>("Z0,4a03c0,1;X3,220127;X3,220027").conditions.size() == 2);
+  CHECK(malformed("Z0,4a03c0,1;X3,220101"));  // 0x01 (float) is not offered
+  CHECK(malformed("Z0,4a03c0,1;X4,220127"));  // length and bytes disagree
+  CHECK(malformed("Z0,4a03c0,1;X2,2201"));    // no end
   CHECK(parse_as<InsertBreakpoint>("Z2,1000,8").type == BreakpointType::kWriteWatch);
   CHECK(parse_as<RemoveBreakpoint>("z0,4a03c0,1").address == 0x4a03c0);
   CHECK(malformed("Z9,1000,1"));

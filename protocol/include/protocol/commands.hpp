@@ -12,6 +12,8 @@
 #include <variant>
 #include <vector>
 
+#include "protocol/agent_expression.hpp"
+
 namespace gostub::protocol {
 
 // A thread id as the protocol writes it: "TID", "pPID.TID", "pPID" (all of its threads);
@@ -63,7 +65,8 @@ struct InsertBreakpoint {  // Z
   BreakpointType type;
   std::uint64_t address;
   std::uint64_t kind;
-  bool has_conditions;  // ";X…" agent expressions follow; not evaluated by this server yet
+  // ";X…" agent expressions: stop only when one of them is non-zero (ConditionalBreakpoints)
+  std::vector<AgentExpression> conditions;
 };
 struct RemoveBreakpoint {  // z
   BreakpointType type;
