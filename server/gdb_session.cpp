@@ -425,7 +425,7 @@ GdbSession::Reply GdbSession::handle(const protocol::RemoveBreakpoint& command) 
 }
 
 GdbSession::Reply GdbSession::handle(const protocol::QueryResumeActions&) {
-  return std::string("vCont;c;C;s;S;t");
+  return std::string("vCont;c;C;s;S;t;r");
 }
 
 GdbSession::Reply GdbSession::handle(const protocol::Resume& command) {
@@ -459,7 +459,7 @@ GdbSession::Reply GdbSession::handle(const protocol::Resume& command) {
         plan.push_back({tid,
                         action.kind == protocol::ResumeKind::kStep ? target::ResumeKind::kStep
                                                                    : target::ResumeKind::kContinue,
-                        linux_signal(action.signal)});
+                        linux_signal(action.signal), action.range_start, action.range_end});
       }
       break;  // the first action that names a thread is its action
     }

@@ -180,8 +180,18 @@ std::optional<ResumeAction> parse_resume_action(std::string_view text) {
       action.signal = static_cast<int>(*signal);
       return action;
     }
+    case 'r': {
+      const auto range = split_once(signal_text, ',');
+      const auto start = range ? parse_hex_number(range->first) : std::nullopt;
+      const auto end = range ? parse_hex_number(range->second) : std::nullopt;
+      if (!start || !end) return std::nullopt;
+      action.kind = ResumeKind::kStep;
+      action.range_start = *start;
+      action.range_end = *end;
+      return action;
+    }
     default:
-      return std::nullopt;  // includes 'r' (range stepping), which vCont? does not offer
+      return std::nullopt;
   }
 }
 

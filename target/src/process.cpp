@@ -448,6 +448,13 @@ std::optional<StopEvent> Process::on_signal_stop(pid_t tid, Thread& thread, int 
         stop.kind = StopEvent::Kind::kBreakpoint;
       }
     } else if (was_stepping && info.si_code == TRAP_TRACE) {
+      if (thread.range_end > thread.range_start) {
+        // Range stepping: still inside the range, the step goes on unreported.
+        if (const auto pc = read_pc(tid);
+            pc && *pc >= thread.range_start && *pc < thread.range_end) {
+          return std::nullopt;
+        }
+      }
       stop.kind = StopEvent::Kind::kStepDone;
     }
   } else if (pass_signals_.contains(signal)) {
@@ -457,6 +464,7 @@ std::optional<StopEvent> Process::on_signal_stop(pid_t tid, Thread& thread, int 
     return std::nullopt;
   }
   thread.stepping = false;
+  thread.range_start = thread.range_end = 0;
   return stop;
 }
 
@@ -680,8 +688,13 @@ Result<std::optional<StopEvent>> Process::resume(std::span<const ThreadAction> a
     action.signal = 0;
     auto stepped = step_over_breakpoint(action.tid, thread, *pc);
     if (!stepped) return std::unexpected(stepped.error());
-    // A step is complete once over the breakpoint; so is anything that ended the process.
-    if (action.kind == ResumeKind::kStep || stepped->kind != StopEvent::Kind::kStepDone) {
+    // A step is complete once over the breakpoint (unless a range step stays in its range);
+    // so is anything that ended the process.
+    const auto after = read_pc(action.tid);
+    const bool in_range = stepped->kind == StopEvent::Kind::kStepDone && after &&
+                          *after >= action.range_start && *after < action.range_end;
+    if ((action.kind == ResumeKind::kStep && !in_range) ||
+        stepped->kind != StopEvent::Kind::kStepDone) {
       for (const auto& [tid, mark] : marks) {
         const auto found = threads_.find(tid);
         if (tid != action.tid && found != threads_.end()) found->second.reported_breakpoint = mark;
@@ -692,6 +705,8 @@ Result<std::optional<StopEvent>> Process::resume(std::span<const ThreadAction> a
   for (const auto& action : plan) {
     auto found = threads_.find(action.tid);
     if (found == threads_.end()) continue;  // exited during a step-over
+    found->second.range_start = action.kind == ResumeKind::kStep ? action.range_start : 0;
+    found->second.range_end = action.kind == ResumeKind::kStep ? action.range_end : 0;
     resume_thread(action.tid, found->second, action.kind, action.signal);
   }
   if (threads_.size() > known_before) {

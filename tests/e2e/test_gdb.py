@@ -75,6 +75,23 @@ class DifferentialAgainstGdbserver(unittest.TestCase):
         # The memory write reached the program.
         self.assertIn("origin:7,alpha,beta,gamma 49 99 gostub", server_output)
 
+    def test_range_stepping_matches_single_stepping(self):
+        # gdb steps a line with vCont;r when the server offers it: gostub steps within the
+        # range itself and reports once. The same session with range stepping off (one vCont;s
+        # per instruction) and through gdbserver must say the same.
+        commands = ["break main.describe", "continue", "next", "next", "step", "bt 2", "next",
+                    "next", "finish", "next", "info line *$pc", "continue"]
+        binary = fixture()
+        with DebugServer("gostub", [binary, "basics"], extra=["--debug"]) as server:
+            ranged = run_gdb(binary, server.port, commands)
+            server.wait()
+            log = server.output()
+        with DebugServer("gostub", [binary, "basics"]) as server:
+            single = run_gdb(binary, server.port, ["set range-stepping off"] + commands)
+        self.assertIn("<- vCont;r", log)
+        self.assertEqual(normalise(ranged), normalise(single))
+        differential(self, ["basics"], commands)
+
     def test_step_into_and_out(self):
         out, _ = differential(self, ["basics"], [
             f"break main.go:{line_of('square-call')}",

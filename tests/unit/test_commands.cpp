@@ -137,7 +137,14 @@ TEST_CASE("vCont and the legacy resume packets") {
   CHECK(parse_as<Resume>("vCont;t:5").actions[0].kind == ResumeKind::kStop);
   CHECK(malformed("vCont;"));
   CHECK(malformed("vCont;x"));
-  CHECK(malformed("vCont;r1000,2000"));  // range stepping is not offered by vCont?
+  const auto ranged = parse_as<Resume>("vCont;r4a0010,4a0042:p1.2;c");
+  CHECK(ranged.actions[0].kind == ResumeKind::kStep);
+  CHECK(ranged.actions[0].range_start == 0x4a0010);
+  CHECK(ranged.actions[0].range_end == 0x4a0042);
+  CHECK(ranged.actions[0].thread == ThreadId{1, 2});
+  CHECK(malformed("vCont;r1000"));
+  CHECK(malformed("vCont;r1000,"));
+  CHECK(malformed("vCont;rxyz,2000"));
   CHECK(malformed("vCont;C"));
   CHECK(malformed("vCont;c:"));
   CHECK(malformed("vCont;c1"));

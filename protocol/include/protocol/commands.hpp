@@ -79,6 +79,8 @@ struct ResumeAction {
   ResumeKind kind;
   int signal = 0;                  // gdb's signal number; 0 for none
   std::optional<ThreadId> thread;  // absent: applies to every thread not named before it
+  // Range stepping (vCont;rSTART,END): a step that goes on while the pc is in [start, end).
+  std::uint64_t range_start = 0, range_end = 0;
 };
 struct Resume {  // vCont and the legacy c, C, s, S
   std::vector<ResumeAction> actions;

@@ -36,6 +36,9 @@ struct ThreadAction {
   pid_t tid;
   ResumeKind kind;
   int signal = 0;  // Linux signal to deliver, 0 for none
+  // With kStep, range stepping: the thread steps on, with no stop reported, while its pc
+  // stays in [range_start, range_end) (the others run meanwhile).
+  std::uint64_t range_start = 0, range_end = 0;
 };
 
 // One mapping of the program's address space (/proc/PID/maps).
@@ -160,6 +163,7 @@ class Process {
     // resume step over the breakpoint under the pc: a thread merely stopped at a breakpoint
     // address has not hit it yet, and must, or the hit would be lost.
     std::optional<std::uint64_t> reported_breakpoint;
+    std::uint64_t range_start = 0, range_end = 0;  // range stepping: see ThreadAction
   };
 
   Process() = default;
