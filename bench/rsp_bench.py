@@ -44,6 +44,12 @@ class Session:
         self.client.no_ack()
         self.kind = kind
         self.tid = re.search(r"thread:(?:p[0-9a-f]+\.)?([0-9a-f]+);", self.client.request("?")).group(1)
+        # What a user of each must say to keep Go's preemption signal from stopping the
+        # session (gdb says it by default; gostub passes SIGURG whatever the client says).
+        if kind == "lldb-server":
+            self.client.request("QPassSignals:17")  # SIGURG, Linux's number
+        elif kind == "gdbserver":
+            self.client.request("QPassSignals:10")  # SIGURG, gdb's number
 
     def cpu(self):
         return cpu_seconds(self.server.process.pid)
@@ -191,17 +197,66 @@ class SignalStorm:
         return 1
 
 
+class ThreadList:
+    """gdb's qfThreadInfo/qsThreadInfo walk with ~50 threads (4 busy)."""
+    name, unit, args = "thread list, 50 threads", "µs", ["os-threads", "48", "4"]
+    count = 1000
+
+    def prepare(self, s):
+        s.client.request(f"Z0,{s.symbol('main.square'):x},1")
+        s.resume_until_trap()
+        self.threads = 0
+
+    def run(self, s):
+        for _ in range(self.count):
+            reply, threads = s.client.request("qfThreadInfo"), 0
+            while reply.startswith("m"):
+                threads += reply.count(",") + 1
+                reply = s.client.request("qsThreadInfo")
+            if threads < 50:
+                raise RuntimeError(f"only {threads} threads listed")
+        return self.count
+
+
+class Interrupt:
+    """Ctrl-C (0x03) to stop reply while busy threads run; each time resumed for 20 ms."""
+    name, unit, args = "Ctrl-C to stop reply, 50 threads", "µs", ["os-threads", "48", "4"]
+    count = 50
+
+    def prepare(self, s):
+        s.client.request(f"Z0,{s.symbol('main.square'):x},1")
+        s.resume_until_trap()
+        s.client.request(f"z0,{s.symbol('main.square'):x},1")
+        self.latency = 0.0
+
+    def run(self, s):
+        for _ in range(self.count):
+            s.client.sock.sendall(s.client.frame("vCont;c"))
+            time.sleep(0.02)
+            s.client.send_raw(b"\x03")
+            reply = s.client.read_packet()
+            while not reply.startswith("T02") and not reply.startswith("T13"):
+                # a signal (SIGURG) seen first: gdb would pass it and interrupt again
+                s.client.sock.sendall(s.client.frame(f"vCont;C{reply[1:3]};c"))
+                s.client.send_raw(b"\x03")
+                reply = s.client.read_packet()
+        return self.count
+
+
 SCENARIOS = [RoundTrip(), ReadRegisters(), BreakpointHits(), SingleSteps(), MemoryRead("m"),
-             MemoryRead("x"), SignalStorm()]
+             MemoryRead("x"), SignalStorm(), ThreadList(), Interrupt()]
 
 
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--only", help="run the scenarios whose name contains this")
     options = parser.parse_args()
     print(f"| scenario | server | wall per op | server CPU per op | CPU ratio to gdbserver | peak RSS |")
     print("|---|---|---|---|---|---|")
     for scenario in SCENARIOS:
+        if options.only and options.only not in scenario.name:
+            continue
         results = {kind: [] for kind in SERVERS}
         for _ in range(options.repeat):
             for kind in SERVERS:  # interleaved, so drift in the machine hits all alike

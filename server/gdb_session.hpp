@@ -10,6 +10,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <unordered_map>
 
 #include "protocol/commands.hpp"
 #include "protocol/replies.hpp"
@@ -169,7 +170,6 @@ class GdbSession {
   std::optional<target::StopEvent> last_stop_;
   std::vector<target::ThreadAction> last_plan_;  // the last resume, redone past false conditions
   std::map<std::uint64_t, std::vector<protocol::AgentExpression>> conditions_;
-  std::pair<pid_t, int> stop_core_{0, -1};  // (thread, core) of the last stop
   // For lldb: what the other threads stopped for at the same time (see take_pending_stops).
   std::map<pid_t, target::StopEvent> other_stops_;
   // qXfer documents, built at offset 0 and served in chunks from the copy.
@@ -184,7 +184,9 @@ class GdbSession {
   std::optional<std::uint64_t> load_bias_;
   std::optional<symbols::GoRuntime> go_runtime_;
   std::optional<symbols::Goroutines> goroutine_reader_;
-  std::optional<std::vector<symbols::Goroutine>> goroutines_;  // this stop's; reset on resume
+  std::optional<std::vector<symbols::Goroutine>> goroutines_;        // this stop's; reset on resume
+  std::unordered_map<std::int64_t, std::size_t> goroutine_index_;    // goroutine id -> position
+  std::optional<std::pair<std::string, std::string>> thread_lists_;  // lldb's threads:, pcs:
   std::optional<std::uint64_t> told_allgs_;  // runtime.allgs as the client's symbols say
   bool asked_for_allgs_ = false;
   std::string memory_buffer_;  // reused by every m packet

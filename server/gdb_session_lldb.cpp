@@ -65,17 +65,23 @@ std::string_view reason_of(const target::StopEvent& stop) {
 
 void GdbSession::add_lldb_stop_keys(protocol::StopReply& reply, const target::StopEvent& stop) {
   reply.extra.emplace_back("hexname", hex_text(thread_display_name(stop.tid)));
-  std::string tids, pcs;
-  for (const auto tid : client_threads()) {
-    if (!tids.empty()) {
-      tids += ',';
-      pcs += ',';
+  // The same two lists for every thread's stop info at this stop: made once (lldb asks each
+  // thread, and with goroutine threads there may be thousands).
+  if (!thread_lists_) {
+    std::string tids, pcs;
+    for (const auto tid : client_threads()) {
+      if (!tids.empty()) {
+        tids += ',';
+        pcs += ',';
+      }
+      tids += protocol::hex_number(static_cast<std::uint64_t>(tid));
+      const auto* goroutine = parked_goroutine(tid);
+      pcs += protocol::hex_number(
+          goroutine ? goroutine->pc : process_.read_pc(static_cast<pid_t>(tid)).value_or(0));
     }
-    tids += protocol::hex_number(static_cast<std::uint64_t>(tid));
-    const auto* goroutine = parked_goroutine(tid);
-    pcs += protocol::hex_number(goroutine ? goroutine->pc
-                                          : process_.read_pc(static_cast<pid_t>(tid)).value_or(0));
+    thread_lists_.emplace(std::move(tids), std::move(pcs));
   }
+  const auto& [tids, pcs] = *thread_lists_;
   reply.extra.emplace_back("threads", tids);
   reply.extra.emplace_back("thread-pcs", pcs);
   if (const auto reason = reason_of(stop); !reason.empty()) {

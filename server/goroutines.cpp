@@ -76,6 +76,10 @@ const std::vector<symbols::Goroutine>* GdbSession::goroutines(std::string& why_n
     return nullptr;
   }
   goroutines_ = std::move(*listed);
+  goroutine_index_.clear();
+  for (std::size_t i = 0; i < goroutines_->size(); ++i) {
+    goroutine_index_.emplace((*goroutines_)[i].id, i);
+  }
   return &*goroutines_;
 }
 
@@ -191,6 +195,7 @@ std::string GdbSession::monitor_goroutine(std::string_view arguments) {
 std::string GdbSession::monitor_set(std::string_view arguments) {
   if (arguments == "goroutine-threads on" || arguments == "goroutine-threads off") {
     settings_.goroutine_threads = arguments.ends_with("on");
+    thread_lists_.reset();
     return fmt::format("goroutine-threads: {}\n", settings_.goroutine_threads ? "on" : "off");
   }
   return fmt::format("monitor set: unknown setting '{}'; see 'monitor help'\n", arguments);
@@ -201,10 +206,10 @@ const symbols::Goroutine* GdbSession::parked_goroutine(std::int64_t tid) {
   std::string why_not;
   const auto* all = goroutines(why_not);
   if (all == nullptr) return nullptr;
-  for (const auto& goroutine : *all) {
-    if (goroutine.id == tid - kGoroutineThreadBase && goroutine.thread == 0) return &goroutine;
-  }
-  return nullptr;
+  const auto found = goroutine_index_.find(tid - kGoroutineThreadBase);
+  if (found == goroutine_index_.end()) return nullptr;
+  const auto& goroutine = (*all)[found->second];
+  return goroutine.thread == 0 ? &goroutine : nullptr;
 }
 
 std::vector<std::int64_t> GdbSession::client_threads() {
