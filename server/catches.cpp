@@ -45,7 +45,7 @@ std::uint64_t past_stack_check(const symbols::LineTable& lines,
 void GdbSession::apply_catches() {
   std::string why_not;
   const auto* binary = go_binary(why_not);
-  if (binary == nullptr || !process_.alive()) return;
+  if (binary == nullptr || !process_->alive()) return;
   const auto bias = load_bias();
   const struct {
     const char* function;
@@ -62,24 +62,24 @@ void GdbSession::apply_catches() {
     if (!function) continue;
     const auto address = past_stack_check(binary->lines(), *function) + bias;
     if (point.wanted) {
-      if (process_.insert_breakpoint(address, Owner::kServer)) catch_points_[address] = point.kind;
+      if (process_->insert_breakpoint(address, Owner::kServer)) catch_points_[address] = point.kind;
     } else if (catch_points_.erase(address) > 0) {
-      (void)process_.remove_breakpoint(address, Owner::kServer);
+      (void)process_->remove_breakpoint(address, Owner::kServer);
     }
   }
 }
 
 target::StopEvent GdbSession::translate_catch(const target::StopEvent& stop) {
   if (stop.kind != target::StopEvent::Kind::kBreakpoint) return stop;
-  const auto pc = process_.read_pc(stop.tid);
+  const auto pc = process_->read_pc(stop.tid);
   if (!pc) return stop;
   const auto point = catch_points_.find(*pc);
   if (point == catch_points_.end()) return stop;
   const auto* runtime_reader = go_runtime();
-  const auto registers = process_.read_general_registers(stop.tid);
+  const auto registers = process_->read_general_registers(stop.tid);
   if (runtime_reader != nullptr && registers) {
     const auto& runtime = *runtime_reader;
-    const ProcessMemory memory(process_);
+    const ProcessMemory memory(*process_);
     const auto goroutine = runtime.goroutine_id(memory, register_value(*registers, kR14));
     const auto who = goroutine && *goroutine > 0 ? fmt::format("goroutine {}", *goroutine)
                                                  : std::string("the runtime (g0)");
@@ -103,7 +103,7 @@ target::StopEvent GdbSession::translate_catch(const target::StopEvent& stop) {
     if (log_packets_) fmt::print(stderr, "{}", message);
   }
   // The client's own breakpoint at the same place is reported as such.
-  if (process_.has_breakpoint(*pc, Owner::kClient)) return stop;
+  if (process_->has_breakpoint(*pc, Owner::kClient)) return stop;
   return target::StopEvent{target::StopEvent::Kind::kSignal, stop.tid, SIGTRAP, 0};
 }
 

@@ -89,17 +89,18 @@ std::optional<std::uint64_t> parse_c_number(std::string_view text) {
 
 GdbSession::GdbSession(target::Process& process, std::shared_ptr<Connection> connection,
                        Hooks hooks, GoSettings& settings, bool log_packets)
-    : process_(process),
+    : process_(&process),
       connection_(std::move(connection)),
       hooks_(std::move(hooks)),
       log_packets_(log_packets),
       settings_(settings) {
-  if (process_.alive()) {
+  if (process_->alive()) {
     // Like gdbserver: a launched program is stopped by exec's SIGTRAP, an attached one by SIGSTOP.
-    last_stop_ = target::StopEvent{target::StopEvent::Kind::kSignal, process_.pid(),
-                                   process_.attached() ? SIGSTOP : SIGTRAP, 0};
+    last_stop_ = target::StopEvent{target::StopEvent::Kind::kSignal, process_->pid(),
+                                   process_->attached() ? SIGSTOP : SIGTRAP, 0};
   }
-  process_.set_pass_signals(kAlwaysPassed);
+  pass_signals_ = kAlwaysPassed;
+  process_->set_pass_signals(kAlwaysPassed);
   apply_catches();
 }
 
@@ -132,13 +133,13 @@ void GdbSession::on_packet(std::string_view payload) {
 
 void GdbSession::on_interrupt() {
   if (!resume_outstanding_) return;
-  if (auto stop = process_.interrupt_all()) on_stop(*stop);
+  if (auto stop = process_->interrupt_all()) on_stop(*stop);
 }
 
 void GdbSession::on_stop(const target::StopEvent& raw_stop) {
   if (resume_outstanding_ && condition_false(raw_stop)) {
     // A conditional breakpoint whose condition is false: the client never hears of it.
-    auto resumed = process_.resume(last_plan_);
+    auto resumed = process_->resume(last_plan_);
     if (resumed && !*resumed) return;  // running again
     if (resumed) return on_stop(**resumed);
   }
@@ -153,8 +154,8 @@ void GdbSession::on_stop(const target::StopEvent& raw_stop) {
     general_thread_ = ThreadId{std::nullopt, stop.tid};
   }
   other_stops_.clear();
-  if (lldb_client_ && process_.alive()) {
-    for (const auto& other : process_.take_pending_stops()) other_stops_.emplace(other.tid, other);
+  if (lldb_client_ && process_->alive()) {
+    for (const auto& other : process_->take_pending_stops()) other_stops_.emplace(other.tid, other);
   }
   if (!resume_outstanding_) return;  // reported when the client asks (?)
   resume_outstanding_ = false;
@@ -193,13 +194,13 @@ bool GdbSession::condition_false(const target::StopEvent& stop) {
   for (const auto& action : last_plan_) {
     if (action.kind == target::ResumeKind::kStep) return false;
   }
-  const auto pc = process_.read_pc(stop.tid);
+  const auto pc = process_->read_pc(stop.tid);
   if (!pc || catch_points_.contains(*pc)) return false;
   const auto found = conditions_.find(*pc);
   if (found == conditions_.end()) return false;
-  auto registers = process_.read_registers(stop.tid);
+  auto registers = process_->read_registers(stop.tid);
   if (!registers) return false;
-  const StoppedThread context(process_, std::move(*registers));
+  const StoppedThread context(*process_, std::move(*registers));
   for (const auto& condition : found->second) {
     const auto value = condition.evaluate(context);
     // One that cannot be evaluated stops the program, as one that is true does.
@@ -223,19 +224,19 @@ std::string GdbSession::error(const target::Error& error) const {
 }
 
 std::string GdbSession::thread_id(std::int64_t tid) const {
-  return protocol::format_thread_id(process_.pid(), tid, multiprocess_);
+  return protocol::format_thread_id(process_->pid(), tid, multiprocess_);
 }
 
 bool GdbSession::names_process(const ThreadId& id) const {
   return !id.pid || *id.pid == ThreadId::kAll || *id.pid == ThreadId::kAny ||
-         *id.pid == process_.pid();
+         *id.pid == process_->pid();
 }
 
 std::optional<std::int64_t> GdbSession::selected_thread(const ThreadId& chosen) {
-  if (!process_.alive()) return std::nullopt;
+  if (!process_->alive()) return std::nullopt;
   if (chosen.tid > 0 && client_has_thread(chosen.tid)) return chosen.tid;
-  if (last_stop_ && process_.has_thread(last_stop_->tid)) return last_stop_->tid;
-  const auto tids = process_.threads();
+  if (last_stop_ && process_->has_thread(last_stop_->tid)) return last_stop_->tid;
+  const auto tids = process_->threads();
   if (tids.empty()) return std::nullopt;
   return tids.front();
 }
@@ -243,7 +244,7 @@ std::optional<std::int64_t> GdbSession::selected_thread(const ThreadId& chosen) 
 std::string GdbSession::stop_reply(const target::StopEvent& stop) {
   using Kind = target::StopEvent::Kind;
   protocol::StopReply reply;
-  reply.pid = process_.pid();
+  reply.pid = process_->pid();
   reply.tid = stop.tid;
   switch (stop.kind) {
     case Kind::kExited:
@@ -269,7 +270,7 @@ std::string GdbSession::stop_reply(const target::StopEvent& stop) {
   // No "core:": it costs a /proc read (3 system calls) per stop, ~10% of a breakpoint hit,
   // and neither gdb nor lldb needs it there (qXfer:threads still says each thread's core).
   if (lldb_client_ || threads_in_stop_reply_) add_lldb_stop_keys(reply, stop);
-  if (auto file = process_.read_general_registers(stop.tid)) {
+  if (auto file = process_->read_general_registers(stop.tid)) {
     const auto registers = target::x86_64_registers();
     for (const auto n : {regno::kRbp, regno::kRsp, regno::kRip}) {
       const auto& info = registers[n];
@@ -295,7 +296,9 @@ GdbSession::Reply GdbSession::handle(const protocol::QuerySupported& command) {
   reply += "QThreadSuffixSupported+;QListThreadsInStopReply+;native-signals+;";
   reply +=
       "qXfer:features:read+;qXfer:threads:read+;qXfer:exec-file:read+;qXfer:auxv:read+;"
-      "QPassSignals+;QProgramSignals+;ConditionalBreakpoints+";
+      "QPassSignals+;QProgramSignals+;ConditionalBreakpoints+;"
+      "QEnvironmentHexEncoded+;QEnvironmentUnset+;QEnvironmentReset+;QSetWorkingDir+;"
+      "QDisableRandomization+";
   return reply;
 }
 
@@ -328,6 +331,11 @@ std::optional<target::StopEvent> GdbSession::current_stop() const {
 
 GdbSession::Reply GdbSession::handle(const protocol::QueryHaltReason&) {
   const auto stop = current_stop();
+  if (!stop && !process_->alive()) {
+    // No program yet: gdbserver says W00; lldb-server an error, which lldb reads as
+    // "connected, ready to launch or attach" (W00 would read as a program that exited).
+    return lldb_client_ ? protocol::error_reply(ESRCH) : std::string("W00");
+  }
   if (!stop) return protocol::error_reply(ESRCH);
   return stop_reply(*stop);
 }
@@ -345,7 +353,7 @@ GdbSession::Reply GdbSession::handle(const protocol::WriteRegisters& command) {
   if (!tid) return protocol::error_reply(ESRCH);
   if (parked_goroutine(*tid)) return refuse_goroutine_thread(*tid);
   if (command.bytes.size() != target::register_file_size()) return protocol::error_reply(EINVAL);
-  if (auto written = process_.write_registers(static_cast<pid_t>(*tid), command.bytes); !written) {
+  if (auto written = process_->write_registers(static_cast<pid_t>(*tid), command.bytes); !written) {
     return error(written.error());
   }
   return std::string(protocol::kOk);
@@ -370,10 +378,10 @@ GdbSession::Reply GdbSession::handle(const protocol::WriteRegister& command) {
   if (parked_goroutine(*tid)) return refuse_goroutine_thread(*tid);
   const auto& info = registers[command.regno];
   if (command.bytes.size() != info.bitsize / 8u) return protocol::error_reply(EINVAL);
-  auto file = process_.read_registers(static_cast<pid_t>(*tid));
+  auto file = process_->read_registers(static_cast<pid_t>(*tid));
   if (!file) return error(file.error());
   file->replace(info.offset, command.bytes.size(), command.bytes);
-  if (auto written = process_.write_registers(static_cast<pid_t>(*tid), *file); !written)
+  if (auto written = process_->write_registers(static_cast<pid_t>(*tid), *file); !written)
     return error(written.error());
   return std::string(protocol::kOk);
 }
@@ -383,7 +391,7 @@ GdbSession::Reply GdbSession::handle(const protocol::ReadMemory& command) {
   const auto length = std::min<std::uint64_t>(command.length, (kMaxPacketSize - 16) / 2);
   if (length == 0) return std::string();
   memory_buffer_.resize(length);
-  auto got = process_.read_memory_into(command.address, memory_buffer_);
+  auto got = process_->read_memory_into(command.address, memory_buffer_);
   if (!got) return error(got.error());
   reply_buffer_.clear();
   protocol::append_hex(reply_buffer_, std::string_view(memory_buffer_).substr(0, *got));
@@ -392,7 +400,7 @@ GdbSession::Reply GdbSession::handle(const protocol::ReadMemory& command) {
 }
 
 GdbSession::Reply GdbSession::handle(const protocol::WriteMemory& command) {
-  if (auto written = process_.write_memory(command.address, command.bytes); !written) {
+  if (auto written = process_->write_memory(command.address, command.bytes); !written) {
     return error(written.error());
   }
   return std::string(protocol::kOk);
@@ -401,7 +409,7 @@ GdbSession::Reply GdbSession::handle(const protocol::WriteMemory& command) {
 GdbSession::Reply GdbSession::handle(const protocol::InsertBreakpoint& command) {
   // Only software breakpoints; the empty reply tells gdb the other kinds are not offered.
   if (command.type != protocol::BreakpointType::kSoftware) return std::string();
-  if (auto inserted = process_.insert_breakpoint(command.address); !inserted) {
+  if (auto inserted = process_->insert_breakpoint(command.address); !inserted) {
     return error(inserted.error());
   }
   // gdb sends the whole condition list again whenever it changes, without a z0 first.
@@ -415,7 +423,7 @@ GdbSession::Reply GdbSession::handle(const protocol::InsertBreakpoint& command) 
 
 GdbSession::Reply GdbSession::handle(const protocol::RemoveBreakpoint& command) {
   if (command.type != protocol::BreakpointType::kSoftware) return std::string();
-  if (auto removed = process_.remove_breakpoint(command.address); !removed) {
+  if (auto removed = process_->remove_breakpoint(command.address); !removed) {
     return error(removed.error());
   }
   conditions_.erase(command.address);
@@ -427,7 +435,7 @@ GdbSession::Reply GdbSession::handle(const protocol::QueryResumeActions&) {
 }
 
 GdbSession::Reply GdbSession::handle(const protocol::Resume& command) {
-  if (!process_.alive()) return protocol::error_reply(ESRCH);
+  if (!process_->alive()) return protocol::error_reply(ESRCH);
   std::vector<protocol::ResumeAction> actions = command.actions;
   for (const auto& action : actions) {
     if (action.thread && action.thread->tid >= kGoroutineThreadBase &&
@@ -447,7 +455,7 @@ GdbSession::Reply GdbSession::handle(const protocol::Resume& command) {
     }
   }
   std::vector<target::ThreadAction> plan;
-  for (const pid_t tid : process_.threads()) {
+  for (const pid_t tid : process_->threads()) {
     for (const auto& action : actions) {
       const bool applies =
           !action.thread || (names_process(*action.thread) &&
@@ -467,7 +475,7 @@ GdbSession::Reply GdbSession::handle(const protocol::Resume& command) {
   goroutines_.reset();
   thread_lists_.reset();
   last_plan_ = plan;
-  auto resumed = process_.resume(plan);
+  auto resumed = process_->resume(plan);
   if (!resumed) return error(resumed.error());
   resume_outstanding_ = true;
   resumed_yet_ = true;
@@ -485,6 +493,11 @@ GdbSession::Reply GdbSession::handle(const protocol::SetThread& command) {
 }
 
 GdbSession::Reply GdbSession::handle(const protocol::QueryThreadListFirst&) {
+  // No program yet: lldb takes an empty list for a process 1 that sent no stop, and gives up;
+  // lldb-server says OK here, which lldb reads as "connected, ready to launch or attach".
+  if (lldb_client_ && !process_->alive() && process_->pid() <= 0) {
+    return std::string(protocol::kOk);
+  }
   const auto tids = client_threads();
   if (tids.empty()) return std::string("l");
   std::string reply = "m";
@@ -514,8 +527,8 @@ GdbSession::Reply GdbSession::handle(const protocol::QueryCurrentThread&) {
 }
 
 GdbSession::Reply GdbSession::handle(const protocol::QueryAttached& command) {
-  if (command.pid && *command.pid != process_.pid()) return protocol::error_reply(ESRCH);
-  return std::string(process_.attached() ? "1" : "0");
+  if (command.pid && *command.pid != process_->pid()) return protocol::error_reply(ESRCH);
+  return std::string(process_->attached() ? "1" : "0");
 }
 
 std::string GdbSession::thread_display_name(std::int64_t tid) {
@@ -525,15 +538,15 @@ std::string GdbSession::thread_display_name(std::int64_t tid) {
                        goroutine_status(*goroutine));
   }
   if (const auto* runtime = go_runtime()) {
-    if (const auto registers = process_.read_general_registers(static_cast<pid_t>(tid))) {
+    if (const auto registers = process_->read_general_registers(static_cast<pid_t>(tid))) {
       std::uint64_t fs_base = 0;
       std::memcpy(&fs_base, registers->data() + target::x86_64_registers()[58].offset, 8);
-      if (const auto goroutine = runtime->thread_goroutine(ProcessMemory(process_), fs_base)) {
+      if (const auto goroutine = runtime->thread_goroutine(ProcessMemory(*process_), fs_base)) {
         return fmt::format("goroutine {} {}", goroutine->id, goroutine->start_function);
       }
     }
   }
-  return process_.thread_name(static_cast<pid_t>(tid));
+  return process_->thread_name(static_cast<pid_t>(tid));
 }
 
 std::string GdbSession::threads_document() {
@@ -541,7 +554,7 @@ std::string GdbSession::threads_document() {
   for (const auto tid : client_threads()) {
     xml += fmt::format("<thread id=\"{}\"", thread_id(tid));
     if (const int core =
-            tid < kGoroutineThreadBase ? process_.thread_core(static_cast<pid_t>(tid)) : -1;
+            tid < kGoroutineThreadBase ? process_->thread_core(static_cast<pid_t>(tid)) : -1;
         core >= 0)
       xml += fmt::format(" core=\"{}\"", core);
     xml += fmt::format(" name=\"{}\"/>\n", xml_escape(thread_display_name(tid)));
@@ -561,10 +574,10 @@ GdbSession::Reply GdbSession::handle(const protocol::TransferRead& command) {
     } else if (command.object == "threads") {
       document = threads_document();
     } else if (command.object == "exec-file") {
-      if (!process_.alive() && process_.executable().empty()) return protocol::error_reply(ESRCH);
-      document = process_.executable();
+      if (!process_->alive() && process_->executable().empty()) return protocol::error_reply(ESRCH);
+      document = process_->executable();
     } else if (command.object == "auxv") {
-      auto auxv = process_.auxv();
+      auto auxv = process_->auxv();
       if (!auxv) return error(auxv.error());
       document = std::move(*auxv);
     } else {
@@ -576,9 +589,9 @@ GdbSession::Reply GdbSession::handle(const protocol::TransferRead& command) {
 }
 
 GdbSession::Reply GdbSession::handle(const protocol::Kill& command) {
-  if (command.pid && *command.pid != process_.pid()) return protocol::error_reply(ESRCH);
-  if (process_.alive()) {
-    last_stop_ = process_.kill();
+  if (command.pid && *command.pid != process_->pid()) return protocol::error_reply(ESRCH);
+  if (process_->alive()) {
+    last_stop_ = process_->kill();
   }
   // vKill is answered with OK. "k" has no reply for gdb, which does not wait for one; lldb
   // waits for the exit, as lldb-server sends it.
@@ -588,10 +601,10 @@ GdbSession::Reply GdbSession::handle(const protocol::Kill& command) {
 }
 
 GdbSession::Reply GdbSession::handle(const protocol::Detach& command) {
-  if (command.pid && *command.pid != process_.pid()) return protocol::error_reply(ESRCH);
-  if (!process_.alive()) return protocol::error_reply(ESRCH);
-  fmt::print(stderr, "Detaching from process {}\n", process_.pid());
-  if (auto detached = process_.detach(); !detached) return error(detached.error());
+  if (command.pid && *command.pid != process_->pid()) return protocol::error_reply(ESRCH);
+  if (!process_->alive()) return protocol::error_reply(ESRCH);
+  fmt::print(stderr, "Detaching from process {}\n", process_->pid());
+  if (auto detached = process_->detach(); !detached) return error(detached.error());
   return std::string(protocol::kOk);
 }
 
@@ -605,7 +618,7 @@ void GdbSession::send_console(std::string_view text) {
 
 const symbols::GoBinary* GdbSession::go_binary(std::string& why_not) {
   if (!go_binary_ && go_binary_error_.empty()) {
-    if (auto binary = symbols::GoBinary::open(process_.executable())) {
+    if (auto binary = symbols::GoBinary::open(process_->executable())) {
       go_binary_ = std::move(*binary);
     } else {
       go_binary_error_ = binary.error().message;
@@ -618,7 +631,7 @@ const symbols::GoBinary* GdbSession::go_binary(std::string& why_not) {
 std::uint64_t GdbSession::load_bias() {
   if (load_bias_) return *load_bias_;
   if (!go_binary_ || !go_binary_->image().position_independent()) return 0;
-  const auto auxv = process_.auxv();
+  const auto auxv = process_->auxv();
   if (!auxv) return 0;  // not cached: the process may be gone, or not be read yet
   load_bias_ = 0;
   for (std::size_t at = 0; at + 16 <= auxv->size(); at += 16) {
@@ -645,8 +658,8 @@ std::string GdbSession::monitor_info() {
   const auto* binary = go_binary(why_not);
   if (binary == nullptr) return fmt::format("gostub: {}\n", why_not);
   std::string out = binary->describe();
-  out += fmt::format("process:\n\tpid\t{}\n\tthreads\t{}\n\tload bias\t{:#x}\n", process_.pid(),
-                     process_.threads().size(), load_bias());
+  out += fmt::format("process:\n\tpid\t{}\n\tthreads\t{}\n\tload bias\t{:#x}\n", process_->pid(),
+                     process_->threads().size(), load_bias());
   if (const auto* all = goroutines(why_not)) {
     out += fmt::format("\tgoroutines\t{}, from {}\n", all->size(),
                        goroutine_reader_->allgs_description());
@@ -776,7 +789,8 @@ GdbSession::Reply GdbSession::handle(const protocol::PassSignals& command) {
   for (const int gdb_signal : command.signals) {
     if (const int host = linux_signal(gdb_signal); host != 0) signals.insert(host);
   }
-  process_.set_pass_signals(std::move(signals));
+  pass_signals_ = signals;
+  process_->set_pass_signals(std::move(signals));
   return std::string(protocol::kOk);
 }
 
@@ -785,7 +799,8 @@ GdbSession::Reply GdbSession::handle(const protocol::ProgramSignals& command) {
   for (const int wire : command.signals) {
     if (const int host = linux_signal(wire); host != 0) signals.insert(host);
   }
-  process_.set_program_signals(std::move(signals));
+  program_signals_ = signals;
+  process_->set_program_signals(std::move(signals));
   return std::string(protocol::kOk);
 }
 

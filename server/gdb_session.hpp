@@ -37,6 +37,8 @@ class GdbSession {
  public:
   struct Hooks {
     std::function<void()> request_exit;  // `monitor exit`: end gostub after this reply
+    // vRun/A/vAttach: the server ends the current program and keeps this one.
+    std::function<target::Process*(std::unique_ptr<target::Process>)> replace_process;
   };
 
   GdbSession(target::Process& process, std::shared_ptr<Connection> connection, Hooks hooks,
@@ -98,6 +100,10 @@ class GdbSession {
   Reply handle(const protocol::QueryThreadsInfo& command);
   Reply handle(const protocol::QueryMemoryRegion& command);
   Reply handle(const protocol::ReadMemoryBinary& command);
+  Reply handle(const protocol::Run& command);
+  Reply handle(const protocol::QueryLaunchSuccess& command);
+  Reply handle(const protocol::Attach& command);
+  Reply handle(const protocol::SetLaunchSetting& command);
   Reply handle(const protocol::Declined& command);
   Reply handle(const protocol::Unknown& command);
 
@@ -135,6 +141,8 @@ class GdbSession {
   // breakpoint, when it has one there too).
   target::StopEvent translate_catch(const target::StopEvent& stop);
   void send_console(std::string_view text);
+  // A new program (launch.cpp): forget everything learnt about the old one.
+  void adopt(std::unique_ptr<target::Process> process);
 
   // Goroutines (goroutines.cpp). The list is read once per stop, on first use.
   const symbols::Goroutines* goroutine_reader();
@@ -151,7 +159,7 @@ class GdbSession {
   target::Result<std::string> thread_registers(std::int64_t tid);
   std::string refuse_goroutine_thread(std::int64_t tid) const;
 
-  target::Process& process_;
+  target::Process* process_;  // the server's; replaced when the client runs or attaches another
   std::shared_ptr<Connection> connection_;
   Hooks hooks_;
   bool log_packets_;
@@ -189,6 +197,12 @@ class GdbSession {
   std::optional<std::pair<std::string, std::string>> thread_lists_;  // lldb's threads:, pcs:
   std::optional<std::uint64_t> told_allgs_;  // runtime.allgs as the client's symbols say
   bool asked_for_allgs_ = false;
+  // What the client set for the next launch (QEnvironment…, QSetWorkingDir, QSetSTDIN, …).
+  target::LaunchOptions launch_settings_;
+  // The client's signal settings, for a program started later (QPassSignals, QProgramSignals).
+  std::set<int> pass_signals_;
+  std::optional<std::set<int>> program_signals_;
+  std::string launch_error_;   // lldb's A: told on qLaunchSuccess
   std::string memory_buffer_;  // reused by every m packet
   std::string reply_buffer_;
 };

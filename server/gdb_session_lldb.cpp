@@ -77,7 +77,7 @@ void GdbSession::add_lldb_stop_keys(protocol::StopReply& reply, const target::St
       tids += protocol::hex_number(static_cast<std::uint64_t>(tid));
       const auto* goroutine = parked_goroutine(tid);
       pcs += protocol::hex_number(
-          goroutine ? goroutine->pc : process_.read_pc(static_cast<pid_t>(tid)).value_or(0));
+          goroutine ? goroutine->pc : process_->read_pc(static_cast<pid_t>(tid)).value_or(0));
     }
     thread_lists_.emplace(std::move(tids), std::move(pcs));
   }
@@ -110,17 +110,17 @@ GdbSession::Reply GdbSession::handle(const protocol::QueryHostInfo&) {
 }
 
 GdbSession::Reply GdbSession::handle(const protocol::QueryProcessInfo&) {
-  auto facts = process_.facts();
+  auto facts = process_->facts();
   if (!facts) return error(facts.error());
   return fmt::format(
       "pid:{:x};parent-pid:{:x};real-uid:{:x};real-gid:{:x};effective-uid:{:x};"
       "effective-gid:{:x};triple:{};ostype:linux;endian:little;ptrsize:8;",
-      process_.pid(), facts->parent_pid, facts->real_uid, facts->real_gid, facts->effective_uid,
+      process_->pid(), facts->parent_pid, facts->real_uid, facts->real_gid, facts->effective_uid,
       facts->effective_gid, hex_text(kTriple));
 }
 
 GdbSession::Reply GdbSession::handle(const protocol::QueryWorkingDirectory&) {
-  auto facts = process_.facts();
+  auto facts = process_->facts();
   if (!facts) return error(facts.error());
   return hex_text(facts->working_directory);
 }
@@ -171,7 +171,7 @@ GdbSession::Reply GdbSession::handle(const protocol::QueryThreadsInfo&) {
 }
 
 GdbSession::Reply GdbSession::handle(const protocol::QueryMemoryRegion& command) {
-  auto regions = process_.memory_regions();
+  auto regions = process_->memory_regions();
   if (!regions) return error(regions.error());
   std::uint64_t gap_start = 0;
   for (const auto& region : *regions) {
@@ -199,7 +199,7 @@ GdbSession::Reply GdbSession::handle(const protocol::ReadMemoryBinary& command) 
   // Escaping at worst doubles the data: stay within the advertised packet size.
   const auto length = std::min<std::uint64_t>(command.length, (kMaxPacketSize - 16) / 2);
   memory_buffer_.resize(length);
-  auto got = process_.read_memory_into(command.address, memory_buffer_);
+  auto got = process_->read_memory_into(command.address, memory_buffer_);
   if (!got) return error(got.error());
   reply_buffer_.assign(binary_upload_ ? "b" : "");
   protocol::append_escaped(reply_buffer_, std::string_view(memory_buffer_).substr(0, *got));

@@ -58,19 +58,19 @@ const std::vector<symbols::Goroutine>* GdbSession::goroutines(std::string& why_n
     go_binary(why_not);
     return nullptr;
   }
-  if (!process_.alive()) {
+  if (!process_->alive()) {
     why_not = "the process is not running";
     return nullptr;
   }
   std::vector<symbols::ThreadContext> threads;
-  for (const pid_t tid : process_.threads()) {
-    if (const auto file = process_.read_general_registers(tid)) {
+  for (const pid_t tid : process_->threads()) {
+    if (const auto file = process_->read_general_registers(tid)) {
       threads.push_back({tid, register_at(*file, kFsBase), register_at(*file, target::regno::kRip),
                          register_at(*file, target::regno::kRsp),
                          register_at(*file, target::regno::kRbp)});
     }
   }
-  auto listed = reader->read(ProcessMemory(process_), threads);
+  auto listed = reader->read(ProcessMemory(*process_), threads);
   if (!listed) {
     why_not = listed.error().message;
     return nullptr;
@@ -125,7 +125,7 @@ std::string GdbSession::monitor_goroutines(std::string_view arguments) {
   const auto* all = goroutines(why_not);
   if (all == nullptr) return fmt::format("gostub: {}\n", why_not);
   const auto current = selected_thread(general_thread_);
-  const ProcessMemory memory(process_);
+  const ProcessMemory memory(*process_);
   std::string out;
   std::size_t shown = 0, matched = 0;
   for (const auto& goroutine : *all) {
@@ -162,7 +162,7 @@ std::string GdbSession::monitor_goroutine(std::string_view arguments) {
                                   [&](const auto& goroutine) { return goroutine.id == *id; });
   if (found == all->end()) return fmt::format("no goroutine {} (or it is dead)\n", *id);
   const auto& goroutine = *found;
-  const ProcessMemory memory(process_);
+  const ProcessMemory memory(*process_);
   const auto* reader = goroutine_reader_.operator->();
   std::string out = fmt::format("Goroutine {} [{}]\n", goroutine.id, goroutine_status(goroutine));
   out += goroutine.thread != 0 ? fmt::format("  thread: {}\n", goroutine.thread)
@@ -214,7 +214,7 @@ const symbols::Goroutine* GdbSession::parked_goroutine(std::int64_t tid) {
 
 std::vector<std::int64_t> GdbSession::client_threads() {
   std::vector<std::int64_t> out;
-  for (const pid_t tid : process_.threads()) out.push_back(tid);
+  for (const pid_t tid : process_->threads()) out.push_back(tid);
   if (!settings_.goroutine_threads) return out;
   std::string why_not;
   if (const auto* all = goroutines(why_not)) {
@@ -226,7 +226,7 @@ std::vector<std::int64_t> GdbSession::client_threads() {
 }
 
 bool GdbSession::client_has_thread(std::int64_t tid) {
-  if (tid > 0 && tid < kGoroutineThreadBase) return process_.has_thread(static_cast<pid_t>(tid));
+  if (tid > 0 && tid < kGoroutineThreadBase) return process_->has_thread(static_cast<pid_t>(tid));
   return parked_goroutine(tid) != nullptr;
 }
 
@@ -242,7 +242,7 @@ target::Result<std::string> GdbSession::thread_registers(std::int64_t tid) {
     }
     return file;
   }
-  return process_.read_registers(static_cast<pid_t>(tid));
+  return process_->read_registers(static_cast<pid_t>(tid));
 }
 
 std::string GdbSession::refuse_goroutine_thread(std::int64_t tid) const {

@@ -51,14 +51,19 @@ int main(int argc, char** argv) {
       "Usage:\n"
       "  gostub [--once] [OPTIONS] [HOST]:PORT PROG [ARGS...]\n"
       "  gostub [OPTIONS] [HOST]:PORT --attach PID\n"
+      "  gostub --multi [OPTIONS] [HOST]:PORT [PROG [ARGS...]]  (the client runs or attaches)\n"
       "  gostub [OPTIONS] - PROG [ARGS...]        (RSP over stdin/stdout)\n"
       "  gostub info PROG | symbolize PROG ADDR... | lines PROG FUNC | functions PROG\n"
       "\n"
       ":PORT listens on 127.0.0.1 only; name a host (0.0.0.0, ::) to listen elsewhere.\n"
       "Then: gdb PROG -ex 'target remote HOST:PORT'");
-  bool once = false, attach = false, debug = false, version = false, goroutine_threads = false;
+  bool once = false, attach = false, debug = false, version = false, goroutine_threads = false,
+       multi = false;
   app.add_flag("--once", once, "Exit when the first client disconnects");
   app.add_flag("--attach", attach, "Attach to the running process PID");
+  app.add_flag("--multi", multi,
+               "Start with no program, or keep going when it ends: the client runs one "
+               "(gdb: target extended-remote, run; lldb: process launch) or attaches (vAttach)");
   app.add_flag("--debug,--remote-debug", debug, "Log every packet to stderr");
   app.add_flag("--version", version, "Print the version and exit");
   app.add_flag("--goroutine-threads", goroutine_threads,
@@ -84,7 +89,7 @@ int main(int argc, char** argv) {
     attach = true;
     rest.erase(rest.begin() + 1);
   }
-  if (rest.size() < 2) {
+  if (rest.size() < (multi ? 1u : 2u)) {
     fmt::print(stderr, "{}", app.help());
     return 2;
   }
@@ -115,7 +120,9 @@ int main(int argc, char** argv) {
   ::signal(SIGPIPE, SIG_IGN);
   gostub::server::block_child_signals();
   gostub::target::Result<std::unique_ptr<gostub::target::Process>> process;
-  if (attach) {
+  if (multi && rest.size() == 1) {
+    process = gostub::target::Process::none();
+  } else if (attach) {
     int pid = 0;
     const auto& text = rest[1];
     const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), pid);
@@ -148,6 +155,7 @@ int main(int argc, char** argv) {
                                                               .port = endpoint->port,
                                                               .once = once,
                                                               .log_packets = debug,
+                                                              .multi = multi,
                                                               .settings = settings},
                                 std::move(*process));
   int status = 1;

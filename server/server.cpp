@@ -95,7 +95,7 @@ void Server::watch_children() {
           if (auto stop = process_->handle_wait_events()) {
             if (session_) {
               session_->on_stop(*stop);
-            } else if (!process_->alive()) {
+            } else if (!process_->alive() && !options_.multi) {
               finish();  // the program died with nobody attached
               return;
             }
@@ -124,13 +124,16 @@ void Server::accept_next() {
 
 void Server::start_session(int input_fd, int output_fd) {
   connection_ = std::make_shared<Connection>(io_, input_fd, output_fd, options_.log_packets);
-  session_ = std::make_unique<GdbSession>(*process_, connection_,
-                                          GdbSession::Hooks{.request_exit =
-                                                                [this] {
-                                                                  exit_requested_ = true;
-                                                                  connection_->close_after_writes();
-                                                                }},
-                                          options_.settings, options_.log_packets);
+  session_ = std::make_unique<GdbSession>(
+      *process_, connection_,
+      GdbSession::Hooks{
+          .request_exit =
+              [this] {
+                exit_requested_ = true;
+                connection_->close_after_writes();
+              },
+          .replace_process = [this](auto next) { return replace_process(std::move(next)); }},
+      options_.settings, options_.log_packets);
   connection_->start(Connection::Callbacks{
       .on_packet = [this](std::string_view payload) { session_->on_packet(payload); },
       .on_interrupt = [this] { session_->on_interrupt(); },
@@ -143,13 +146,27 @@ void Server::on_session_closed() {
   session_.reset();
   connection_.reset();
   if (exit_requested_ || options_.once || options_.stdio) return finish();
-  if (!process_->alive() && !extended_mode_) return finish();  // nothing left to debug
+  if (!process_->alive() && !extended_mode_ && !options_.multi) {
+    return finish();  // nothing left to debug
+  }
   // The next client finds the program stopped, as this one left it.
   if (process_->running()) (void)process_->interrupt_all();
   fmt::print(stderr,
              "Remote side has terminated connection.  GDBserver will reopen the connection.\n");
   fmt::print(stderr, "Listening on port {}\n", acceptor_->local_endpoint().port());
   accept_next();
+}
+
+target::Process* Server::replace_process(std::unique_ptr<target::Process> next) {
+  if (process_->alive()) {
+    if (process_->attached()) {
+      (void)process_->detach();
+    } else {
+      (void)process_->kill();
+    }
+  }
+  process_ = std::move(next);
+  return process_.get();
 }
 
 void Server::finish() {

@@ -27,6 +27,7 @@ struct ServerOptions {
   std::uint16_t port = 0;    // 0: any free port
   bool once = false;         // exit when the first client goes
   bool log_packets = false;  // --debug / --remote-debug
+  bool multi = false;        // --multi: stay for clients that run or attach programs
   GoSettings settings;
 };
 
@@ -45,6 +46,8 @@ class Server {
   void start_session(int input_fd, int output_fd);
   void on_session_closed();
   void finish();
+  // Ends the current program (killed, or detached when attached) and keeps `next` instead.
+  target::Process* replace_process(std::unique_ptr<target::Process> next);
 
   boost::asio::io_context& io_;
   ServerOptions options_;

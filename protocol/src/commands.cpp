@@ -369,6 +369,57 @@ Result legacy_resume(std::string_view args) {
   return parse_legacy_resume(kLetter, args);
 }
 
+Result parse_vrun(std::string_view args) {
+  Run run;
+  for (;;) {
+    const auto end = args.find(';');
+    auto argument = from_hex(args.substr(0, end));
+    if (!argument) return fail("vRun: arguments must be hex");
+    run.argv.push_back(std::move(*argument));
+    if (end == std::string_view::npos) break;
+    args.remove_prefix(end + 1);
+  }
+  return run;
+}
+
+Result parse_lldb_arguments(std::string_view args) {
+  // A ARGLEN,ARGNUM,ARG,ARGLEN,ARGNUM,ARG,…: ARGLEN counts hex digits.
+  Run run{{}, true};
+  while (!args.empty()) {
+    const auto first = args.find(',');
+    const auto second = first == std::string_view::npos ? first : args.find(',', first + 1);
+    if (second == std::string_view::npos) return fail("A: expected LEN,NUM,ARG");
+    const auto length = parse_hex_number(args.substr(0, first));
+    const auto number = parse_hex_number(args.substr(first + 1, second - first - 1));
+    if (!length || !number || *number != run.argv.size() || *length > args.size() - second - 1)
+      return fail("A: bad argument length or number");
+    auto argument = from_hex(args.substr(second + 1, *length));
+    if (!argument) return fail("A: arguments must be hex");
+    run.argv.push_back(std::move(*argument));
+    args.remove_prefix(second + 1 + *length);
+    if (!args.empty() && args.front() == ',') args.remove_prefix(1);
+  }
+  if (run.argv.empty()) return fail("A: no program");
+  return run;
+}
+
+Result parse_vattach(std::string_view args) {
+  const auto pid = parse_hex_number(args);
+  if (!pid || *pid == 0 || *pid > INT32_MAX) return fail("vAttach: bad process id");
+  return Attach{static_cast<std::int64_t>(*pid)};
+}
+
+template <SetLaunchSetting::What kWhat, bool kHex>
+Result launch_setting(std::string_view args) {
+  if constexpr (kHex) {
+    auto value = from_hex(args);
+    if (!value) return fail("expected hex");
+    return SetLaunchSetting{kWhat, std::move(*value)};
+  } else {
+    return SetLaunchSetting{kWhat, std::string(args)};
+  }
+}
+
 template <const std::string_view& kReason>
 Result declined(std::string_view) {
   return Declined{kReason};
@@ -377,13 +428,11 @@ Result declined(std::string_view) {
 constexpr std::string_view kNoHostWrites = "host I/O is read-only: no vFile:pwrite/unlink";
 constexpr std::string_view kNoNonStop = "non-stop mode is not offered";
 constexpr std::string_view kNoTracepoints = "tracepoints are not offered";
-constexpr std::string_view kNoRun = "vRun/vAttach (extended-remote launch) are not offered yet";
 constexpr std::string_view kNoTls = "qGetTLSAddr: Go does not use the C TLS model";
 constexpr std::string_view kNoThreadEvents = "thread create/exit events are not offered";
 constexpr std::string_view kNoCrc = "qCRC is not offered; gdb falls back to reading memory";
 constexpr std::string_view kNoExtraInfo = "qXfer:threads:read carries thread names instead";
-constexpr std::string_view kNoLaunch =
-    "launching or attaching from the client is not offered yet: gostub starts with its program";
+constexpr std::string_view kNoAttachWait = "attaching to a process not yet started is not offered";
 constexpr std::string_view kNoExtendedInfo = "jThreadExtendedInfo describes libdispatch queues";
 constexpr std::string_view kNoPlugins = "no structured-data plugins";
 
@@ -439,12 +488,27 @@ constexpr std::array kTable = {
     Entry{{"qMemoryRegionInfo:", false}, parse_memory_region},
     Entry{{"jThreadExtendedInfo:", false}, declined<kNoExtendedInfo>},
     Entry{{"qStructuredDataPlugins", true}, declined<kNoPlugins>},
-    Entry{{"qVAttachOrWaitSupported", true}, declined<kNoLaunch>},
-    Entry{{"QSetSTDIN:", false}, declined<kNoLaunch>},
-    Entry{{"QSetSTDOUT:", false}, declined<kNoLaunch>},
-    Entry{{"QSetSTDERR:", false}, declined<kNoLaunch>},
-    Entry{{"QSetWorkingDir:", false}, declined<kNoLaunch>},
-    Entry{{"QEnvironment", false}, declined<kNoLaunch>},
+    Entry{{"qVAttachOrWaitSupported", true}, declined<kNoAttachWait>},
+    Entry{{"QSetSTDIN:", false}, launch_setting<SetLaunchSetting::What::kStdin, true>},
+    Entry{{"QSetSTDOUT:", false}, launch_setting<SetLaunchSetting::What::kStdout, true>},
+    Entry{{"QSetSTDERR:", false}, launch_setting<SetLaunchSetting::What::kStderr, true>},
+    Entry{{"QSetWorkingDir:", false},
+          launch_setting<SetLaunchSetting::What::kWorkingDirectory, true>},
+    Entry{{"QSetDisableASLR:", false}, launch_setting<SetLaunchSetting::What::kDisableAslr, false>},
+    Entry{{"QDisableRandomization:", false},
+          launch_setting<SetLaunchSetting::What::kDisableAslr, false>},
+    Entry{{"QEnvironmentHexEncoded:", false},
+          launch_setting<SetLaunchSetting::What::kEnvironmentSet, true>},
+    Entry{{"QEnvironmentUnset:", false},
+          launch_setting<SetLaunchSetting::What::kEnvironmentUnset, true>},
+    Entry{{"QEnvironmentReset", true},
+          launch_setting<SetLaunchSetting::What::kEnvironmentReset, false>},
+    Entry{{"QEnvironment:", false}, launch_setting<SetLaunchSetting::What::kEnvironmentSet, false>},
+    Entry{{"QLaunchArch:", false}, launch_setting<SetLaunchSetting::What::kLaunchArch, false>},
+    Entry{{"qLaunchSuccess", true}, no_arguments<QueryLaunchSuccess>},
+    Entry{{"vRun;", false}, parse_vrun},
+    Entry{{"vAttach;", false}, parse_vattach},
+    Entry{{"A", false}, parse_lldb_arguments},
     Entry{{"QThreadEvents:", false}, declined<kNoThreadEvents>},
     // Tracepoints, by name: a bare "QT" prefix would swallow lldb's QThreadSuffixSupported.
     Entry{{"qTfP", true}, declined<kNoTracepoints>},
@@ -463,8 +527,6 @@ constexpr std::array kTable = {
     Entry{{"QTro:", false}, declined<kNoTracepoints>},
     Entry{{"QTBuffer:", false}, declined<kNoTracepoints>},
     Entry{{"QTNotes:", false}, declined<kNoTracepoints>},
-    Entry{{"vRun;", false}, declined<kNoRun>},
-    Entry{{"vAttach", false}, declined<kNoRun>},
     Entry{{"qGetTLSAddr:", false}, declined<kNoTls>},
     Entry{{"qCRC:", false}, declined<kNoCrc>},
     Entry{{"qThreadExtraInfo,", false}, declined<kNoExtraInfo>},
@@ -484,7 +546,6 @@ constexpr std::array kTable = {
     Entry{{"s", false}, legacy_resume<'s'>},
     Entry{{"S", false}, legacy_resume<'S'>},
     Entry{{"x", false}, parse_read_memory_binary},
-    Entry{{"A", false}, declined<kNoLaunch>},
 };
 
 constexpr auto kPatterns = [] {

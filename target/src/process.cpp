@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <signal.h>
+#include <sys/personality.h>
 #include <sys/ptrace.h>
 #include <sys/user.h>
 #include <sys/wait.h>
@@ -101,6 +102,12 @@ Result<std::unique_ptr<Process>> Process::launch(const LaunchOptions& options) {
   std::vector<char*> argv;
   for (const auto& argument : options.argv) argv.push_back(const_cast<char*>(argument.c_str()));
   argv.push_back(nullptr);
+  std::vector<char*> environment;
+  if (options.environment) {
+    for (const auto& entry : *options.environment)
+      environment.push_back(const_cast<char*>(entry.c_str()));
+  }
+  environment.push_back(nullptr);
 
   const pid_t pid = ::fork();
   if (pid < 0) return std::unexpected(last_system_error("fork"));
@@ -116,10 +123,27 @@ Result<std::unique_ptr<Process>> Process::launch(const LaunchOptions& options) {
       if (null_fd >= 0) ::dup2(null_fd, STDIN_FILENO);
       ::dup2(STDERR_FILENO, STDOUT_FILENO);
     }
+    // What the client asked for; a failure ends the child, and launch() reports it.
+    const auto redirect = [](const std::string& path, int fd, int flags) {
+      if (path.empty()) return true;
+      const int opened = ::open(path.c_str(), flags | O_CLOEXEC, 0666);
+      return opened >= 0 && ::dup2(opened, fd) >= 0;
+    };
+    if (!redirect(options.stdin_path, STDIN_FILENO, O_RDONLY) ||
+        !redirect(options.stdout_path, STDOUT_FILENO, O_WRONLY | O_CREAT | O_TRUNC) ||
+        !redirect(options.stderr_path, STDERR_FILENO, O_WRONLY | O_CREAT | O_TRUNC) ||
+        (!options.working_directory.empty() && ::chdir(options.working_directory.c_str()) != 0)) {
+      ::_exit(127);
+    }
+    if (options.disable_address_randomization) ::personality(ADDR_NO_RANDOMIZE);
     char byte;
     while (::read(gate[0], &byte, 1) < 0 && errno == EINTR) {
     }
-    ::execv(program->c_str(), argv.data());
+    if (options.environment) {
+      ::execve(program->c_str(), argv.data(), environment.data());
+    } else {
+      ::execv(program->c_str(), argv.data());
+    }
     ::_exit(127);
   }
 

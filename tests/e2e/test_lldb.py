@@ -4,7 +4,9 @@ normalised. Both run the program with Go's asynchronous preemption off there, si
 lldb-server stops the session on every SIGURG; the SIGURG tests run with it on."""
 
 import re
+import subprocess
 import sys
+import tempfile
 import time
 import unittest
 from pathlib import Path
@@ -197,6 +199,62 @@ class LldbRobustness(unittest.TestCase):
             self.assertIn("triple:", client.request("qHostInfo"))
             self.assertTrue(client.request("jThreadsInfo").startswith("["))
             client.close()
+
+
+
+def lldb_without_a_process(binary, port, commands):
+    """lldb in batch mode waits at `gdb-remote` for a stop that a server with no program never
+    sends (with lldb-server too): connect in async mode, then go on synchronously."""
+    args = ["lldb-19", "--no-lldbinit", "-b", "-o", "script lldb.debugger.SetAsync(True)",
+            "-o", f"gdb-remote 127.0.0.1:{port}", "-o", "script lldb.debugger.SetAsync(False)"]
+    for command in commands:
+        args += ["-o", command]
+    return harness.run_client(args + [str(binary)], harness.TIMEOUT)
+
+
+class LaunchAndAttachThroughGostub(unittest.TestCase):
+    """gostub --multi: lldb launches (QSetSTDOUT…, QSetWorkingDir, QEnvironment, A,
+    qLaunchSuccess) or attaches (vAttach) after `gdb-remote`."""
+
+    def test_process_launch_with_settings_then_breakpoints(self):
+        binary = fixture()
+        workdir = Path(tempfile.mkdtemp())
+        output = workdir / "out.txt"
+        with DebugServer("gostub", [], extra=["--multi"]) as server:
+            out = lldb_without_a_process(binary, server.port, [
+                "breakpoint set -n main.square",
+                f"process launch -w {workdir} -E GOSTUB_TEST=lldb -i /dev/null -o {output} "
+                f"-e {workdir / 'err.txt'} -- environment x 'y z'",
+                "process status", "continue"])
+            server.wait()
+        self.assertIn("launched: ", out)
+        self.assertIn("exited with status = 0", out)
+        self.assertEqual(output.read_text().splitlines()[0],
+                         f'GOSTUB_TEST="lldb" HOME_SET=true cwd={workdir} args=["x" "y z"]')
+        self.assertEqual((workdir / "err.txt").read_text(), "to stderr\n")
+        with DebugServer("gostub", [], extra=["--multi"]) as server:
+            out = lldb_without_a_process(binary, server.port, [
+                "breakpoint set -n main.square", "process launch -o /dev/null -- basics",
+                "bt 1", "process kill"])
+        self.assertIn("stop reason = breakpoint 1.1", out)
+        self.assertRegex(out, r"frame #0: .*main\.square")
+
+    def test_process_attach_and_detach(self):
+        binary = fixture()
+        program = subprocess.Popen([str(binary), "spin"], stdout=subprocess.PIPE, text=True)
+        try:
+            program.stdout.readline()
+            with DebugServer("gostub", [], extra=["--multi"]) as server:
+                out = lldb_without_a_process(binary, server.port, [
+                    f"process attach -p {program.pid}", "thread list", "detach"])
+            self.assertIn(f"Process {program.pid} stopped", out)
+            self.assertIn("name = 'goroutine", out)
+            self.assertIn("detached", out)
+            time.sleep(0.2)
+            self.assertIsNone(program.poll())
+        finally:
+            program.kill()
+            program.wait()
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import unittest
 from pathlib import Path
@@ -191,6 +192,65 @@ class Transports(unittest.TestCase):
             out = run_gdb(binary, server.port, ["break main.square", "continue", "bt 1", "kill"],
                           connect="target extended-remote")
             self.assertIn("hit Breakpoint 1, main.square", out)
+
+
+class LaunchAndAttachFromTheClient(unittest.TestCase):
+    """gostub --multi, as gdbserver --multi: gdb's extended-remote `run` (vRun, with the
+    environment, directory and arguments gdb sets) and `attach` (vAttach)."""
+
+    def run_with_settings(self, kind, binary, workdir):
+        with DebugServer(kind, [], extra=["--multi"]) as server:
+            out = run_gdb(binary, server.port, [
+                f"set remote exec-file {binary}", "set args environment a 'b c'",
+                "set environment GOSTUB_TEST=hello world", f"set cwd {workdir}",
+                "break main.main", "run", "bt 1", "continue", "run", "continue"],
+                connect="target extended-remote")
+            time.sleep(0.3)
+            return out, server.output()
+
+    def test_run_passes_environment_directory_and_arguments_like_gdbserver(self):
+        binary = fixture()
+        workdir = Path(tempfile.mkdtemp())
+        printed = {}
+        for kind in ["gostub", "gdbserver"]:
+            out, server_output = self.run_with_settings(kind, binary, workdir)
+            self.assertEqual(out.count("hit Breakpoint 1, main.main"), 2, out)  # run, run again
+            self.assertEqual(out.count("exited normally"), 2, out)
+            printed[kind] = re.findall(r"^GOSTUB_TEST=.*$", server_output, re.M)
+        self.assertEqual(printed["gostub"],
+                         [f'GOSTUB_TEST="hello world" HOME_SET=true cwd={workdir} '
+                          'args=["a" "b c"]'] * 2)
+        self.assertEqual(printed["gostub"], printed["gdbserver"])
+
+    def test_run_without_a_program_and_with_a_missing_one_is_an_error(self):
+        binary = fixture()
+        with DebugServer("gostub", [], extra=["--multi"]) as server:
+            out = run_gdb(binary, server.port, ["run"], connect="target extended-remote")
+            self.assertIn("no program: give one to gostub", server.output() + out)
+        self.assertIn("Running the default executable on the remote target failed", out)
+        with DebugServer("gostub", [], extra=["--multi"]) as server:
+            out = run_gdb(binary, server.port, ["set remote exec-file /nonexistent/prog", "run"],
+                          connect="target extended-remote")
+            self.assertIn("Cannot exec /nonexistent/prog", server.output() + out)
+
+    def test_attach_then_detach_leaves_the_program_running(self):
+        binary = fixture()
+        program = subprocess.Popen([str(binary), "spin"], stdout=subprocess.PIPE, text=True)
+        try:
+            program.stdout.readline()  # "spinning": the runtime is up
+            with DebugServer("gostub", [], extra=["--multi"]) as server:
+                out = run_gdb(binary, server.port, [
+                    f"attach {program.pid}", "info threads", "detach"],
+                    connect="target extended-remote")
+                self.assertIn(f"Attached; pid = {program.pid}", server.output())
+            self.assertRegex(out, r"goroutine \d+ ")
+            self.assertIn(f"[Inferior 1 (process {program.pid}) detached]", out)
+            time.sleep(0.2)
+            self.assertIsNone(program.poll())  # still running, untraced
+            self.assertIn("TracerPid:\t0", Path(f"/proc/{program.pid}/status").read_text())
+        finally:
+            program.kill()
+            program.wait()
 
 
 class Lifecycle(unittest.TestCase):

@@ -168,21 +168,47 @@ struct ReadMemoryBinary {  // x ADDR,LENGTH
 };
 
 // A packet we know and deliberately answer with the empty reply; `reason` is logged.
+// Launching and attaching from the client (gdb's extended-remote run/attach, lldb's launch).
+struct Run {  // vRun;PROGRAM;ARG…  (hex); lldb: A LEN,N,ARG,… (hex), then qLaunchSuccess
+  std::vector<std::string> argv;  // argv[0] empty: the program gostub was started with
+  bool lldb_style = false;        // "A": reply OK and report the stop on qLaunchSuccess/?
+};
+struct QueryLaunchSuccess {};  // qLaunchSuccess
+struct Attach {                // vAttach;PID
+  std::int64_t pid;
+};
+struct SetLaunchSetting {  // QSetSTDIN/STDOUT/STDERR, QSetWorkingDir, QSetDisableASLR,
+                           // QEnvironment…
+  enum class What : std::uint8_t {
+    kStdin,
+    kStdout,
+    kStderr,
+    kWorkingDirectory,
+    kDisableAslr,
+    kEnvironmentSet,    // value: "NAME=VALUE"
+    kEnvironmentUnset,  // value: NAME
+    kEnvironmentReset,
+    kLaunchArch,
+  } what;
+  std::string value;
+};
 struct Declined {
   std::string_view reason;
 };
 // Not a packet we know: answered with the empty reply, as the protocol requires.
 struct Unknown {};
 
-using Command = std::variant<
-    QuerySupported, StartNoAckMode, QueryHaltReason, ReadRegisters, WriteRegisters, ReadRegister,
-    WriteRegister, ReadMemory, WriteMemory, InsertBreakpoint, RemoveBreakpoint, QueryResumeActions,
-    Resume, SetThread, QueryThreadListFirst, QueryThreadListNext, QueryThreadAlive,
-    QueryCurrentThread, QueryAttached, TransferRead, Kill, Detach, MonitorCommand, QueryOffsets,
-    QuerySymbol, QueryTraceStatus, PassSignals, ProgramSignals, EnableExtendedMode, HostSetFs,
-    HostOpen, HostPread, HostClose, HostFstat, HostReadlink, EnableThreadSuffix,
-    EnableThreadsInStopReply, QueryHostInfo, QueryProcessInfo, QueryWorkingDirectory,
-    QueryThreadStopInfo, QueryThreadsInfo, QueryMemoryRegion, ReadMemoryBinary, Declined, Unknown>;
+using Command =
+    std::variant<QuerySupported, StartNoAckMode, QueryHaltReason, ReadRegisters, WriteRegisters,
+                 ReadRegister, WriteRegister, ReadMemory, WriteMemory, InsertBreakpoint,
+                 RemoveBreakpoint, QueryResumeActions, Resume, SetThread, QueryThreadListFirst,
+                 QueryThreadListNext, QueryThreadAlive, QueryCurrentThread, QueryAttached,
+                 TransferRead, Kill, Detach, MonitorCommand, QueryOffsets, QuerySymbol,
+                 QueryTraceStatus, PassSignals, ProgramSignals, EnableExtendedMode, HostSetFs,
+                 HostOpen, HostPread, HostClose, HostFstat, HostReadlink, EnableThreadSuffix,
+                 EnableThreadsInStopReply, QueryHostInfo, QueryProcessInfo, QueryWorkingDirectory,
+                 QueryThreadStopInfo, QueryThreadsInfo, QueryMemoryRegion, ReadMemoryBinary, Run,
+                 QueryLaunchSuccess, Attach, SetLaunchSetting, Declined, Unknown>;
 
 struct ParseError {
   std::string message;

@@ -28,6 +28,11 @@ struct LaunchOptions {
   std::vector<std::string> argv;  // argv[0]: the program, as the user named it
   bool stdout_to_stderr = false;  // RSP over stdin/stdout: keep the program off that channel
   bool take_terminal = true;      // make the program the terminal's foreground process group
+  // What a client may set before it launches (QEnvironment*, QSetWorkingDir, QSetSTDIN, …):
+  std::optional<std::vector<std::string>> environment;  // "NAME=VALUE"; absent: gostub's own
+  std::string working_directory;                        // empty: gostub's own
+  std::string stdin_path, stdout_path, stderr_path;     // empty: inherited
+  bool disable_address_randomization = false;
 };
 
 enum class ResumeKind : std::uint8_t { kContinue, kStep };
@@ -167,6 +172,17 @@ class Process {
   };
 
   Process() = default;
+
+ public:
+  // No process yet (gostub --multi, before a client runs or attaches one): every operation
+  // fails as on a process that has exited.
+  static std::unique_ptr<Process> none() {
+    std::unique_ptr<Process> process(new Process());
+    process->alive_ = false;
+    return process;
+  }
+
+ private:
   Result<void> seize_all_threads();
   Thread& add_thread(pid_t tid);
 
