@@ -231,9 +231,36 @@ TEST_CASE("lldb's packets") {
   CHECK(parse_as<ReadMemoryBinary>("x0,0").length == 0);
   CHECK(malformed("x4a03c0"));
   parse_as<Declined>("qVAttachOrWaitSupported");
-  parse_as<Declined>("vAttach;1234");
-  parse_as<Declined>("A10,0,2f62696e");
   parse_as<Declined>("QTinit");
+}
+
+TEST_CASE("launching and attaching from the client") {
+  // gdb: vRun;PROGRAM;ARG… in hex; an empty PROGRAM means the server's own.
+  const auto run = parse_as<Run>("vRun;2f62696e2f6c73;2d6c;61200b");
+  CHECK(run.argv == std::vector<std::string>{"/bin/ls", "-l", "a \x0b"});
+  CHECK_FALSE(run.lldb_style);
+  CHECK(parse_as<Run>("vRun;").argv == std::vector<std::string>{""});
+  CHECK(malformed("vRun;zz"));
+  // lldb: A LEN,NUM,ARG,… where LEN counts hex digits.
+  const auto launch = parse_as<Run>("A8,0,2f62696e,4,1,2d6c");
+  CHECK(launch.argv == std::vector<std::string>{"/bin", "-l"});
+  CHECK(launch.lldb_style);
+  CHECK(malformed("A8,1,2f62696e"));  // argument numbers count from 0
+  CHECK(malformed("A9,0,2f62696e"));  // longer than what follows
+  CHECK(malformed("A"));
+  CHECK(parse_as<Attach>("vAttach;4d2").pid == 1234);
+  CHECK(malformed("vAttach;0"));
+  CHECK(malformed("vAttach;xyz"));
+  using What = SetLaunchSetting::What;
+  CHECK(parse_as<SetLaunchSetting>("QSetSTDOUT:2f746d70").value == "/tmp");
+  CHECK(parse_as<SetLaunchSetting>("QSetWorkingDir:2f746d70").what == What::kWorkingDirectory);
+  CHECK(parse_as<SetLaunchSetting>("QEnvironment:A=b c").value == "A=b c");
+  CHECK(parse_as<SetLaunchSetting>("QEnvironmentHexEncoded:413d62").value == "A=b");
+  CHECK(parse_as<SetLaunchSetting>("QEnvironmentUnset:41").what == What::kEnvironmentUnset);
+  CHECK(parse_as<SetLaunchSetting>("QEnvironmentReset").what == What::kEnvironmentReset);
+  CHECK(parse_as<SetLaunchSetting>("QDisableRandomization:1").what == What::kDisableAslr);
+  CHECK(malformed("QSetSTDIN:zz"));
+  parse_as<QueryLaunchSuccess>("qLaunchSuccess");
 }
 
 TEST_CASE("the names gdb and lldb use reach their own entries") {
@@ -263,7 +290,6 @@ TEST_CASE("unknown packets are Unknown, not errors") {
   parse_as<Unknown>("qWhatever");
   parse_as<Unknown>("");
   parse_as<Declined>("QNonStop:1");
-  parse_as<Declined>("vRun;2f62696e");
 }
 
 TEST_CASE("random payloads never crash the parser") {
