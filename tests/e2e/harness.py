@@ -157,8 +157,27 @@ class DebugServer:
     def wait(self, timeout=30):
         return self.process.wait(timeout=timeout)
 
+    def children(self):
+        """The server's own children (its program), which may be in a process group of their
+        own: a tracer killed without PTRACE_O_EXITKILL (gdbserver, lldb-server) leaves its
+        program running."""
+        found = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == self.process.pid:
+                found.append(int(stat.parent.name))
+        return found
+
     def close(self):
         if self.process.poll() is None:
+            for child in self.children():
+                try:
+                    os.kill(child, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
         Path(self.log.name).unlink(missing_ok=True)
