@@ -9,5 +9,6 @@ bash scripts/setup.sh
 cmake --preset default >/dev/null
 cmake --build --preset default
 python3 bench/rsp_bench.py --repeat "${REPEAT:-5}"
+python3 bench/client_bench.py --repeat "${REPEAT:-3}"
 python3 bench/goroutines_bench.py --repeat "${REPEAT:-5}"
 bash scripts/bench-symbols.sh
