@@ -138,8 +138,13 @@ void GdbSession::on_interrupt() {
 
 void GdbSession::on_stop(const target::StopEvent& raw_stop) {
   if (resume_outstanding_ && condition_false(raw_stop)) {
-    // A conditional breakpoint whose condition is false: the client never hears of it.
-    auto resumed = process_->resume(last_plan_);
+    // A conditional breakpoint whose condition is false: the client never hears of it. The
+    // last resume was a plain continue; threads born since join it, signals are not resent.
+    std::vector<target::ThreadAction> plan;
+    for (const pid_t tid : process_->threads()) {
+      plan.push_back({tid, target::ResumeKind::kContinue, 0});
+    }
+    auto resumed = process_->resume(plan);
     if (resumed && !*resumed) return;  // running again
     if (resumed) return on_stop(**resumed);
   }
@@ -190,10 +195,9 @@ class StoppedThread : public protocol::AgentContext {
 
 bool GdbSession::condition_false(const target::StopEvent& stop) {
   if (stop.kind != target::StopEvent::Kind::kBreakpoint || conditions_.empty()) return false;
-  // A step the client asked for must end in a report: only plain continues are redone.
-  for (const auto& action : last_plan_) {
-    if (action.kind == target::ResumeKind::kStep) return false;
-  }
+  // A step the client asked for must end in a report; a resume that left threads stopped
+  // cannot be redone as "continue all". Only a plain continue of every thread is redone.
+  if (!continued_all_) return false;
   const auto pc = process_->read_pc(stop.tid);
   if (!pc || catch_points_.contains(*pc)) return false;
   const auto found = conditions_.find(*pc);
@@ -474,7 +478,10 @@ GdbSession::Reply GdbSession::handle(const protocol::Resume& command) {
   other_stops_.clear();
   goroutines_.reset();
   thread_lists_.reset();
-  last_plan_ = plan;
+  continued_all_ = plan.size() == process_->threads().size() &&
+                   std::all_of(plan.begin(), plan.end(), [](const target::ThreadAction& action) {
+                     return action.kind == target::ResumeKind::kContinue;
+                   });
   auto resumed = process_->resume(plan);
   if (!resumed) return error(resumed.error());
   resume_outstanding_ = true;

@@ -176,7 +176,8 @@ class GdbSession {
   protocol::ThreadId general_thread_{std::nullopt, protocol::ThreadId::kAny};
   protocol::ThreadId continue_thread_{std::nullopt, protocol::ThreadId::kAll};
   std::optional<target::StopEvent> last_stop_;
-  std::vector<target::ThreadAction> last_plan_;  // the last resume, redone past false conditions
+  bool continued_all_ = false;  // the last resume continued every thread: redone past false
+                                // breakpoint conditions
   std::map<std::uint64_t, std::vector<protocol::AgentExpression>> conditions_;
   // For lldb: what the other threads stopped for at the same time (see take_pending_stops).
   std::map<pid_t, target::StopEvent> other_stops_;
