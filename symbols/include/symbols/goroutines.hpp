@@ -36,7 +36,7 @@ struct Goroutine {
   GoroutineStatus status = GoroutineStatus::kIdle;
   std::uint8_t wait_reason = 0;
   std::int64_t wait_since = 0;           // nanotime when it blocked, when known
-  std::uint64_t pc = 0, sp = 0, bp = 0;  // where it is: g.sched, or g.syscall*; see locate()
+  std::uint64_t pc = 0, sp = 0, bp = 0;  // where it is: see Goroutines::read()
   std::uint64_t stack_lo = 0, stack_hi = 0;
   std::uint64_t start_pc = 0;    // the function the go statement started
   std::uint64_t creator_pc = 0;  // the go statement's return address (g.gopc)
