@@ -16,9 +16,10 @@ namespace {
 constexpr std::uint32_t kScanBit = 0x1000;
 constexpr std::uint64_t kMaxGoroutines = 10'000'000;
 
-// runtime.waitReasonStrings, for binaries without the symbol. Go 1.21 renumbered the list;
-// 1.22 and 1.23 only appended to it, so one list serves 1.21+ cut to each version's length.
-constexpr std::array<std::string_view, 27> kWaitReasons119 = {
+// runtime.waitReasonStrings, for binaries without the symbol. Every version starts with the
+// same 21 reasons; 1.21 renumbered what follows, and 1.22 and 1.23 only appended to it, so one
+// tail serves 1.21+ cut to each version's length.
+constexpr std::array<std::string_view, 21> kWaitReasonsShared = {
     "",
     "GC assist marking",
     "IO wait",
@@ -40,6 +41,8 @@ constexpr std::array<std::string_view, 27> kWaitReasons119 = {
     "semacquire",
     "sleep",
     "sync.Cond.Wait",
+};
+constexpr std::array<std::string_view, 6> kWaitReasons119Tail = {
     "timer goroutine (idle)",
     "trace reader (blocked)",
     "wait for GC cycle",
@@ -47,28 +50,7 @@ constexpr std::array<std::string_view, 27> kWaitReasons119 = {
     "preempted",
     "debug call",
 };
-constexpr std::array<std::string_view, 38> kWaitReasons121 = {
-    "",
-    "GC assist marking",
-    "IO wait",
-    "chan receive (nil chan)",
-    "chan send (nil chan)",
-    "dumping heap",
-    "garbage collection",
-    "garbage collection scan",
-    "panicwait",
-    "select",
-    "select (no cases)",
-    "GC assist wait",
-    "GC sweep wait",
-    "GC scavenge wait",
-    "chan receive",
-    "chan send",
-    "finalizer wait",
-    "force gc (idle)",
-    "semacquire",
-    "sleep",
-    "sync.Cond.Wait",
+constexpr std::array<std::string_view, 17> kWaitReasons121Tail = {
     "sync.Mutex.Lock",
     "sync.RWMutex.RLock",
     "sync.RWMutex.Lock",
@@ -89,12 +71,12 @@ constexpr std::array<std::string_view, 38> kWaitReasons121 = {
 };
 
 std::vector<std::string> wait_reasons_for(std::optional<int> minor) {
-  std::vector<std::string> out;
+  std::vector<std::string> out(kWaitReasonsShared.begin(), kWaitReasonsShared.end());
   if (minor && *minor >= 21) {
-    const std::size_t count = *minor == 21 ? 32 : *minor == 22 ? 37 : kWaitReasons121.size();
-    out.assign(kWaitReasons121.begin(), kWaitReasons121.begin() + count);
+    const std::size_t tail = *minor == 21 ? 11 : *minor == 22 ? 16 : kWaitReasons121Tail.size();
+    out.insert(out.end(), kWaitReasons121Tail.begin(), kWaitReasons121Tail.begin() + tail);
   } else {
-    out.assign(kWaitReasons119.begin(), kWaitReasons119.end());
+    out.insert(out.end(), kWaitReasons119Tail.begin(), kWaitReasons119Tail.end());
   }
   return out;
 }
