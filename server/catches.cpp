@@ -17,15 +17,6 @@ namespace {
 
 using Owner = target::Process::BreakpointOwner;
 
-// ABIInternal (Go 1.17+ on amd64): integer arguments in RAX, RBX, …; the current g in R14.
-constexpr std::uint32_t kRax = 0, kRbx = 1, kR14 = 14;
-
-std::uint64_t register_value(const std::string& file, std::uint32_t regno) {
-  std::uint64_t value = 0;
-  std::memcpy(&value, file.data() + target::x86_64_registers()[regno].offset, 8);
-  return value;
-}
-
 // A Go function's first instructions compare the stack pointer with the goroutine's stack
 // bound and, when the stack must grow, call morestack, which restarts the function from its
 // entry: a breakpoint there can be hit twice for one call. The first instruction after the
@@ -80,11 +71,13 @@ target::StopEvent GdbSession::translate_catch(const target::StopEvent& stop) {
   if (runtime_reader != nullptr && registers) {
     const auto& runtime = *runtime_reader;
     const ProcessMemory memory(*process_);
-    const auto goroutine = runtime.goroutine_id(memory, register_value(*registers, kR14));
+    // ABIInternal (Go 1.17+ on amd64): arguments in RAX, RBX, …; the current g in R14.
+    const auto goroutine =
+        runtime.goroutine_id(memory, target::register_value(*registers, target::regno::kR14));
     const auto who = goroutine && *goroutine > 0 ? fmt::format("goroutine {}", *goroutine)
                                                  : std::string("the runtime (g0)");
-    const auto first = register_value(*registers, kRax);
-    const auto second = register_value(*registers, kRbx);
+    const auto first = target::register_value(*registers, target::regno::kRax);
+    const auto second = target::register_value(*registers, target::regno::kRbx);
     std::string message;
     switch (point->second) {
       case CatchKind::kPanic:  // fatalpanic(msgs *_panic)

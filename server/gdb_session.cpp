@@ -177,9 +177,7 @@ class StoppedThread : public protocol::AgentContext {
   std::optional<std::uint64_t> register_value(std::uint32_t regno) const override {
     const auto registers = target::x86_64_registers();
     if (regno >= registers.size() || registers[regno].bitsize > 64) return std::nullopt;
-    std::uint64_t value = 0;
-    std::memcpy(&value, registers_.data() + registers[regno].offset, registers[regno].bitsize / 8);
-    return value;
+    return target::register_value(registers_, regno);
   }
   bool read_memory(std::uint64_t address, std::span<char> out) const override {
     const auto got = process_.read_memory_into(address, out);
@@ -546,8 +544,7 @@ std::string GdbSession::thread_display_name(std::int64_t tid) {
   }
   if (const auto* runtime = go_runtime()) {
     if (const auto registers = process_->read_general_registers(static_cast<pid_t>(tid))) {
-      std::uint64_t fs_base = 0;
-      std::memcpy(&fs_base, registers->data() + target::x86_64_registers()[58].offset, 8);
+      const auto fs_base = target::register_value(*registers, target::regno::kFsBase);
       if (const auto goroutine = runtime->thread_goroutine(ProcessMemory(*process_), fs_base)) {
         return fmt::format("goroutine {} {}", goroutine->id, goroutine->start_function);
       }

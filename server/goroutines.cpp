@@ -17,14 +17,6 @@ namespace {
 
 using symbols::GoroutineStatus;
 
-constexpr std::uint32_t kFsBase = 58;
-
-std::uint64_t register_at(const std::string& file, std::uint32_t regno) {
-  std::uint64_t value = 0;
-  std::memcpy(&value, file.data() + target::x86_64_registers()[regno].offset, 8);
-  return value;
-}
-
 std::optional<std::int64_t> parse_integer(std::string_view text) {
   std::int64_t value = 0;
   const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
@@ -65,9 +57,10 @@ const std::vector<symbols::Goroutine>* GdbSession::goroutines(std::string& why_n
   std::vector<symbols::ThreadContext> threads;
   for (const pid_t tid : process_->threads()) {
     if (const auto file = process_->read_general_registers(tid)) {
-      threads.push_back({tid, register_at(*file, kFsBase), register_at(*file, target::regno::kRip),
-                         register_at(*file, target::regno::kRsp),
-                         register_at(*file, target::regno::kRbp)});
+      threads.push_back({tid, target::register_value(*file, target::regno::kFsBase),
+                         target::register_value(*file, target::regno::kRip),
+                         target::register_value(*file, target::regno::kRsp),
+                         target::register_value(*file, target::regno::kRbp)});
     }
   }
   auto listed = reader->read(ProcessMemory(*process_), threads);

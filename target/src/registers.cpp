@@ -2,6 +2,7 @@
 
 #include <sys/user.h>
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 
@@ -312,6 +313,13 @@ void from_register_file(std::string_view file, user_regs_struct& general, user_f
   fp.fop = static_cast<std::uint16_t>(get<std::uint32_t>(file, kFop) & 0x7ff);
   std::memcpy(fp.xmm_space, file.data() + kRegisters[kXmm0].offset, 16 * 16);
   fp.mxcsr = get<std::uint32_t>(file, kMxcsr);
+}
+
+std::uint64_t register_value(std::string_view file, std::uint32_t regno) {
+  const auto& info = x86_64_registers()[regno];
+  std::uint64_t value = 0;
+  std::memcpy(&value, file.data() + info.offset, std::min<std::size_t>(info.bitsize / 8, 8));
+  return value;
 }
 
 }  // namespace gostub::target

@@ -62,3 +62,15 @@ TEST_CASE("kernel structures survive a round trip through the register file") {
   CHECK(fp_back.xmm_space[0] == 0xdeadbeef);
   CHECK(std::memcmp(fp_back.st_space, one, sizeof one) == 0);
 }
+
+TEST_CASE("one register read from the register file") {
+  user_regs_struct general{};
+  user_fpregs_struct fp{};
+  general.r14 = 0xc000002000;
+  general.fs_base = 0x7f0000001000;
+  general.eflags = 0x246;
+  const auto file = to_register_file(general, fp);
+  CHECK(register_value(file, regno::kR14) == 0xc000002000);
+  CHECK(register_value(file, regno::kFsBase) == 0x7f0000001000);
+  CHECK(register_value(file, 17) == 0x246);  // eflags: 32 bits, zero-extended
+}

@@ -38,10 +38,17 @@ std::span<const SubRegister> x86_64_subregisters();
 std::size_t register_file_size();
 
 namespace regno {
+inline constexpr std::uint32_t kRax = 0;  // Go's first integer argument (ABIInternal)
+inline constexpr std::uint32_t kRbx = 1;  // its second
 inline constexpr std::uint32_t kRbp = 6;
 inline constexpr std::uint32_t kRsp = 7;
+inline constexpr std::uint32_t kR14 = 14;  // the current g, inside Go code
 inline constexpr std::uint32_t kRip = 16;
+inline constexpr std::uint32_t kFsBase = 58;  // Go's g is at fs_base - 8
 }  // namespace regno
+
+// Register `regno` (at most 64 bits wide) from a register file, zero-extended.
+std::uint64_t register_value(std::string_view file, std::uint32_t regno);
 
 // Conversions between the kernel's structures and the register file.
 std::string to_register_file(const user_regs_struct& general, const user_fpregs_struct& fp);
