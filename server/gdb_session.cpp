@@ -648,13 +648,8 @@ std::uint64_t GdbSession::load_bias() {
 }
 
 const symbols::GoRuntime* GdbSession::go_runtime() {
-  if (!go_runtime_) {
-    std::string why_not;
-    const auto* binary = go_binary(why_not);
-    if (binary == nullptr) return nullptr;
-    go_runtime_.emplace(*binary, load_bias());
-  }
-  return &*go_runtime_;
+  const auto* reader = goroutine_reader();
+  return reader != nullptr ? &reader->runtime() : nullptr;
 }
 
 std::string GdbSession::monitor_info() {

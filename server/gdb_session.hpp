@@ -128,7 +128,8 @@ class GdbSession {
   const symbols::GoBinary* go_binary(std::string& why_not);
   // Runtime address minus link-time address (non-zero for a PIE), from auxv's AT_ENTRY.
   std::uint64_t load_bias();
-  // The runtime reader for the program's Go binary, made once; nullptr when it is not Go.
+  // The runtime reader for the program's Go binary (the goroutine reader's); nullptr when it
+  // is not Go.
   const symbols::GoRuntime* go_runtime();
   // A client breakpoint hit whose every condition evaluates to zero (resume without a report).
   bool condition_false(const target::StopEvent& stop);
@@ -191,7 +192,6 @@ class GdbSession {
   std::string go_binary_error_;
   // Both read once: the program's image does not move while gostub debugs it.
   std::optional<std::uint64_t> load_bias_;
-  std::optional<symbols::GoRuntime> go_runtime_;
   std::optional<symbols::Goroutines> goroutine_reader_;
   std::optional<std::vector<symbols::Goroutine>> goroutines_;        // this stop's; reset on resume
   std::unordered_map<std::int64_t, std::size_t> goroutine_index_;    // goroutine id -> position

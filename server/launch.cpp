@@ -41,7 +41,6 @@ void GdbSession::adopt(std::unique_ptr<target::Process> process) {
   goroutine_index_.clear();
   thread_lists_.reset();
   goroutine_reader_.reset();
-  go_runtime_.reset();
   go_binary_.reset();
   go_binary_error_.clear();
   load_bias_.reset();

@@ -65,6 +65,8 @@ class Goroutines {
   Goroutines(const GoBinary& binary, std::uint64_t load_bias);
 
   const RuntimeLayout& layout() const { return runtime_.layout(); }
+  // The reader of single runtime values (goroutine ids, panic values) these are built on.
+  const GoRuntime& runtime() const { return runtime_; }
 
   // Where runtime.allgs lives (link-time address): the symbol table's answer, else the slice
   // that runtime.allGsSnapshot or runtime.forEachG loads (decoded with Capstone). Candidates
