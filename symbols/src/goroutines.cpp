@@ -285,13 +285,19 @@ Result<std::vector<Goroutine>> Goroutines::read(const MemoryReader& memory,
     goroutine.pc = field<std::uint64_t>(r, layout_.g_sched + layout_.gobuf_pc);
     goroutine.sp = field<std::uint64_t>(r, layout_.g_sched + layout_.gobuf_sp);
     goroutine.bp = field<std::uint64_t>(r, layout_.g_sched + layout_.gobuf_bp);
-    if (const auto found = running.find(goroutine.g); found != running.end()) {
+    // A thread lends its registers only while on the goroutine's own stack: one in a signal
+    // handler (sigaltstack) still has the goroutine in its TLS slot, but its sp and pc are the
+    // handler's. Then g.sched (or g.syscall*) is what the runtime last saved.
+    const auto found = running.find(goroutine.g);
+    if (found != running.end() && found->second->sp >= goroutine.stack_lo &&
+        found->second->sp < goroutine.stack_hi) {
       goroutine.pc = found->second->pc, goroutine.sp = found->second->sp;
       goroutine.bp = found->second->bp, goroutine.thread = found->second->thread;
     } else if (goroutine.status == GoroutineStatus::kSyscall) {
       goroutine.pc = field<std::uint64_t>(r, layout_.g_syscallpc);
       goroutine.sp = field<std::uint64_t>(r, layout_.g_syscallsp);
     }
+    if (found != running.end() && goroutine.thread == 0) goroutine.thread = found->second->thread;
     if (goroutine.m != 0 && goroutine.thread == 0) {
       if (const auto procid = word(memory, goroutine.m + layout_.m_procid))
         goroutine.thread = static_cast<std::int64_t>(*procid);
