@@ -44,8 +44,7 @@ GoRuntime::GoRuntime(const GoBinary& binary, std::uint64_t load_bias)
   moduledata_types_offset_ = binary.lines().version() == PclntabVersion::k120 ? 296 : 280;
 }
 
-std::optional<std::uint64_t> GoRuntime::word(const MemoryReader& memory,
-                                             std::uint64_t address) const {
+std::optional<std::uint64_t> read_word(const MemoryReader& memory, std::uint64_t address) {
   std::uint64_t value;
   if (!memory.read(address, std::span(reinterpret_cast<char*>(&value), sizeof value)))
     return std::nullopt;
@@ -54,7 +53,7 @@ std::optional<std::uint64_t> GoRuntime::word(const MemoryReader& memory,
 
 std::optional<std::int64_t> GoRuntime::goroutine_id(const MemoryReader& memory,
                                                     std::uint64_t g) const {
-  const auto id = word(memory, g + layout_.g_goid);
+  const auto id = read_word(memory, g + layout_.g_goid);
   if (!id) return std::nullopt;
   return static_cast<std::int64_t>(*id);
 }
@@ -62,11 +61,11 @@ std::optional<std::int64_t> GoRuntime::goroutine_id(const MemoryReader& memory,
 std::optional<std::uint64_t> GoRuntime::thread_g(const MemoryReader& memory,
                                                  std::uint64_t fs_base) const {
   if (fs_base < 8) return std::nullopt;
-  auto g = word(memory, fs_base - 8);
+  auto g = read_word(memory, fs_base - 8);
   if (!g || *g == 0) return std::nullopt;
-  if (const auto m = word(memory, *g + layout_.g_m); m && *m != 0) {
-    if (const auto g0 = word(memory, *m + layout_.m_g0); g0 && *g0 == *g) {
-      g = word(memory, *m + layout_.m_curg);  // on the scheduler stack: the user goroutine
+  if (const auto m = read_word(memory, *g + layout_.g_m); m && *m != 0) {
+    if (const auto g0 = read_word(memory, *m + layout_.m_g0); g0 && *g0 == *g) {
+      g = read_word(memory, *m + layout_.m_curg);  // on the scheduler stack: the user goroutine
       if (!g || *g == 0) return std::nullopt;
     }
   }
@@ -78,7 +77,7 @@ std::optional<GoRuntime::Goroutine> GoRuntime::thread_goroutine(const MemoryRead
   const auto g = thread_g(memory, fs_base);
   if (!g) return std::nullopt;
   const auto id = goroutine_id(memory, *g);
-  const auto start = word(memory, *g + layout_.g_startpc);
+  const auto start = read_word(memory, *g + layout_.g_startpc);
   if (!id || *id <= 0 || !start) return std::nullopt;
   const auto function = binary_.lines().find(*start - load_bias_);
   if (!function || function->entry != *start - load_bias_) return std::nullopt;
@@ -112,7 +111,7 @@ std::optional<std::string> GoRuntime::go_string(const MemoryReader& memory, std:
 std::optional<std::uint64_t> GoRuntime::types_base(const MemoryReader& memory) const {
   const auto moduledata = binary_.moduledata();
   if (!moduledata) return std::nullopt;
-  return word(memory, *moduledata + load_bias_ + moduledata_types_offset_);
+  return read_word(memory, *moduledata + load_bias_ + moduledata_types_offset_);
 }
 
 std::optional<std::string> GoRuntime::type_name(const MemoryReader& memory,
@@ -146,8 +145,8 @@ std::string GoRuntime::interface_value(const MemoryReader& memory, std::uint64_t
   memory.read(type + kTypeKind, std::span(&kind_byte, 1));
   const auto kind = static_cast<std::uint8_t>(kind_byte) & kKindMask;
   const auto string_at = [&](std::uint64_t header) -> std::optional<std::string> {
-    const auto pointer = word(memory, header);
-    const auto length = word(memory, header + 8);
+    const auto pointer = read_word(memory, header);
+    const auto length = read_word(memory, header + 8);
     if (!pointer || !length) return std::nullopt;
     return go_string(memory, *pointer, *length);
   };
@@ -173,7 +172,7 @@ std::string GoRuntime::interface_value(const MemoryReader& memory, std::uint64_t
     }
   }
   if (kind >= kInt && kind <= kInt64) {
-    if (const auto value = word(memory, data)) {
+    if (const auto value = read_word(memory, data)) {
       // Go prints a panicked integer as its value; narrower kinds sign-extend.
       const unsigned bits = kind == kInt || kind == kInt64 ? 64 : 8u << (kind - 3);
       const auto shift = 64 - bits;
@@ -184,8 +183,8 @@ std::string GoRuntime::interface_value(const MemoryReader& memory, std::uint64_t
 }
 
 std::string GoRuntime::panic_value(const MemoryReader& memory, std::uint64_t panic) const {
-  const auto type = word(memory, panic + kPanicArg);
-  const auto data = word(memory, panic + kPanicArg + 8);
+  const auto type = read_word(memory, panic + kPanicArg);
+  const auto data = read_word(memory, panic + kPanicArg + 8);
   if (!type || !data) return "?";
   return interface_value(memory, *type, *data);
 }

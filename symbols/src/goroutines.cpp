@@ -102,13 +102,6 @@ std::vector<std::string> string_table(const ElfImage& image, std::uint64_t addre
   return out;
 }
 
-std::optional<std::uint64_t> word(const MemoryReader& memory, std::uint64_t address) {
-  std::uint64_t value;
-  if (!memory.read(address, std::span(reinterpret_cast<char*>(&value), sizeof value)))
-    return std::nullopt;
-  return value;
-}
-
 template <typename T>
 T field(const std::vector<char>& bytes, std::uint64_t offset) {
   T value;
@@ -199,11 +192,11 @@ bool Goroutines::plausible_allgs(const MemoryReader& memory, std::uint64_t addre
   const auto [pointer, length, capacity] = slice;
   if (pointer == 0 || length == 0 || length > capacity || capacity > kMaxGoroutines) return false;
   // The first goroutine made (runtime.main's, id 1) has a stack and a positive id.
-  const auto first = word(memory, pointer);
+  const auto first = read_word(memory, pointer);
   if (!first || *first == 0) return false;
-  const auto id = word(memory, *first + layout_.g_goid);
-  const auto lo = word(memory, *first + layout_.g_stack_lo);
-  const auto hi = word(memory, *first + layout_.g_stack_hi);
+  const auto id = read_word(memory, *first + layout_.g_goid);
+  const auto lo = read_word(memory, *first + layout_.g_stack_lo);
+  const auto hi = read_word(memory, *first + layout_.g_stack_hi);
   return id && *id > 0 && *id < (1ull << 40) && lo && hi && *lo < *hi;
 }
 
@@ -257,7 +250,7 @@ Result<std::vector<Goroutine>> Goroutines::read(const MemoryReader& memory,
     if (const auto g = runtime_.thread_g(memory, thread.fs_base)) {
       // Only a thread on the goroutine's own stack has its registers; one on g0 (systemstack,
       // the scheduler) left them in g.sched.
-      const auto tls_g = word(memory, thread.fs_base - 8);
+      const auto tls_g = read_word(memory, thread.fs_base - 8);
       if (tls_g && *tls_g == *g) running[*g] = &thread;
     }
   }
@@ -299,7 +292,7 @@ Result<std::vector<Goroutine>> Goroutines::read(const MemoryReader& memory,
     }
     if (found != running.end() && goroutine.thread == 0) goroutine.thread = found->second->thread;
     if (goroutine.m != 0 && goroutine.thread == 0) {
-      if (const auto procid = word(memory, goroutine.m + layout_.m_procid))
+      if (const auto procid = read_word(memory, goroutine.m + layout_.m_procid))
         goroutine.thread = static_cast<std::int64_t>(*procid);
     }
     out.push_back(goroutine);
@@ -346,7 +339,7 @@ std::vector<StackFrame> Goroutines::stack(const MemoryReader& memory, std::uint6
       break;
     const auto delta = lines.stack_delta(link_pc);
     if (!delta || *delta < 0) break;
-    const auto return_address = word(memory, sp + static_cast<std::uint64_t>(*delta));
+    const auto return_address = read_word(memory, sp + static_cast<std::uint64_t>(*delta));
     if (!return_address || *return_address == 0) break;
     pc = *return_address;
     sp += static_cast<std::uint64_t>(*delta) + 8;
@@ -360,7 +353,7 @@ std::string Goroutines::labels(const MemoryReader& memory, const Goroutine& goro
   // noverflow, hash0, buckets, oldbuckets, ...}; each bucket holds tophash[8], 8 keys, 8
   // values and an overflow pointer (Go 1.19-1.23, before Swiss tables).
   if (goroutine.labels == 0) return {};
-  const auto map = word(memory, goroutine.labels);
+  const auto map = read_word(memory, goroutine.labels);
   if (!map || *map == 0) return {};
   std::array<char, 32> header;
   if (!memory.read(*map, header)) return {};

@@ -11,12 +11,9 @@
 #include <vector>
 
 #include "target/process.hpp"
+#include "x86.hpp"
 
 namespace gostub::target {
-
-namespace {
-constexpr std::uint8_t kInt3 = 0xcc;
-}
 
 Result<std::size_t> Process::read_memory_into(std::uint64_t address, std::span<char> out) const {
   if (!alive_) return fail(ESRCH, "the process is not running");

@@ -21,12 +21,11 @@
 
 #include "target/registers.hpp"
 #include "target/terminal.hpp"
+#include "x86.hpp"
 
 namespace gostub::target {
 
 namespace {
-
-constexpr std::uint8_t kInt3 = 0xcc;
 
 long ptrace_call(int request, pid_t tid, std::uintptr_t address = 0, std::uintptr_t data = 0) {
   return ::ptrace(static_cast<enum __ptrace_request>(request), tid, address, data);

@@ -30,6 +30,9 @@ class MemoryReader {
   }
 };
 
+// One 8-byte word at `address`; nullopt when it cannot be read.
+std::optional<std::uint64_t> read_word(const MemoryReader& memory, std::uint64_t address);
+
 class GoRuntime {
  public:
   // `load_bias` is the runtime address minus the link-time address (a PIE's load address).
@@ -61,7 +64,6 @@ class GoRuntime {
                                        std::uint64_t length) const;
 
  private:
-  std::optional<std::uint64_t> word(const MemoryReader& memory, std::uint64_t address) const;
   std::optional<std::uint64_t> types_base(const MemoryReader& memory) const;
 
   const GoBinary& binary_;
