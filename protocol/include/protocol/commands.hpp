@@ -167,7 +167,6 @@ struct ReadMemoryBinary {  // x ADDR,LENGTH
   std::uint64_t length;
 };
 
-// A packet we know and deliberately answer with the empty reply; `reason` is logged.
 // Launching and attaching from the client (gdb's extended-remote run/attach, lldb's launch).
 struct Run {  // vRun;PROGRAM;ARG…  (hex); lldb: A LEN,N,ARG,… (hex), then qLaunchSuccess
   std::vector<std::string> argv;  // argv[0] empty: the program gostub was started with
@@ -192,6 +191,7 @@ struct SetLaunchSetting {  // QSetSTDIN/STDOUT/STDERR, QSetWorkingDir, QSetDisab
   } what;
   std::string value;
 };
+// A packet we know and deliberately answer with the empty reply; `reason` is logged.
 struct Declined {
   std::string_view reason;
 };
