@@ -12,10 +12,11 @@
 #include <vector>
 
 #include "protocol/framing.hpp"
+#include "server/packet_sink.hpp"
 
 namespace gostub::server {
 
-class Connection : public std::enable_shared_from_this<Connection> {
+class Connection : public PacketSink, public std::enable_shared_from_this<Connection> {
  public:
   struct Callbacks {
     std::function<void(std::string_view payload)> on_packet;
@@ -26,11 +27,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // `input` and `output` may be the same descriptor (a socket), or stdin and stdout.
   Connection(boost::asio::io_context& io, int input_fd, int output_fd, bool log_packets);
   void start(Callbacks callbacks);
-  void send_packet(std::string_view payload);
+  void send_packet(std::string_view payload) override;
   void send_raw(std::string bytes);
-  void set_no_ack_mode() { no_ack_ = true; }
-  // Sends what is queued, then closes.
-  void close_after_writes();
+  void set_no_ack_mode() override { no_ack_ = true; }
+  void close_after_writes() override;
   bool open() const { return open_; }
 
  private:

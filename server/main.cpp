@@ -119,9 +119,10 @@ int main(int argc, char** argv) {
 
   ::signal(SIGPIPE, SIG_IGN);
   gostub::server::block_child_signals();
-  gostub::target::Result<std::unique_ptr<gostub::target::Process>> process;
+  // No program yet (--multi alone): the client runs or attaches one.
+  gostub::target::Result<std::unique_ptr<gostub::target::Process>> process{nullptr};
   if (multi && rest.size() == 1) {
-    process = gostub::target::Process::none();
+    // nothing to start
   } else if (attach) {
     int pid = 0;
     const auto& text = rest[1];

@@ -32,8 +32,11 @@ Server::Server(asio::io_context& io, ServerOptions options,
                std::unique_ptr<target::Process> process)
     : io_(io),
       options_(std::move(options)),
-      process_(std::move(process)),
-      child_events_(io, child_signal_fd()) {}
+      factory_(options_.settings, options_.log_packets),
+      programs_(factory_),
+      child_events_(io, child_signal_fd()) {
+  if (process) programs_.add(factory_.adopt(std::move(process)));
+}
 
 bool Server::listen() {
   if (options_.stdio) return true;
@@ -73,7 +76,7 @@ bool Server::listen() {
 int Server::run() {
   watch_children();
   // Statuses that arrived before SIGCHLD was watched are still waiting in the kernel.
-  if (auto stop = process_->handle_wait_events(); stop && session_) session_->on_stop(*stop);
+  if (auto* program = programs_.current()) (void)program->handle_wait_events();
   if (options_.stdio) {
     fmt::print(stderr, "Remote debugging using stdio\n");
     start_session(::dup(STDIN_FILENO), ::dup(STDOUT_FILENO));
@@ -91,11 +94,11 @@ void Server::watch_children() {
         std::array<signalfd_siginfo, 16> drained;
         while (::read(child_events_.native_handle(), drained.data(), sizeof drained) > 0) {
         }
-        if (process_->alive()) {
-          if (auto stop = process_->handle_wait_events()) {
+        if (auto* program = programs_.current()) {
+          if (auto report = program->handle_wait_events()) {
             if (session_) {
-              session_->on_stop(*stop);
-            } else if (!process_->alive() && !options_.multi) {
+              session_->on_stop(*report);
+            } else if (!program->alive() && !options_.multi) {
               finish();  // the program died with nobody attached
               return;
             }
@@ -124,16 +127,13 @@ void Server::accept_next() {
 
 void Server::start_session(int input_fd, int output_fd) {
   connection_ = std::make_shared<Connection>(io_, input_fd, output_fd, options_.log_packets);
-  session_ = std::make_unique<GdbSession>(
-      *process_, connection_,
-      GdbSession::Hooks{
-          .request_exit =
-              [this] {
-                exit_requested_ = true;
-                connection_->close_after_writes();
-              },
-          .replace_process = [this](auto next) { return replace_process(std::move(next)); }},
-      options_.settings, options_.log_packets);
+  session_ = std::make_unique<GdbSession>(programs_, connection_,
+                                          GdbSession::Hooks{.request_exit =
+                                                                [this] {
+                                                                  exit_requested_ = true;
+                                                                  connection_->close_after_writes();
+                                                                }},
+                                          options_.settings, options_.log_packets);
   connection_->start(Connection::Callbacks{
       .on_packet = [this](std::string_view payload) { session_->on_packet(payload); },
       .on_interrupt = [this] { session_->on_interrupt(); },
@@ -146,40 +146,22 @@ void Server::on_session_closed() {
   session_.reset();
   connection_.reset();
   if (exit_requested_ || options_.once || options_.stdio) return finish();
-  if (!process_->alive() && !extended_mode_ && !options_.multi) {
+  auto* program = programs_.current();
+  if ((program == nullptr || !program->alive()) && !extended_mode_ && !options_.multi) {
     return finish();  // nothing left to debug
   }
   // The next client finds the program stopped, as this one left it.
-  if (process_->running()) (void)process_->interrupt_all();
+  if (program != nullptr && program->running()) (void)program->interrupt();
   fmt::print(stderr,
              "Remote side has terminated connection.  GDBserver will reopen the connection.\n");
   fmt::print(stderr, "Listening on port {}\n", acceptor_->local_endpoint().port());
   accept_next();
 }
 
-target::Process* Server::replace_process(std::unique_ptr<target::Process> next) {
-  if (process_->alive()) {
-    if (process_->attached()) {
-      (void)process_->detach();
-    } else {
-      (void)process_->kill();
-    }
-  }
-  process_ = std::move(next);
-  return process_.get();
-}
-
 void Server::finish() {
   if (finished_) return;
   finished_ = true;
-  if (process_->alive()) {
-    if (process_->attached()) {
-      fmt::print(stderr, "Detaching from process {}\n", process_->pid());
-      (void)process_->detach();
-    } else {
-      (void)process_->kill();
-    }
-  }
+  programs_.end_all();
   boost::system::error_code ignored;
   if (acceptor_) acceptor_->close(ignored);
   child_events_.cancel(ignored);

@@ -1,6 +1,7 @@
 // The server's life: one io_context on the one thread that traces the program. It owns the
-// listening socket, the client connection and SIGCHLD, so socket I/O and tracee events are
-// handled by the same loop and no call ever blocks on the program running.
+// listening socket, the client connection, SIGCHLD and the debugged programs (which outlive
+// any client), so socket I/O and tracee events are handled by the same loop and no call ever
+// blocks on the program running.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -13,6 +14,8 @@
 
 #include "server/connection.hpp"
 #include "server/gdb_session.hpp"
+#include "server/programs.hpp"
+#include "server/traced_program.hpp"
 #include "target/process.hpp"
 
 namespace gostub::server {
@@ -33,6 +36,7 @@ struct ServerOptions {
 
 class Server {
  public:
+  // `process`: the program gostub was started with; nullptr for none yet (--multi).
   Server(boost::asio::io_context& io, ServerOptions options,
          std::unique_ptr<target::Process> process);
   // Binds (TCP) and prints "Listening on port N". Returns false when the address is unusable.
@@ -46,12 +50,11 @@ class Server {
   void start_session(int input_fd, int output_fd);
   void on_session_closed();
   void finish();
-  // Ends the current program (killed, or detached when attached) and keeps `next` instead.
-  target::Process* replace_process(std::unique_ptr<target::Process> next);
 
   boost::asio::io_context& io_;
   ServerOptions options_;
-  std::unique_ptr<target::Process> process_;
+  TracedProgramFactory factory_;
+  Programs programs_;
   // SIGCHLD, blocked and read from a signalfd: however many threads stop at once, the loop
   // wakes once (Asio's signal_set runs a handler and writes a pipe for each).
   boost::asio::posix::stream_descriptor child_events_;

@@ -173,16 +173,6 @@ class Process {
 
   Process() = default;
 
- public:
-  // No process yet (gostub --multi, before a client runs or attaches one): every operation
-  // fails as on a process that has exited.
-  static std::unique_ptr<Process> none() {
-    std::unique_ptr<Process> process(new Process());
-    process->alive_ = false;
-    return process;
-  }
-
- private:
   Result<void> seize_all_threads();
   Thread& add_thread(pid_t tid);
 

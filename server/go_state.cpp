@@ -1,0 +1,145 @@
+#include "server/go_state.hpp"
+
+#include <elf.h>
+#include <fmt/format.h>
+
+#include <cstring>
+
+#include "target/registers.hpp"
+
+namespace gostub::server {
+
+GoState::GoState(target::Process& process, const GoSettings& settings)
+    : process_(process),
+      settings_(settings),
+      memory_(process),
+      catches_(process, *this, settings) {}
+
+const symbols::GoBinary* GoState::binary(std::string& why_not) {
+  if (!binary_ && binary_error_.empty()) {
+    if (auto binary = symbols::GoBinary::open(process_.executable())) {
+      binary_ = std::move(*binary);
+    } else {
+      binary_error_ = binary.error().message;
+    }
+  }
+  why_not = binary_error_;
+  return binary_ ? &*binary_ : nullptr;
+}
+
+std::uint64_t GoState::load_bias() {
+  if (load_bias_) return *load_bias_;
+  if (!binary_ || !binary_->image().position_independent()) return 0;
+  const auto auxv = process_.auxv();
+  if (!auxv) return 0;  // not cached: the process may be gone, or not be read yet
+  load_bias_ = 0;
+  for (std::size_t at = 0; at + 16 <= auxv->size(); at += 16) {
+    std::uint64_t type, value;
+    std::memcpy(&type, auxv->data() + at, 8);
+    std::memcpy(&value, auxv->data() + at + 8, 8);
+    if (type == AT_ENTRY) load_bias_ = value - binary_->image().entry();
+  }
+  return *load_bias_;
+}
+
+const symbols::Goroutines* GoState::reader() {
+  if (!reader_) {
+    std::string why_not;
+    const auto* go_binary = binary(why_not);
+    if (go_binary == nullptr) return nullptr;
+    reader_.emplace(*go_binary, load_bias());
+    if (client_allgs_) reader_->set_allgs_address(*client_allgs_ - load_bias());
+  }
+  return &*reader_;
+}
+
+const symbols::GoRuntime* GoState::runtime() {
+  const auto* goroutine_reader = reader();
+  return goroutine_reader != nullptr ? &goroutine_reader->runtime() : nullptr;
+}
+
+const std::vector<symbols::Goroutine>* GoState::goroutines(std::string& why_not) {
+  if (goroutines_) return &*goroutines_;
+  const auto* goroutine_reader = reader();
+  if (goroutine_reader == nullptr) {
+    binary(why_not);
+    return nullptr;
+  }
+  if (!process_.alive()) {
+    why_not = "the process is not running";
+    return nullptr;
+  }
+  std::vector<symbols::ThreadContext> threads;
+  for (const pid_t tid : process_.threads()) {
+    if (const auto file = process_.read_general_registers(tid)) {
+      threads.push_back({tid, target::register_value(*file, target::regno::kFsBase),
+                         target::register_value(*file, target::regno::kRip),
+                         target::register_value(*file, target::regno::kRsp),
+                         target::register_value(*file, target::regno::kRbp)});
+    }
+  }
+  auto listed = goroutine_reader->read(memory_, threads);
+  if (!listed) {
+    why_not = listed.error().message;
+    return nullptr;
+  }
+  goroutines_ = std::move(*listed);
+  goroutine_index_.clear();
+  for (std::size_t i = 0; i < goroutines_->size(); ++i) {
+    goroutine_index_.emplace((*goroutines_)[i].id, i);
+  }
+  return &*goroutines_;
+}
+
+const symbols::Goroutine* GoState::goroutine(std::int64_t id) {
+  std::string why_not;
+  const auto* all = goroutines(why_not);
+  if (all == nullptr) return nullptr;
+  const auto found = goroutine_index_.find(id);
+  return found == goroutine_index_.end() ? nullptr : &(*all)[found->second];
+}
+
+const symbols::Goroutine* GoState::parked(std::int64_t id) {
+  if (!settings_.goroutine_threads) return nullptr;
+  const auto* found = goroutine(id);
+  return found != nullptr && found->thread == 0 ? found : nullptr;
+}
+
+std::string GoState::status(const symbols::Goroutine& goroutine) {
+  if (goroutine.status == symbols::GoroutineStatus::kWaiting && goroutine.wait_reason != 0 &&
+      reader() != nullptr) {
+    return reader_->wait_reason(goroutine.wait_reason);
+  }
+  return std::string(symbols::status_name(goroutine.status));
+}
+
+std::optional<std::string> GoState::thread_goroutine_name(std::string_view general_registers) {
+  const auto* go_runtime = runtime();
+  if (go_runtime == nullptr) return std::nullopt;
+  const auto fs_base = target::register_value(general_registers, target::regno::kFsBase);
+  const auto running = go_runtime->thread_goroutine(memory_, fs_base);
+  if (!running) return std::nullopt;
+  return fmt::format("goroutine {} {}", running->id, running->start_function);
+}
+
+void GoState::forget_stop() {
+  goroutines_.reset();
+  goroutine_index_.clear();
+}
+
+void GoState::set_allgs_from_client(std::uint64_t runtime_address) {
+  client_allgs_ = runtime_address;
+  if (reader_) reader_->set_allgs_address(runtime_address - load_bias());
+}
+
+bool GoState::ask_client_for_allgs() {
+  std::string why_not;
+  const auto* go_binary = binary(why_not);
+  if (asked_for_allgs_ || go_binary == nullptr || go_binary->image().symbol("runtime.allgs")) {
+    return false;
+  }
+  asked_for_allgs_ = true;
+  return true;
+}
+
+}  // namespace gostub::server

@@ -1,0 +1,105 @@
+// What gostub learns about one program as a Go program: its binary (pclntab, build info), the
+// PIE load bias, the runtime reader, this stop's goroutines, and gostub's own catch points.
+// Part of a TracedProgram, made with it and dropped with it: a new program starts from nothing.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "server/process_memory.hpp"
+#include "symbols/go_binary.hpp"
+#include "symbols/go_runtime.hpp"
+#include "symbols/goroutines.hpp"
+#include "target/process.hpp"
+
+namespace gostub::server {
+
+// What gostub does for Go on its own, settings that outlive a program and a client: where it
+// stops the program (Delve's behaviour; --catch, `monitor catch`), and whether parked
+// goroutines are shown as threads (--goroutine-threads, `monitor set goroutine-threads`).
+struct GoSettings {
+  bool panic = true;             // unrecovered panics (runtime.fatalpanic)
+  bool fatal_error = true;       // runtime.throw and runtime.fatal
+  bool recovered_panic = false;  // every panic, recovered or not (runtime.gopanic)
+  bool goroutine_threads = false;
+};
+
+class GoState;
+
+// gostub's own breakpoints on runtime.fatalpanic, runtime.throw, runtime.fatal (and
+// runtime.gopanic when asked): a hit becomes a console message and a SIGTRAP stop.
+class CatchPoints {
+ public:
+  CatchPoints(target::Process& process, GoState& go, const GoSettings& settings)
+      : process_(process), go_(go), settings_(settings) {}
+  // Inserts or removes the breakpoints to match the settings.
+  void apply();
+  bool contains(std::uint64_t pc) const { return points_.contains(pc); }
+  // A stop at a catch point: the message to show, and the stop to report (a SIGTRAP, or the
+  // client's own breakpoint when it has one there too). Other stops come back unchanged.
+  target::StopEvent translate(const target::StopEvent& stop, std::string& message);
+
+ private:
+  enum class Kind : std::uint8_t { kPanic, kFatalError, kRecoveredPanic };
+  target::Process& process_;
+  GoState& go_;
+  const GoSettings& settings_;
+  std::map<std::uint64_t, Kind> points_;  // runtime address -> what it catches
+};
+
+class GoState {
+ public:
+  GoState(target::Process& process, const GoSettings& settings);
+  GoState(const GoState&) = delete;
+  GoState& operator=(const GoState&) = delete;
+
+  const GoSettings& settings() const { return settings_; }
+  const symbols::MemoryReader& memory() const { return memory_; }
+  // The program's Go binary, read on first use; nullptr (with the reason) when it is not one.
+  const symbols::GoBinary* binary(std::string& why_not);
+  // Runtime address minus link-time address (non-zero for a PIE), from auxv's AT_ENTRY.
+  std::uint64_t load_bias();
+  // The goroutine reader, and the runtime reader it is built on; nullptr when not Go.
+  const symbols::Goroutines* reader();
+  const symbols::GoRuntime* runtime();
+
+  // This stop's goroutines, read on first use and forgotten on resume.
+  const std::vector<symbols::Goroutine>* goroutines(std::string& why_not);
+  const symbols::Goroutine* goroutine(std::int64_t id);
+  // Goroutine `id` when it is shown as a thread of its own: goroutine threads are on and no
+  // thread runs it.
+  const symbols::Goroutine* parked(std::int64_t id);
+  // Its status as runtime.Stack prints it (the wait reason stands for "waiting").
+  std::string status(const symbols::Goroutine& goroutine);
+  // "goroutine 17 main.worker" for the goroutine an OS thread runs, when gostub can tell.
+  std::optional<std::string> thread_goroutine_name(std::string_view general_registers);
+  void forget_stop();
+
+  // runtime.allgs from the client's symbols (qSymbol), for stripped binaries.
+  void set_allgs_from_client(std::uint64_t runtime_address);
+  // Whether to ask the client for runtime.allgs: once, when the binary has no symbol for it.
+  bool ask_client_for_allgs();
+
+  CatchPoints& catches() { return catches_; }
+
+ private:
+  const target::Process& process_;
+  const GoSettings& settings_;
+  ProcessMemory memory_;
+  std::optional<symbols::GoBinary> binary_;
+  std::string binary_error_;
+  // Both read once: the program's image does not move while gostub debugs it.
+  std::optional<std::uint64_t> load_bias_;
+  std::optional<symbols::Goroutines> reader_;
+  std::optional<std::vector<symbols::Goroutine>> goroutines_;      // this stop's
+  std::unordered_map<std::int64_t, std::size_t> goroutine_index_;  // goroutine id -> position
+  std::optional<std::uint64_t> client_allgs_;  // runtime.allgs as the client's symbols say
+  bool asked_for_allgs_ = false;
+  CatchPoints catches_;
+};
+
+}  // namespace gostub::server

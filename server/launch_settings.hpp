@@ -1,0 +1,27 @@
+// What the client sets before it starts a program (QEnvironment…, QSetWorkingDir, QSetSTDIN/
+// STDOUT/STDERR, QSetDisableASLR, QLaunchArch): kept for the next vRun or A packet.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "protocol/commands.hpp"
+#include "target/process.hpp"
+
+namespace gostub::server {
+
+class LaunchSettings {
+ public:
+  // false when the setting is malformed or asks for what gostub cannot do.
+  bool apply(const protocol::SetLaunchSetting& setting);
+  // Options to launch `argv` with these settings.
+  target::LaunchOptions options(std::vector<std::string> argv) const;
+  // lldb's A answers OK and tells the outcome on qLaunchSuccess.
+  std::string& last_error() { return last_error_; }
+
+ private:
+  target::LaunchOptions options_;
+  std::string last_error_;
+};
+
+}  // namespace gostub::server

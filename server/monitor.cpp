@@ -1,0 +1,181 @@
+#include "server/monitor.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <regex>
+
+namespace gostub::server {
+
+namespace {
+
+constexpr std::string_view kHelp =
+    "gostub monitor commands:\n"
+    "  help         show this list\n"
+    "  info         the Go binary: version, modules, build settings, symbol tables\n"
+    "  eval EXPR    from the pclntab, so also on stripped binaries:\n"
+    "                 re:REGEXP  functions whose names match\n"
+    "                 addr:NAME  a function's address\n"
+    "                 ADDRESS    function and file:line (hex 0x.., octal 0.., decimal)\n"
+    "  catch [panic|throw|recovered-panic on|off]\n"
+    "               stop where the program panics or dies of a fatal error (default: panic\n"
+    "               and throw on); without arguments, show the settings\n"
+    "  goroutines [-u] [-r] [-w REASON] [-n COUNT]\n"
+    "               every goroutine: id, status or wait reason, location, thread; -u user\n"
+    "               goroutines only, -r running ones, -w those whose wait reason has REASON\n"
+    "  goroutine ID this goroutine's details and its stack, unwound from pclntab\n"
+    "  set goroutine-threads on|off\n"
+    "               show parked goroutines as threads too (ids 1000000000 + goroutine id),\n"
+    "               for thread N, bt, frame, info locals; they cannot be resumed on their own\n"
+    "  exit         end gostub (a launched program is killed, an attached one detached)\n";
+
+std::optional<std::uint64_t> parse_c_number(std::string_view text) {
+  if (text.empty()) return std::nullopt;
+  try {
+    std::size_t used = 0;
+    const std::string copy(text);
+    const auto value = std::stoull(copy, &used, 0);  // 0x…, 0…, or decimal, as C reads them
+    if (used != copy.size()) return std::nullopt;
+    return value;
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
+std::string_view trim_front(std::string_view text) {
+  while (!text.empty() && text.front() == ' ') text.remove_prefix(1);
+  return text;
+}
+
+// "word" or "word ARGS": the arguments, or nullopt when `text` is another command.
+std::optional<std::string_view> arguments_of(std::string_view text, std::string_view word) {
+  if (text == word) return std::string_view{};
+  if (text.size() > word.size() && text.starts_with(word) && text[word.size()] == ' ') {
+    return trim_front(text.substr(word.size() + 1));
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+MonitorCommands::Outcome MonitorCommands::run(std::string_view text, Program* program,
+                                              std::optional<ClientThread> selected) {
+  while (!text.empty() && text.back() == ' ') text.remove_suffix(1);
+  Outcome out;
+  GoState* go = program != nullptr ? program->go() : nullptr;
+  // Commands about the program need one that gostub can read as Go.
+  const auto about_go = [&](auto&& answer) {
+    if (program == nullptr) return std::string("gostub: no program\n");
+    if (go == nullptr) return std::string("gostub: not a Go program\n");
+    std::string why_not;
+    if (go->binary(why_not) == nullptr) return fmt::format("gostub: {}\n", why_not);
+    return answer(*go);
+  };
+  if (text == "help") {
+    out.console = kHelp;
+  } else if (text == "exit") {
+    out.exit = true;
+  } else if (text == "info") {
+    out.console = about_go([&](GoState& state) { return info(*program, state); });
+  } else if (const auto arguments = arguments_of(text, "catch")) {
+    out.console = catch_settings(go, *arguments);
+  } else if (const auto listing = arguments_of(text, "goroutines")) {
+    out.console = about_go([&](GoState& state) { return goroutines(state, *listing, selected); });
+  } else if (const auto id = arguments_of(text, "goroutine")) {
+    out.console = about_go([&](GoState& state) { return goroutine(state, *id); });
+  } else if (const auto setting = arguments_of(text, "set")) {
+    out.console = set(*setting, out.threads_changed);
+  } else if (const auto expression = arguments_of(text, "eval")) {
+    out.console = about_go([&](GoState& state) { return eval(state, *expression); });
+  } else {
+    out.console = fmt::format("Unknown monitor command '{}'; try 'monitor help'.\n", text);
+  }
+  return out;
+}
+
+std::string MonitorCommands::info(Program& program, GoState& go) {
+  std::string why_not;
+  std::string out = go.binary(why_not)->describe();
+  out += fmt::format("process:\n\tpid\t{}\n\tthreads\t{}\n\tload bias\t{:#x}\n", program.pid(),
+                     program.threads().size(), go.load_bias());
+  if (const auto* all = go.goroutines(why_not)) {
+    out +=
+        fmt::format("\tgoroutines\t{}, from {}\n", all->size(), go.reader()->allgs_description());
+  } else {
+    out += fmt::format("\tgoroutines\t{}\n", why_not);
+  }
+  return out;
+}
+
+std::string MonitorCommands::eval(GoState& go, std::string_view expression) {
+  std::string why_not;
+  const auto& lines = go.binary(why_not)->lines();
+  const auto bias = go.load_bias();
+  if (expression.starts_with("re:")) {
+    std::regex pattern;
+    try {
+      pattern = std::regex(std::string(expression.substr(3)), std::regex::extended);
+    } catch (const std::regex_error& error) {
+      return fmt::format("bad regular expression: {}\n", error.what());
+    }
+    std::string out;
+    for (std::uint32_t i = 0; i < lines.function_count(); ++i) {
+      const auto function = lines.function(i);
+      if (!function) continue;
+      const auto name = lines.name(*function);
+      if (std::regex_search(name.begin(), name.end(), pattern)) {
+        out += fmt::format("{:#x} {}\n", function->entry + bias, name);
+      }
+    }
+    return out.empty() ? "no function matches\n" : out;
+  }
+  if (expression.starts_with("addr:")) {
+    const auto function = lines.find_by_name(expression.substr(5));
+    if (!function) return fmt::format("no function {}\n", expression.substr(5));
+    return fmt::format("{:#x}\n", function->entry + bias);
+  }
+  if (expression.starts_with("val:")) {
+    return "val: needs DWARF variable support, which gostub does not have yet\n";
+  }
+  const auto address = parse_c_number(expression);
+  if (!address) return fmt::format("cannot evaluate '{}'; see 'monitor help'\n", expression);
+  const auto link_address = *address - bias;
+  const auto function = lines.find(link_address);
+  if (!function) return fmt::format("{:#x} is in no Go function\n", *address);
+  const auto line = lines.source_line(link_address);
+  return fmt::format("{}+{:#x} {}:{}\n", lines.name(*function), link_address - function->entry,
+                     line ? line->file : std::string_view("?"), line ? line->line : -1);
+}
+
+std::string MonitorCommands::catch_settings(GoState* go, std::string_view arguments) {
+  if (!arguments.empty()) {
+    const auto space = arguments.find(' ');
+    const auto what = arguments.substr(0, space);
+    const auto value =
+        space == std::string_view::npos ? std::string_view{} : arguments.substr(space + 1);
+    bool* setting = what == "panic"             ? &settings_.panic
+                    : what == "throw"           ? &settings_.fatal_error
+                    : what == "recovered-panic" ? &settings_.recovered_panic
+                                                : nullptr;
+    if (setting == nullptr || (value != "on" && value != "off")) {
+      return "usage: monitor catch [panic|throw|recovered-panic on|off]\n";
+    }
+    *setting = value == "on";
+    if (go != nullptr) go->catches().apply();
+  }
+  const auto state = [](bool on) { return on ? "on" : "off"; };
+  return fmt::format("catch panic {}\ncatch throw {}\ncatch recovered-panic {}\n",
+                     state(settings_.panic), state(settings_.fatal_error),
+                     state(settings_.recovered_panic));
+}
+
+std::string MonitorCommands::set(std::string_view arguments, bool& threads_changed) {
+  if (arguments == "goroutine-threads on" || arguments == "goroutine-threads off") {
+    settings_.goroutine_threads = arguments.ends_with("on");
+    threads_changed = true;
+    return fmt::format("goroutine-threads: {}\n", settings_.goroutine_threads ? "on" : "off");
+  }
+  return fmt::format("monitor set: unknown setting '{}'; see 'monitor help'\n", arguments);
+}
+
+}  // namespace gostub::server

@@ -1,0 +1,41 @@
+// gostub's monitor commands (gdb's `monitor …`, lldb's `process plugin packet monitor …`):
+// the Go binary, function look-ups from pclntab, catch settings, goroutines. The answer is
+// console text; the session sends it.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "server/client_thread.hpp"
+#include "server/go_state.hpp"
+#include "server/program.hpp"
+
+namespace gostub::server {
+
+class MonitorCommands {
+ public:
+  explicit MonitorCommands(GoSettings& settings) : settings_(settings) {}
+
+  struct Outcome {
+    std::string console;
+    bool exit = false;             // `monitor exit`: end gostub after the reply
+    bool threads_changed = false;  // goroutine threads turned on or off
+  };
+  // `program` is nullptr before there is one; `selected` marks the current goroutine.
+  Outcome run(std::string_view text, Program* program, std::optional<ClientThread> selected);
+
+ private:
+  std::string info(Program& program, GoState& go);
+  std::string eval(GoState& go, std::string_view expression);
+  std::string catch_settings(GoState* go, std::string_view arguments);
+  std::string set(std::string_view arguments, bool& threads_changed);
+  // monitor_goroutines.cpp
+  std::string goroutines(GoState& go, std::string_view arguments,
+                         std::optional<ClientThread> selected);
+  std::string goroutine(GoState& go, std::string_view arguments);
+
+  GoSettings& settings_;
+};
+
+}  // namespace gostub::server

@@ -1,0 +1,107 @@
+// The debugged program, as the session sees it (golang.org/x/debug's Program idea): one object
+// per inferior, owned by the server's Programs and outliving any client. Its interface speaks
+// debugger and Go — threads (OS threads and goroutines shown as threads), registers, memory,
+// breakpoints, resume/stop/kill — never RSP. TracedProgram implements it over target::Process;
+// the session's unit tests use a test double.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "protocol/agent_expression.hpp"
+#include "server/client_thread.hpp"
+#include "server/reply.hpp"
+#include "target/process.hpp"
+
+namespace gostub::server {
+
+class GoState;
+
+// A stop to tell the client about, and what gostub has to say about it (a panic's message).
+struct StopReport {
+  target::StopEvent stop;
+  std::string console;
+};
+
+// Which signals the client wants passed without a report, and which the program may receive
+// (nullopt: all). Linux numbers.
+struct SignalSettings {
+  std::set<int> pass;
+  std::optional<std::set<int>> program;
+};
+
+template <typename T>
+using Outcome = std::expected<T, Failure>;
+
+class Program {
+ public:
+  virtual ~Program() = default;
+
+  virtual pid_t pid() const = 0;
+  virtual bool alive() const = 0;
+  virtual bool attached() const = 0;  // attached to, rather than launched by gostub
+  virtual bool running() const = 0;
+  virtual const std::string& executable() const = 0;
+
+  // The last stop reported (or the launch/attach stop); the exit, once it has ended.
+  virtual const std::optional<target::StopEvent>& last_stop() const = 0;
+  // Whether the program has been resumed since it started (lldb's first stop differs).
+  virtual bool resumed_yet() const = 0;
+  // What the other threads stopped for at the last stop, handed over at once (lldb asks every
+  // thread for its own stop reason); empty for gdb, which takes them one resume at a time.
+  virtual void collect_other_stops() = 0;
+  virtual const std::map<pid_t, target::StopEvent>& other_stops() const = 0;
+
+  // Threads as the client sees them: the OS threads, then (with goroutine threads on) one per
+  // goroutine that no thread runs.
+  virtual std::vector<ClientThread> threads() = 0;
+  virtual bool has_thread(ClientThread thread) = 0;
+  // "goroutine 17 main.worker" when gostub can tell, else the kernel's name.
+  virtual std::string thread_name(ClientThread thread) = 0;
+  virtual int thread_core(ClientThread thread) = 0;  // -1 when unknown
+  virtual target::Result<std::string> registers(ClientThread thread) = 0;
+  // Only the general registers (one system call): enough for a stop's pc, sp and fp.
+  virtual target::Result<std::string> general_registers(ClientThread thread) = 0;
+  virtual target::Result<std::uint64_t> pc(ClientThread thread) = 0;
+  virtual Outcome<void> write_registers(ClientThread thread, std::string_view file) = 0;
+  // Why `thread` cannot be resumed on its own, if it cannot (a parked goroutine).
+  virtual std::optional<Failure> refuse_resume(ClientThread thread) = 0;
+
+  virtual target::Result<std::size_t> read_memory(std::uint64_t address,
+                                                  std::span<char> out) const = 0;
+  virtual target::Result<void> write_memory(std::uint64_t address, std::string_view bytes) = 0;
+  virtual target::Result<std::vector<target::MemoryRegion>> memory_regions() const = 0;
+  virtual target::Result<std::string> auxv() const = 0;
+  virtual target::Result<target::ProcessFacts> facts() const = 0;
+
+  // A client breakpoint; with conditions, a hit where all are false is never reported.
+  virtual target::Result<void> insert_breakpoint(
+      std::uint64_t address, std::vector<protocol::AgentExpression> conditions) = 0;
+  virtual target::Result<void> remove_breakpoint(std::uint64_t address) = 0;
+
+  virtual void set_signals(const SignalSettings& signals) = 0;
+  // Resumes as planned (threads not named stay stopped). A pending stop that needs no run is
+  // returned at once.
+  virtual target::Result<std::optional<StopReport>> resume(
+      std::span<const target::ThreadAction> plan) = 0;
+  // The kernel said something happened: the stop to report, if any (hits nobody needs to see
+  // are resumed past here).
+  virtual std::optional<StopReport> handle_wait_events() = 0;
+  // Stops every running thread (Ctrl-C); nullopt when nothing ran.
+  virtual std::optional<StopReport> interrupt() = 0;
+  virtual target::StopEvent kill() = 0;
+  virtual target::Result<void> detach() = 0;
+
+  // What gostub knows of the program as a Go program; nullptr for a test double.
+  virtual GoState* go() = 0;
+};
+
+}  // namespace gostub::server

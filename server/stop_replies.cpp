@@ -1,0 +1,187 @@
+#include "server/stop_replies.hpp"
+
+#include <fmt/format.h>
+#include <signal.h>
+
+#include "protocol/framing.hpp"
+#include "protocol/hex.hpp"
+#include "target/registers.hpp"
+
+namespace gostub::server {
+
+namespace {
+
+using Kind = target::StopEvent::Kind;
+
+// The registers a client needs to unwind the stopped frame without asking: rbp, rsp, rip.
+template <typename Each>
+void for_each_expedited(std::string_view file, Each each) {
+  const auto registers = target::x86_64_registers();
+  for (const auto n : {target::regno::kRbp, target::regno::kRsp, target::regno::kRip}) {
+    const auto& info = registers[n];
+    each(n, file.substr(info.offset, info.bitsize / 8));
+  }
+}
+
+std::string json_string(std::string_view text) {
+  std::string out = "\"";
+  for (const char c : text) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      out += fmt::format("\\u{:04x}", c);
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
+std::string_view lldb_reason(const target::StopEvent& stop) {
+  switch (stop.kind) {
+    case Kind::kBreakpoint:
+      return "breakpoint";
+    case Kind::kStepDone:
+      return "trace";
+    // A bare SIGTRAP (the exec stop at launch, runtime.Breakpoint) gets no reason: with
+    // "signal", lldb 19 treats it as a signal to pass and resumes the program at connect.
+    case Kind::kSignal:
+      return stop.signal == SIGTRAP ? std::string_view{} : "signal";
+    case Kind::kInterrupt:
+      return "signal";
+    case Kind::kExited:
+    case Kind::kTerminated:
+      return {};
+  }
+  return {};
+}
+
+}  // namespace
+
+std::optional<target::StopEvent> StopReplies::current_stop(const Program& program) const {
+  const auto& last = program.last_stop();
+  if (!last) return std::nullopt;
+  if (profile_.lldb() && !program.resumed_yet() && last->kind == Kind::kSignal) {
+    // lldb plants a breakpoint at the entry point at connect; a SIGTRAP reported there reads
+    // to it as a hit of that breakpoint, whose callback resumes the program. lldb-server
+    // reports this first stop as SIGSTOP; so does gostub, to lldb.
+    auto first = *last;
+    first.signal = SIGSTOP;
+    return first;
+  }
+  return last;
+}
+
+std::string StopReplies::stop_reply(Program& program, const target::StopEvent& stop) {
+  return encode(program, stop, ClientThread::os_thread(stop.tid));
+}
+
+std::string StopReplies::encode(Program& program, const target::StopEvent& stop,
+                                ClientThread thread) {
+  protocol::StopReply reply;
+  reply.pid = program.pid();
+  reply.tid = thread.wire();
+  switch (stop.kind) {
+    case Kind::kExited:
+      reply.kind = protocol::StopReply::Kind::kExited;
+      reply.exit_code = stop.exit_code;
+      return protocol::encode_stop_reply(reply, profile_.multiprocess());
+    case Kind::kTerminated:
+      reply.kind = protocol::StopReply::Kind::kTerminated;
+      reply.signal = profile_.wire_signal(stop.signal);
+      return protocol::encode_stop_reply(reply, profile_.multiprocess());
+    case Kind::kInterrupt:
+      reply.signal = profile_.wire_signal(SIGINT);
+      break;
+    case Kind::kBreakpoint:
+      reply.software_breakpoint = profile_.swbreak();
+      reply.signal = profile_.wire_signal(SIGTRAP);
+      break;
+    case Kind::kStepDone:
+    case Kind::kSignal:
+      reply.signal = profile_.wire_signal(stop.signal);
+      break;
+  }
+  // No "core:": it costs a /proc read (3 system calls) per stop, ~10% of a breakpoint hit,
+  // and neither gdb nor lldb needs it there (qXfer:threads still says each thread's core).
+  if (profile_.wants_thread_lists()) add_lldb_keys(program, reply, stop, thread);
+  if (auto file = program.general_registers(thread)) {
+    for_each_expedited(*file, [&](std::uint32_t n, std::string_view bytes) {
+      reply.expedited.emplace_back(n, std::string(bytes));
+    });
+  }
+  return protocol::encode_stop_reply(reply, profile_.multiprocess());
+}
+
+void StopReplies::add_lldb_keys(Program& program, protocol::StopReply& reply,
+                                const target::StopEvent& stop, ClientThread thread) {
+  reply.extra.emplace_back("hexname", protocol::to_hex(program.thread_name(thread)));
+  // The same two lists for every thread's stop info at this stop: made once (lldb asks each
+  // thread, and with goroutine threads there may be thousands).
+  if (!thread_lists_) {
+    std::string tids, pcs;
+    for (const auto listed : program.threads()) {
+      if (!tids.empty()) {
+        tids += ',';
+        pcs += ',';
+      }
+      tids += protocol::hex_number(static_cast<std::uint64_t>(listed.wire()));
+      pcs += protocol::hex_number(program.pc(listed).value_or(0));
+    }
+    thread_lists_.emplace(std::move(tids), std::move(pcs));
+  }
+  const auto& [tids, pcs] = *thread_lists_;
+  reply.extra.emplace_back("threads", tids);
+  reply.extra.emplace_back("thread-pcs", pcs);
+  if (const auto reason = lldb_reason(stop); !reason.empty()) {
+    reply.extra.emplace_back("reason", std::string(reason));
+  }
+}
+
+std::string StopReplies::thread_stop_info(Program& program, ClientThread thread) {
+  if (!thread.is_goroutine()) {
+    if (const auto stop = current_stop(program); stop && stop->tid == thread.tid()) {
+      return stop_reply(program, *stop);
+    }
+    const auto& others = program.other_stops();
+    if (const auto other = others.find(thread.tid()); other != others.end()) {
+      return stop_reply(program, other->second);
+    }
+  }
+  // A thread that was merely stopped along with the others: no signal, no reason.
+  return encode(program, target::StopEvent{Kind::kSignal, 0, 0, 0}, thread);
+}
+
+std::string StopReplies::threads_info(Program& program) {
+  const auto stop = current_stop(program);
+  std::string json = "[";
+  for (const auto thread : program.threads()) {
+    if (json.size() > 1) json += ',';
+    json += fmt::format("{{\"tid\":{},\"name\":{}", thread.wire(),
+                        json_string(program.thread_name(thread)));
+    if (stop && !thread.is_goroutine() && stop->tid == thread.tid()) {
+      if (const auto reason = lldb_reason(*stop); !reason.empty()) {
+        json += fmt::format(",\"reason\":\"{}\"", reason);
+      }
+      const int signal = stop->kind == Kind::kInterrupt ? SIGINT
+                         : stop->kind == Kind::kSignal  ? stop->signal
+                                                        : SIGTRAP;
+      json += fmt::format(",\"signal\":{}", profile_.wire_signal(signal));
+    }
+    if (auto file = program.general_registers(thread)) {
+      json += ",\"registers\":{";
+      bool first = true;
+      for_each_expedited(*file, [&](std::uint32_t n, std::string_view bytes) {
+        json += fmt::format("{}\"{}\":\"{}\"", first ? "" : ",", n, protocol::to_hex(bytes));
+        first = false;
+      });
+      json += '}';
+    }
+    json += '}';
+  }
+  json += ']';
+  return protocol::escape_binary(json);  // '}' is the protocol's escape byte
+}
+
+}  // namespace gostub::server

@@ -1,0 +1,39 @@
+// Stop replies for the client's dialect: the T packet (with lldb's thread name, thread lists
+// and reason), lldb's per-thread stop info (qThreadStopInfo) and jThreadsInfo.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "protocol/replies.hpp"
+#include "server/client_profile.hpp"
+#include "server/program.hpp"
+
+namespace gostub::server {
+
+class StopReplies {
+ public:
+  explicit StopReplies(const ClientProfile& profile) : profile_(profile) {}
+
+  // The program's last stop as this client is told of it (lldb's first stop differs).
+  std::optional<target::StopEvent> current_stop(const Program& program) const;
+  std::string stop_reply(Program& program, const target::StopEvent& stop);
+  // qThreadStopInfo: the thread's own stop, or a stop with no signal for one merely stopped.
+  std::string thread_stop_info(Program& program, ClientThread thread);
+  // jThreadsInfo: every thread's name, registers for unwinding, and the reason of the stopped one.
+  std::string threads_info(Program& program);
+  // The thread lists are made once per stop; forgotten on resume and when threads change.
+  void forget() { thread_lists_.reset(); }
+
+ private:
+  // `stop` told as a stop of `thread` (a goroutine thread has no stop of its own).
+  std::string encode(Program& program, const target::StopEvent& stop, ClientThread thread);
+  void add_lldb_keys(Program& program, protocol::StopReply& reply, const target::StopEvent& stop,
+                     ClientThread thread);
+
+  const ClientProfile& profile_;
+  std::optional<std::pair<std::string, std::string>> thread_lists_;  // lldb's threads:, pcs:
+};
+
+}  // namespace gostub::server

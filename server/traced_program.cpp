@@ -1,0 +1,285 @@
+#include "server/traced_program.hpp"
+
+#include <fmt/core.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "target/registers.hpp"
+
+namespace gostub::server {
+
+namespace {
+
+// Signals passed to the program whatever the client's QPassSignals says. SIGURG is how Go's
+// runtime preempts goroutines (several a second per busy thread): it means nothing to a user,
+// and gdb 13 clears its pass list around every step-over, so reporting it derails the step
+// and the client re-reports the breakpoint it was stepping over.
+constexpr int kAlwaysPassed = SIGURG;
+
+// Registers and memory of the thread that hit a conditional breakpoint.
+class StoppedThread : public protocol::AgentContext {
+ public:
+  StoppedThread(const target::Process& process, std::string registers)
+      : process_(process), registers_(std::move(registers)) {}
+  std::optional<std::uint64_t> register_value(std::uint32_t regno) const override {
+    const auto registers = target::x86_64_registers();
+    if (regno >= registers.size() || registers[regno].bitsize > 64) return std::nullopt;
+    return target::register_value(registers_, regno);
+  }
+  bool read_memory(std::uint64_t address, std::span<char> out) const override {
+    const auto got = process_.read_memory_into(address, out);
+    return got && *got == out.size();
+  }
+
+ private:
+  const target::Process& process_;
+  std::string registers_;
+};
+
+}  // namespace
+
+TracedProgram::TracedProgram(std::unique_ptr<target::Process> process, const GoSettings& settings,
+                             bool log_packets)
+    : process_(std::move(process)), go_(*process_, settings), log_packets_(log_packets) {
+  if (process_->alive()) {
+    // Like gdbserver: a launched program is stopped by exec's SIGTRAP, an attached one by SIGSTOP.
+    last_stop_ = target::StopEvent{target::StopEvent::Kind::kSignal, process_->pid(),
+                                   process_->attached() ? SIGSTOP : SIGTRAP, 0};
+  }
+  set_signals({});
+  go_.catches().apply();
+}
+
+void TracedProgram::collect_other_stops() {
+  if (!process_->alive()) return;
+  for (const auto& other : process_->take_pending_stops()) other_stops_.emplace(other.tid, other);
+}
+
+const symbols::Goroutine* TracedProgram::parked(ClientThread thread) {
+  return thread.is_goroutine() ? go_.parked(thread.goroutine_id()) : nullptr;
+}
+
+std::vector<ClientThread> TracedProgram::threads() {
+  std::vector<ClientThread> out;
+  for (const pid_t tid : process_->threads()) out.push_back(ClientThread::os_thread(tid));
+  if (!go_.settings().goroutine_threads) return out;
+  std::string why_not;
+  if (const auto* all = go_.goroutines(why_not)) {
+    for (const auto& goroutine : *all) {
+      if (goroutine.thread == 0) out.push_back(ClientThread::goroutine(goroutine.id));
+    }
+  }
+  return out;
+}
+
+bool TracedProgram::has_thread(ClientThread thread) {
+  if (thread.is_goroutine()) return parked(thread) != nullptr;
+  return process_->has_thread(thread.tid());
+}
+
+std::string TracedProgram::thread_name(ClientThread thread) {
+  if (const auto* goroutine = parked(thread)) {
+    return fmt::format("goroutine {} {} [{}]", goroutine->id,
+                       go_.reader()->function_at(goroutine->start_pc), go_.status(*goroutine));
+  }
+  if (thread.is_goroutine()) return {};
+  if (const auto registers = process_->read_general_registers(thread.tid())) {
+    if (auto name = go_.thread_goroutine_name(*registers)) return std::move(*name);
+  }
+  return process_->thread_name(thread.tid());
+}
+
+int TracedProgram::thread_core(ClientThread thread) {
+  return thread.is_goroutine() ? -1 : process_->thread_core(thread.tid());
+}
+
+target::Result<std::string> TracedProgram::registers(ClientThread thread) {
+  if (const auto* goroutine = parked(thread)) {
+    // What the runtime saved when it parked the goroutine; the rest reads as zero.
+    std::string file(target::register_file_size(), '\0');
+    const auto registers = target::x86_64_registers();
+    for (const auto& [n, value] : {std::pair{target::regno::kRip, goroutine->pc},
+                                   {target::regno::kRsp, goroutine->sp},
+                                   {target::regno::kRbp, goroutine->bp}}) {
+      std::memcpy(file.data() + registers[n].offset, &value, 8);
+    }
+    return file;
+  }
+  if (thread.is_goroutine()) return target::fail(ESRCH, "no such goroutine thread");
+  return process_->read_registers(thread.tid());
+}
+
+target::Result<std::string> TracedProgram::general_registers(ClientThread thread) {
+  if (thread.is_goroutine()) return registers(thread);
+  return process_->read_general_registers(thread.tid());
+}
+
+target::Result<std::uint64_t> TracedProgram::pc(ClientThread thread) {
+  if (const auto* goroutine = parked(thread)) return goroutine->pc;
+  if (thread.is_goroutine()) return target::fail(ESRCH, "no such goroutine thread");
+  return process_->read_pc(thread.tid());
+}
+
+Failure TracedProgram::refusal(ClientThread thread) const {
+  return Failure::told(
+      EPERM, fmt::format("thread {} is goroutine {}, parked: gostub shows its stack but cannot "
+                         "run it or change its registers on its own; select an OS thread",
+                         thread.wire(), thread.goroutine_id()));
+}
+
+Outcome<void> TracedProgram::write_registers(ClientThread thread, std::string_view file) {
+  if (thread.is_goroutine()) return std::unexpected(refusal(thread));
+  if (auto written = process_->write_registers(thread.tid(), file); !written) {
+    return std::unexpected(Failure::from(written.error()));
+  }
+  return {};
+}
+
+std::optional<Failure> TracedProgram::refuse_resume(ClientThread thread) {
+  if (thread.is_goroutine()) return refusal(thread);
+  return std::nullopt;
+}
+
+target::Result<void> TracedProgram::insert_breakpoint(
+    std::uint64_t address, std::vector<protocol::AgentExpression> conditions) {
+  if (auto inserted = process_->insert_breakpoint(address); !inserted) return inserted;
+  // gdb sends the whole condition list again whenever it changes, without a z0 first.
+  if (conditions.empty()) {
+    conditions_.erase(address);
+  } else {
+    conditions_[address] = std::move(conditions);
+  }
+  return {};
+}
+
+target::Result<void> TracedProgram::remove_breakpoint(std::uint64_t address) {
+  if (auto removed = process_->remove_breakpoint(address); !removed) return removed;
+  conditions_.erase(address);
+  return {};
+}
+
+void TracedProgram::set_signals(const SignalSettings& signals) {
+  // Go's preemption signal is always passed, and must always reach the runtime.
+  auto passed = signals.pass;
+  passed.insert(kAlwaysPassed);
+  process_->set_pass_signals(std::move(passed));
+  if (signals.program) {
+    auto allowed = *signals.program;
+    allowed.insert(kAlwaysPassed);
+    process_->set_program_signals(std::move(allowed));
+  } else {
+    process_->set_program_signals(std::nullopt);
+  }
+}
+
+target::Result<std::optional<StopReport>> TracedProgram::resume(
+    std::span<const target::ThreadAction> plan) {
+  other_stops_.clear();
+  go_.forget_stop();
+  continued_all_ = plan.size() == process_->threads().size() &&
+                   std::all_of(plan.begin(), plan.end(), [](const target::ThreadAction& action) {
+                     return action.kind == target::ResumeKind::kContinue;
+                   });
+  resumed_yet_ = true;
+  auto resumed = process_->resume(plan);
+  if (!resumed) return std::unexpected(resumed.error());
+  if (!*resumed) return std::nullopt;
+  return report(**resumed);  // a pending stop: nothing ran
+}
+
+std::optional<StopReport> TracedProgram::handle_wait_events() {
+  if (!process_->alive()) return std::nullopt;
+  auto stop = process_->handle_wait_events();
+  if (!stop) return std::nullopt;
+  return report(*stop);
+}
+
+std::optional<StopReport> TracedProgram::interrupt() {
+  auto stop = process_->interrupt_all();
+  if (!stop) return std::nullopt;
+  return report(*stop);
+}
+
+target::StopEvent TracedProgram::kill() {
+  last_stop_ = process_->kill();
+  return *last_stop_;
+}
+
+target::Result<void> TracedProgram::detach() {
+  return process_->detach();
+}
+
+std::optional<StopReport> TracedProgram::report(target::StopEvent stop) {
+  while (condition_false(stop)) {
+    // A conditional breakpoint whose condition is false: the client never hears of it. The
+    // last resume was a plain continue; threads born since join it, signals are not resent.
+    std::vector<target::ThreadAction> plan;
+    for (const pid_t tid : process_->threads()) {
+      plan.push_back({tid, target::ResumeKind::kContinue, 0});
+    }
+    auto resumed = process_->resume(plan);
+    if (!resumed) break;                 // reported as it is
+    if (!*resumed) return std::nullopt;  // running again
+    stop = **resumed;
+  }
+  continued_all_ = false;
+  StopReport out;
+  out.stop = go_.catches().translate(stop, out.console);
+  if (log_packets_ && !out.console.empty()) fmt::print(stderr, "{}", out.console);
+  last_stop_ = out.stop;
+  if (stop.kind == target::StopEvent::Kind::kExited) {
+    fmt::print(stderr, "\nChild exited with status {}\n", stop.exit_code);
+  } else if (stop.kind == target::StopEvent::Kind::kTerminated) {
+    fmt::print(stderr, "\nChild terminated with signal = {:#x} ({})\n", stop.signal,
+               sigabbrev_np(stop.signal) ? sigabbrev_np(stop.signal) : "?");
+  }
+  return out;
+}
+
+bool TracedProgram::condition_false(const target::StopEvent& stop) {
+  if (stop.kind != target::StopEvent::Kind::kBreakpoint || conditions_.empty()) return false;
+  // A step the client asked for must end in a report; a resume that left threads stopped
+  // cannot be redone as "continue all". Only a plain continue of every thread is redone.
+  if (!continued_all_) return false;
+  const auto pc = process_->read_pc(stop.tid);
+  if (!pc || go_.catches().contains(*pc)) return false;
+  const auto found = conditions_.find(*pc);
+  if (found == conditions_.end()) return false;
+  auto registers = process_->read_registers(stop.tid);
+  if (!registers) return false;
+  const StoppedThread context(*process_, std::move(*registers));
+  for (const auto& condition : found->second) {
+    const auto value = condition.evaluate(context);
+    // One that cannot be evaluated stops the program, as one that is true does.
+    if (!value || *value != 0) {
+      if (!value && log_packets_) {
+        fmt::print(stderr, "gostub: condition at {:#x}: {}\n", *pc, value.error());
+      }
+      return false;
+    }
+  }
+  return true;
+}
+
+target::Result<std::unique_ptr<Program>> TracedProgramFactory::launch(
+    const target::LaunchOptions& options) {
+  auto launched = target::Process::launch(options);
+  if (!launched) return std::unexpected(launched.error());
+  return adopt(std::move(*launched));
+}
+
+target::Result<std::unique_ptr<Program>> TracedProgramFactory::attach(pid_t pid) {
+  auto attached = target::Process::attach(pid);
+  if (!attached) return std::unexpected(attached.error());
+  return adopt(std::move(*attached));
+}
+
+std::unique_ptr<Program> TracedProgramFactory::adopt(
+    std::unique_ptr<target::Process> process) const {
+  return std::make_unique<TracedProgram>(std::move(process), settings_, log_packets_);
+}
+
+}  // namespace gostub::server

@@ -1,0 +1,105 @@
+// The program model over the ptrace engine: a target::Process and everything gostub learns
+// about it (GoState), its client breakpoint conditions, and its last stop. Made when a program
+// is launched or attached, dropped as a whole when another takes its place.
+#pragma once
+
+#include <memory>
+
+#include "server/go_state.hpp"
+#include "server/program.hpp"
+
+namespace gostub::server {
+
+class TracedProgram final : public Program {
+ public:
+  TracedProgram(std::unique_ptr<target::Process> process, const GoSettings& settings,
+                bool log_packets);
+
+  pid_t pid() const override { return process_->pid(); }
+  bool alive() const override { return process_->alive(); }
+  bool attached() const override { return process_->attached(); }
+  bool running() const override { return process_->running(); }
+  const std::string& executable() const override { return process_->executable(); }
+  const std::optional<target::StopEvent>& last_stop() const override { return last_stop_; }
+  bool resumed_yet() const override { return resumed_yet_; }
+  void collect_other_stops() override;
+  const std::map<pid_t, target::StopEvent>& other_stops() const override { return other_stops_; }
+
+  std::vector<ClientThread> threads() override;
+  bool has_thread(ClientThread thread) override;
+  std::string thread_name(ClientThread thread) override;
+  int thread_core(ClientThread thread) override;
+  target::Result<std::string> registers(ClientThread thread) override;
+  target::Result<std::string> general_registers(ClientThread thread) override;
+  target::Result<std::uint64_t> pc(ClientThread thread) override;
+  Outcome<void> write_registers(ClientThread thread, std::string_view file) override;
+  std::optional<Failure> refuse_resume(ClientThread thread) override;
+
+  target::Result<std::size_t> read_memory(std::uint64_t address,
+                                          std::span<char> out) const override {
+    return process_->read_memory_into(address, out);
+  }
+  target::Result<void> write_memory(std::uint64_t address, std::string_view bytes) override {
+    return process_->write_memory(address, bytes);
+  }
+  target::Result<std::vector<target::MemoryRegion>> memory_regions() const override {
+    return process_->memory_regions();
+  }
+  target::Result<std::string> auxv() const override { return process_->auxv(); }
+  target::Result<target::ProcessFacts> facts() const override { return process_->facts(); }
+
+  target::Result<void> insert_breakpoint(
+      std::uint64_t address, std::vector<protocol::AgentExpression> conditions) override;
+  target::Result<void> remove_breakpoint(std::uint64_t address) override;
+
+  void set_signals(const SignalSettings& signals) override;
+  target::Result<std::optional<StopReport>> resume(
+      std::span<const target::ThreadAction> plan) override;
+  std::optional<StopReport> handle_wait_events() override;
+  std::optional<StopReport> interrupt() override;
+  target::StopEvent kill() override;
+  target::Result<void> detach() override;
+
+  GoState* go() override { return &go_; }
+
+ private:
+  // The stop to report for `stop`, or nullopt when the program was resumed past it (a
+  // breakpoint whose every condition is false).
+  std::optional<StopReport> report(target::StopEvent stop);
+  bool condition_false(const target::StopEvent& stop);
+  const symbols::Goroutine* parked(ClientThread thread);
+  Failure refusal(ClientThread thread) const;
+
+  std::unique_ptr<target::Process> process_;
+  GoState go_;
+  bool log_packets_;
+  std::map<std::uint64_t, std::vector<protocol::AgentExpression>> conditions_;
+  std::optional<target::StopEvent> last_stop_;
+  std::map<pid_t, target::StopEvent> other_stops_;
+  bool resumed_yet_ = false;
+  // The last resume continued every thread: redone past false breakpoint conditions.
+  bool continued_all_ = false;
+};
+
+// Starts and attaches programs for the server (a test double stands in for it in unit tests).
+class ProgramFactory {
+ public:
+  virtual ~ProgramFactory() = default;
+  virtual target::Result<std::unique_ptr<Program>> launch(const target::LaunchOptions& options) = 0;
+  virtual target::Result<std::unique_ptr<Program>> attach(pid_t pid) = 0;
+};
+
+class TracedProgramFactory final : public ProgramFactory {
+ public:
+  TracedProgramFactory(const GoSettings& settings, bool log_packets)
+      : settings_(settings), log_packets_(log_packets) {}
+  target::Result<std::unique_ptr<Program>> launch(const target::LaunchOptions& options) override;
+  target::Result<std::unique_ptr<Program>> attach(pid_t pid) override;
+  std::unique_ptr<Program> adopt(std::unique_ptr<target::Process> process) const;
+
+ private:
+  const GoSettings& settings_;
+  bool log_packets_;
+};
+
+}  // namespace gostub::server

@@ -1,0 +1,82 @@
+#include "server/transfers.hpp"
+
+#include <fmt/format.h>
+
+#include <cerrno>
+
+#include "protocol/replies.hpp"
+#include "server/target_description.hpp"
+
+namespace gostub::server {
+
+namespace {
+
+std::string xml_escape(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    switch (c) {
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out.push_back(c);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string threads_document(Program& program, const ClientProfile& profile) {
+  std::string xml = "<?xml version=\"1.0\"?>\n<threads>\n";
+  for (const auto thread : program.threads()) {
+    xml += fmt::format("<thread id=\"{}\"", profile.thread_id(program.pid(), thread));
+    if (const int core = program.thread_core(thread); core >= 0) {
+      xml += fmt::format(" core=\"{}\"", core);
+    }
+    xml += fmt::format(" name=\"{}\"/>\n", xml_escape(program.thread_name(thread)));
+  }
+  xml += "</threads>\n";
+  return xml;
+}
+
+Reply Transfers::read(const protocol::TransferRead& request, Program* program,
+                      const ClientProfile& profile) {
+  const auto key = std::pair{request.object, request.annex};
+  auto cached = documents_.find(key);
+  if (request.offset == 0 || cached == documents_.end()) {
+    std::string document;
+    if (request.object == "features") {
+      if (request.annex != "target.xml") return Reply::error(ENOENT);
+      document = profile.lldb() ? x86_64_target_xml_for_lldb() : x86_64_target_xml();
+    } else if (request.object == "threads") {
+      if (program != nullptr)
+        document = threads_document(*program, profile);
+      else
+        document = "<?xml version=\"1.0\"?>\n<threads>\n</threads>\n";
+    } else if (request.object == "exec-file") {
+      if (program == nullptr) return Reply::error(ESRCH);
+      document = program->executable();
+    } else if (request.object == "auxv") {
+      if (program == nullptr) return Reply::error(ESRCH);
+      auto auxv = program->auxv();
+      if (!auxv) return Reply::error(auxv.error());
+      document = std::move(*auxv);
+    } else {
+      return Reply::unsupported();  // an object we do not offer
+    }
+    cached = documents_.insert_or_assign(key, std::move(document)).first;
+  }
+  return Reply::packet(protocol::transfer_chunk(cached->second, request.offset, request.length));
+}
+
+}  // namespace gostub::server
