@@ -1,0 +1,411 @@
+// The session layer without ptrace: packets in, replies out, against a test double of the
+// program model. The end-to-end tests with real gdb and lldb remain the authority on what
+// the clients accept; these pin the dialects, the error mapping and every kind of reply.
+#include <doctest/doctest.h>
+#include <signal.h>
+
+#include <cerrno>
+#include <cstring>
+#include <map>
+
+#include "protocol/hex.hpp"
+#include "server/gdb_session.hpp"
+#include "target/registers.hpp"
+
+namespace {
+
+using namespace gostub;
+using server::ClientThread;
+using server::Failure;
+using server::StopReport;
+using target::StopEvent;
+
+// A stopped program of two threads (100, the leader, and 101), 256 readable bytes at 0x1000.
+class FakeProgram final : public server::Program {
+ public:
+  explicit FakeProgram(pid_t pid = 100, bool attached = false) : pid_(pid), attached_(attached) {
+    last_stop_ = StopEvent{StopEvent::Kind::kSignal, pid_, attached ? SIGSTOP : SIGTRAP, 0};
+    for (int i = 0; i < 256; ++i) memory_.push_back(static_cast<char>(i));
+  }
+
+  pid_t pid() const override { return pid_; }
+  bool alive() const override { return alive_; }
+  bool attached() const override { return attached_; }
+  bool running() const override { return running_; }
+  const std::string& executable() const override { return executable_; }
+  const std::optional<StopEvent>& last_stop() const override { return last_stop_; }
+  bool resumed_yet() const override { return resumed_yet_; }
+  void collect_other_stops() override {}
+  const std::map<pid_t, StopEvent>& other_stops() const override { return other_stops_; }
+
+  std::vector<ClientThread> threads() override {
+    if (!alive_) return {};
+    return {ClientThread::os_thread(pid_), ClientThread::os_thread(pid_ + 1),
+            ClientThread::goroutine(7)};
+  }
+  bool has_thread(ClientThread thread) override {
+    for (const auto known : threads()) {
+      if (known == thread) return true;
+    }
+    return false;
+  }
+  std::string thread_name(ClientThread thread) override {
+    return thread.is_goroutine() ? "goroutine 7 main.worker [chan receive]" : "fake<&>";
+  }
+  int thread_core(ClientThread) override { return 1; }
+  target::Result<std::string> registers(ClientThread thread) override {
+    std::string file(target::register_file_size(), '\0');
+    const std::uint64_t rip = thread.is_goroutine() ? 0x7777 : 0x401000 + thread.tid();
+    std::memcpy(file.data() + target::x86_64_registers()[target::regno::kRip].offset, &rip, 8);
+    return file;
+  }
+  target::Result<std::string> general_registers(ClientThread thread) override {
+    return registers(thread);
+  }
+  target::Result<std::uint64_t> pc(ClientThread thread) override {
+    return target::register_value(*registers(thread), target::regno::kRip);
+  }
+  server::Outcome<void> write_registers(ClientThread thread, std::string_view) override {
+    if (auto refused = refuse_resume(thread)) return std::unexpected(*refused);
+    ++register_writes_;
+    return {};
+  }
+  std::optional<Failure> refuse_resume(ClientThread thread) override {
+    if (!thread.is_goroutine()) return std::nullopt;
+    return Failure::told(EPERM, "thread is a parked goroutine");
+  }
+
+  target::Result<std::size_t> read_memory(std::uint64_t address,
+                                          std::span<char> out) const override {
+    if (address < 0x1000 || address >= 0x1000 + memory_.size()) {
+      return target::fail(EIO, "cannot read memory");
+    }
+    const auto count = std::min<std::size_t>(out.size(), 0x1000 + memory_.size() - address);
+    std::memcpy(out.data(), memory_.data() + (address - 0x1000), count);
+    return count;
+  }
+  target::Result<void> write_memory(std::uint64_t, std::string_view) override {
+    return target::fail(EFAULT, "read-only fake");
+  }
+  target::Result<std::vector<target::MemoryRegion>> memory_regions() const override {
+    return std::vector<target::MemoryRegion>{{0x1000, 0x1100, true, false, false, "[heap]"}};
+  }
+  target::Result<std::string> auxv() const override { return std::string(32, '\1'); }
+  target::Result<target::ProcessFacts> facts() const override {
+    return target::ProcessFacts{1, 0, 0, 0, 0, "/srv"};
+  }
+
+  target::Result<void> insert_breakpoint(std::uint64_t address,
+                                         std::vector<protocol::AgentExpression>) override {
+    breakpoints_.insert(address);
+    return {};
+  }
+  target::Result<void> remove_breakpoint(std::uint64_t address) override {
+    if (breakpoints_.erase(address) == 0) return target::fail(ENOENT, "no breakpoint there");
+    return {};
+  }
+  void set_signals(const server::SignalSettings& signals) override { signals_ = signals; }
+  target::Result<std::optional<StopReport>> resume(
+      std::span<const target::ThreadAction> plan) override {
+    plan_.assign(plan.begin(), plan.end());
+    resumed_yet_ = true;
+    running_ = true;
+    return std::nullopt;
+  }
+  std::optional<StopReport> handle_wait_events() override { return std::nullopt; }
+  std::optional<StopReport> interrupt() override {
+    if (!running_) return std::nullopt;
+    return stop(StopEvent{StopEvent::Kind::kInterrupt, pid_ + 1, 0, 0});
+  }
+  StopEvent kill() override {
+    alive_ = false;
+    last_stop_ = StopEvent{StopEvent::Kind::kTerminated, pid_, SIGKILL, 0};
+    return *last_stop_;
+  }
+  target::Result<void> detach() override {
+    alive_ = false;
+    return {};
+  }
+  server::GoState* go() override { return nullptr; }
+
+  // What the event loop does when the program stops.
+  StopReport stop(StopEvent event, std::string console = {}) {
+    running_ = false;
+    last_stop_ = event;
+    return StopReport{event, std::move(console)};
+  }
+
+  std::vector<target::ThreadAction> plan_;
+  std::set<std::uint64_t> breakpoints_;
+  server::SignalSettings signals_;
+  int register_writes_ = 0;
+  std::string executable_ = "/srv/fake";
+
+ private:
+  pid_t pid_;
+  bool attached_;
+  bool alive_ = true;
+  bool running_ = false;
+  bool resumed_yet_ = false;
+  std::optional<StopEvent> last_stop_;
+  std::map<pid_t, StopEvent> other_stops_;
+  std::string memory_;
+};
+
+class FakeFactory final : public server::ProgramFactory {
+ public:
+  target::Result<std::unique_ptr<server::Program>> launch(
+      const target::LaunchOptions& options) override {
+    launched.push_back(options);
+    if (options.argv.front() == "/missing") return target::fail(ENOENT, "/missing: not found");
+    auto program = std::make_unique<FakeProgram>(200);
+    program->executable_ = options.argv.front();
+    return program;
+  }
+  target::Result<std::unique_ptr<server::Program>> attach(pid_t pid) override {
+    if (pid == 1) return target::fail(EPERM, "Cannot attach to process 1: Operation not permitted");
+    return std::make_unique<FakeProgram>(pid, true);
+  }
+  std::vector<target::LaunchOptions> launched;
+};
+
+class Recorder final : public server::PacketSink {
+ public:
+  void send_packet(std::string_view payload) override { packets.emplace_back(payload); }
+  void set_no_ack_mode() override { no_ack = true; }
+  void close_after_writes() override { closed = true; }
+  std::vector<std::string> packets;
+  bool no_ack = false;
+  bool closed = false;
+};
+
+// A session over a FakeProgram (pid 100) or none; `exchange` sends one packet and returns
+// every packet the session sent for it.
+struct Transcript {
+  explicit Transcript(bool with_program = true) {
+    if (with_program) {
+      auto owned = std::make_unique<FakeProgram>();
+      program = owned.get();
+      programs.add(std::move(owned));
+    }
+  }
+  std::vector<std::string> exchange(std::string_view packet) {
+    sink->packets.clear();
+    session.on_packet(packet);
+    return sink->packets;
+  }
+  std::string ask(std::string_view packet) {
+    const auto replies = exchange(packet);
+    REQUIRE_MESSAGE(replies.size() == 1, packet);
+    return replies.front();
+  }
+  void become_lldb() { REQUIRE(ask("QThreadSuffixSupported") == "OK"); }
+
+  FakeFactory factory;
+  server::Programs programs{factory};
+  FakeProgram* program = nullptr;
+  std::shared_ptr<Recorder> sink = std::make_shared<Recorder>();
+  server::GoSettings settings;
+  bool exit_requested = false;
+  server::GdbSession session{programs, sink,
+                             server::GdbSession::Hooks{[this] { exit_requested = true; }}, settings,
+                             false};
+};
+
+}  // namespace
+
+TEST_CASE("qSupported is generated from the server's features and the client's offer") {
+  Transcript t;
+  const auto plain = t.ask("qSupported:xmlRegisters=i386");
+  CHECK(plain.starts_with("PacketSize=40000;"));
+  CHECK(plain.find("multiprocess+") == std::string::npos);  // only when the client has it
+  CHECK(plain.find("qXfer:threads:read+") != std::string::npos);
+  for (const auto& feature : server::server_features()) {
+    if (!feature.when_client_has) CHECK(plain.find(feature.name) != std::string::npos);
+  }
+  const auto multi = t.ask("qSupported:multiprocess+;swbreak+");
+  CHECK(multi.find(";multiprocess+") != std::string::npos);
+  CHECK(t.ask("qC") == "QCp64.64");
+}
+
+TEST_CASE("gdb: stop replies, thread ids and signals in gdb's numbering") {
+  Transcript t;
+  t.ask("qSupported:multiprocess+;swbreak+");
+  // The launch stop: SIGTRAP (5), with rbp, rsp, rip expedited.
+  const auto first = t.ask("?");
+  CHECK(first.starts_with("T05"));
+  CHECK(first.find("thread:p64.64;") != std::string::npos);
+  CHECK(first.find("10:6410400000000000;") != std::string::npos);  // rip 0x401064
+  CHECK(t.ask("qfThreadInfo") == "mp64.64,p64.65,p64.3b9aca07");
+  CHECK(t.ask("qsThreadInfo") == "l");
+  // gdb's SIGUSR1 is 30, Linux's is 10.
+  CHECK(t.ask("QPassSignals:1e") == "OK");
+  CHECK(t.program->signals_.pass == std::set<int>{SIGUSR1});
+}
+
+TEST_CASE("every reply kind: packet, failure, sent, stop later, none") {
+  Transcript t;
+  t.ask("qSupported:multiprocess+;swbreak+");
+  // Sent from the session's buffer: one packet, the hex of the bytes.
+  CHECK(t.ask("m1004,4") == "04050607");
+  // Failure: the target's errno as Exx.
+  CHECK(t.ask("m2000,4") == "E05");
+  CHECK(t.ask("Z0,1234,1") == "OK");
+  CHECK(t.ask("z0,9999,1") == "E02");
+  CHECK(t.ask("Z2,1234,4").empty());  // not offered: the empty reply
+  // Stop later: nothing until the program stops, then the stop reply.
+  CHECK(t.exchange("vCont;c").empty());
+  REQUIRE(t.program->plan_.size() == 2);  // the OS threads only, never a goroutine thread
+  CHECK(t.ask("g") == "E10");             // EBUSY: running
+  t.sink->packets.clear();
+  t.session.on_interrupt();
+  REQUIRE(t.sink->packets.size() == 1);
+  CHECK(t.sink->packets.back().starts_with("T02"));  // SIGINT
+  CHECK(t.sink->packets.back().find("thread:p64.65;") != std::string::npos);
+  // A stop with something to say: console output first, then the stop.
+  t.exchange("vCont;c");
+  t.sink->packets.clear();
+  t.session.on_stop(
+      t.program->stop(StopEvent{StopEvent::Kind::kBreakpoint, 101, SIGTRAP, 0}, "panicked\n"));
+  REQUIRE(t.sink->packets.size() == 2);
+  CHECK(t.sink->packets[0] == "O" + protocol::to_hex("panicked\n"));
+  CHECK(t.sink->packets[1].starts_with("T05"));
+  CHECK(t.sink->packets[1].find("swbreak:;") != std::string::npos);
+  // None: gdb's "k" has no reply.
+  CHECK(t.exchange("k").empty());
+  CHECK(!t.program->alive());
+}
+
+TEST_CASE("errors are shaped for the dialect: E.text for gdb, Exx for lldb") {
+  Transcript gdb;
+  gdb.ask("qSupported:multiprocess+");
+  // Malformed: EINVAL.
+  CHECK(gdb.ask("mzz,4") == "E16");
+  // A parked goroutine cannot be resumed: gdb reads the reason.
+  CHECK(gdb.ask("vCont;s:p64.3b9aca07") == "E.thread is a parked goroutine");
+  CHECK(gdb.ask("Hgp64.3b9aca07") == "OK");
+  CHECK(gdb.ask("P10=0000000000000000") == "E.thread is a parked goroutine");
+  CHECK(gdb.program->register_writes_ == 0);
+  CHECK(gdb.ask("Hgp64.999") == "E03");  // no such thread
+  // A failed attach: gdb prints the message.
+  CHECK(gdb.ask("vAttach;1") == "E.Cannot attach to process 1: Operation not permitted");
+
+  Transcript lldb;
+  lldb.become_lldb();
+  CHECK(lldb.ask("vAttach;1") == "E01");
+  CHECK(lldb.ask("vCont;s:3b9aca07") == "E01");
+  CHECK(lldb.ask("g;thread:3e7;") == "E03");  // unknown thread in the suffix
+}
+
+TEST_CASE("lldb: native signals, thread suffix, first stop as SIGSTOP, per-thread stop info") {
+  Transcript t;
+  t.become_lldb();
+  CHECK(t.ask("QListThreadsInStopReply") == "OK");
+  const auto first = t.ask("?");
+  CHECK(first.starts_with("T13"));  // SIGSTOP (19) where gdb gets the exec SIGTRAP
+  CHECK(first.find("threads:64,65,3b9aca07;") != std::string::npos);
+  CHECK(first.find("thread-pcs:401064,401065,7777;") != std::string::npos);
+  CHECK(first.find("hexname:" + protocol::to_hex("fake<&>") + ";") != std::string::npos);
+  // Register reads name the thread in a suffix.
+  const auto rip = t.ask("p10;thread:3b9aca07;");
+  CHECK(rip == "7777000000000000");
+  // A thread merely stopped along with the stopping one: no signal.
+  CHECK(t.ask("qThreadStopInfo65").starts_with("T00"));
+  CHECK(t.ask("qThreadStopInfo3b9aca07").find("thread:3b9aca07;") != std::string::npos);
+  const auto threads = t.ask("jThreadsInfo");
+  CHECK(threads.find(R"("tid":100,"name":"fake<&>","reason":"signal","signal":19)") !=
+        std::string::npos);
+  CHECK(threads.find(R"("tid":1000000007,"name":"goroutine 7 main.worker [chan receive]")") !=
+        std::string::npos);
+  // Signals are Linux's own: SIGUSR1 is 10 here.
+  t.ask("QPassSignals:a");
+  CHECK(t.program->signals_.pass == std::set<int>{SIGUSR1});
+  // lldb waits for the exit after k.
+  CHECK(t.ask("k") == "X09");
+  CHECK(t.ask("x1000,0") == "OK");  // lldb's probe
+}
+
+TEST_CASE("binary memory reads: gdb's b prefix, lldb's bare data, escaped") {
+  Transcript gdb;
+  gdb.ask("qSupported:binary-upload+");
+  CHECK(gdb.ask("x1000,0") == "b");
+  CHECK(gdb.ask("x107d,1") == "b}]");  // 0x7d is escaped as 0x7d 0x5d
+  Transcript lldb;
+  lldb.become_lldb();
+  CHECK(lldb.ask("x1001,2") == std::string("\x01\x02", 2));
+}
+
+TEST_CASE("no program yet: gdb gets W00, lldb an error and an OK thread list") {
+  Transcript gdb(false);
+  CHECK(gdb.ask("?") == "W00");
+  CHECK(gdb.ask("qfThreadInfo") == "l");
+  CHECK(gdb.ask("g") == "E03");
+  CHECK(gdb.ask("m1000,4") == "E03");
+  CHECK(gdb.ask("vCont;c") == "E03");
+  CHECK(gdb.ask("D") == "E03");
+  CHECK(gdb.ask("vRun;") == "E.no program: give one to gostub or `set remote exec-file` in gdb");
+  Transcript lldb(false);
+  lldb.become_lldb();
+  CHECK(lldb.ask("?") == "E03");
+  CHECK(lldb.ask("qfThreadInfo") == "OK");
+  CHECK(lldb.ask("qProcessInfo") == "E03");
+}
+
+TEST_CASE("run and attach make a new program; the client's settings come along") {
+  Transcript t;
+  t.ask("qSupported:multiprocess+");
+  t.ask("QPassSignals:1e");
+  CHECK(t.ask("QEnvironmentHexEncoded:" + protocol::to_hex("K=V")) == "OK");
+  CHECK(t.ask("QSetWorkingDir:" + protocol::to_hex("/tmp")) == "OK");
+  const auto stop = t.ask("vRun;" + protocol::to_hex("/bin/prog") + ";" + protocol::to_hex("-v"));
+  CHECK(stop.starts_with("T05"));
+  CHECK(stop.find("thread:pc8.c8;") != std::string::npos);  // pid 200
+  REQUIRE(t.factory.launched.size() == 1);
+  const auto& launched = t.factory.launched.front();
+  CHECK(launched.argv == std::vector<std::string>{"/bin/prog", "-v"});
+  CHECK(launched.working_directory == "/tmp");
+  REQUIRE(launched.environment);
+  CHECK(std::count(launched.environment->begin(), launched.environment->end(), "K=V") == 1);
+  auto* current = dynamic_cast<FakeProgram*>(t.programs.current());
+  REQUIRE(current != nullptr);
+  CHECK(current->signals_.pass == std::set<int>{SIGUSR1});
+  // The old program was ended (killed: gostub launched it) and dropped.
+  CHECK(t.programs.find(100) == nullptr);
+  // An empty program name runs the one gostub knows.
+  t.ask("vRun;");
+  CHECK(t.factory.launched.back().argv.front() == "/bin/prog");
+  // A launch that fails: gdb reads why; lldb's A answers OK and tells on qLaunchSuccess.
+  CHECK(t.ask("vRun;" + protocol::to_hex("/missing")) == "E./missing: not found");
+  CHECK(t.ask("qLaunchSuccess") == "E/missing: not found");
+  // Attach: the stop is SIGSTOP (gdb's 17).
+  CHECK(t.ask("vAttach;1f4").starts_with("T11"));
+  CHECK(t.ask("qAttached") == "1");
+}
+
+TEST_CASE("monitor: console output then OK; exit asks the server to stop") {
+  Transcript t;
+  const auto help = t.exchange("qRcmd," + protocol::to_hex("help"));
+  REQUIRE(help.size() == 2);
+  CHECK(protocol::from_hex(help[0].substr(1)).value_or("").starts_with("gostub monitor commands"));
+  CHECK(help[1] == "OK");
+  const auto info = t.exchange("qRcmd," + protocol::to_hex("info"));
+  CHECK(protocol::from_hex(info[0].substr(1)) == "gostub: not a Go program\n");
+  CHECK(t.exchange("qRcmd," + protocol::to_hex("exit")) == std::vector<std::string>{"OK"});
+  CHECK(t.exit_requested);
+}
+
+TEST_CASE("qXfer: target.xml per dialect, threads with names escaped, chunks from one copy") {
+  Transcript t;
+  t.ask("qSupported:multiprocess+");
+  const auto threads = t.ask("qXfer:threads:read::0,fff");
+  CHECK(threads.starts_with("l<?xml"));
+  CHECK(threads.find(R"(<thread id="p64.65" core="1" name="fake&lt;&amp;&gt;"/>)") !=
+        std::string::npos);
+  CHECK(t.ask("qXfer:exec-file:read::0,100") == "l/srv/fake");
+  CHECK(t.ask("qXfer:exec-file:read::0,4") == "m/srv");
+  CHECK(t.ask("qXfer:exec-file:read::4,100") == "l/fake");
+  CHECK(t.ask("qXfer:features:read:other.xml:0,100") == "E02");
+  CHECK(t.ask("qXfer:nothing:read::0,100").empty());
+  CHECK(t.ask("qXfer:features:read:target.xml:0,fffff").find("org.gnu.gdb.i386.core") !=
+        std::string::npos);
+}
