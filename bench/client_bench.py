@@ -80,14 +80,15 @@ SCENARIOS = [
                                "thread list", "process kill"],
      lambda out: "stop reason = breakpoint" in out),
 ]
-SERVERS = {"gdb": ["gostub", "gdbserver", "lldb-server"],
-           "lldb": ["gostub", "lldb-server", "gdbserver"]}
+BASELINE = ["gostub-baseline"] if harness.GOSTUB_BASELINE else []
+SERVERS = {"gdb": ["gostub", *BASELINE, "gdbserver", "lldb-server"],
+           "lldb": ["gostub", *BASELINE, "lldb-server", "gdbserver"]}
 
 
 def measure(kind, client, args, options, commands, check):
     binary = fixture()
     DUMP.unlink(missing_ok=True)
-    extra = options if kind == "gostub" else []
+    extra = options if kind.startswith("gostub") else []
     with DebugServer(kind, [binary, *args], extra=extra) as server:
         pid = server.process.pid
         last_cpu = [0.0]

@@ -18,7 +18,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "e2e"))
 import harness  # noqa: E402
 from harness import DebugServer, RspClient, fixture  # noqa: E402
 
-SERVERS = ["gostub", "gdbserver", "lldb-server"]
+SERVERS = ["gostub"] + (["gostub-baseline"] if harness.GOSTUB_BASELINE else []) + [
+    "gdbserver", "lldb-server"]
 TICKS = os.sysconf("SC_CLK_TCK")
 
 

@@ -17,6 +17,9 @@ REPO = Path(__file__).resolve().parents[2]
 FIXTURE_SOURCES = REPO / "tests" / "fixtures"
 BUILD = Path(os.environ.get("GOSTUB_BUILD", REPO / "build" / "default"))
 GOSTUB = Path(os.environ.get("GOSTUB", BUILD / "server" / "gostub"))
+# Benchmarks only: another gostub build run beside this one ("gostub-baseline"), so a change is
+# measured before and after in the same run.
+GOSTUB_BASELINE = os.environ.get("GOSTUB_BASELINE")
 CACHE = Path(os.environ.get("GOSTUB_FIXTURE_CACHE", REPO / "build" / "fixtures"))
 
 # Go toolchains: Debian's golang-go (1.19) and bookworm-backports' golang-1.2x-go.
@@ -122,7 +125,8 @@ class DebugServer:
             port = free_port()
             command = [LLDB_SERVER, "gdbserver", f"127.0.0.1:{port}", "--", *args]
         else:
-            program = str(GOSTUB) if kind == "gostub" else shutil.which("gdbserver")
+            program = {"gostub": str(GOSTUB), "gostub-baseline": GOSTUB_BASELINE}.get(
+                kind) or shutil.which("gdbserver")
             command = [program] + (["--once"] if once else []) + list(extra) + ["127.0.0.1:0", *args]
         self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=self.log,
                                         stderr=subprocess.STDOUT, start_new_session=True,
