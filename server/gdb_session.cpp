@@ -438,6 +438,16 @@ Reply GdbSession::handle(const protocol::HostSetFs& command) {
   return Reply::packet(host_files_.set_filesystem(command));
 }
 Reply GdbSession::handle(const protocol::HostOpen& command) {
+  // A client with no copy of a stripped Go program reads it from here: it gets one with the
+  // symbols, lines and frames gostub rebuilds from pclntab, and needs no step of its own.
+  if (auto* current = program();
+      current != nullptr && current->go() != nullptr && command.path == current->executable()) {
+    if (auto image = current->go()->symbol_image()) {
+      auto substituted = command;
+      substituted.path = std::move(*image);
+      return Reply::packet(host_files_.open(substituted));
+    }
+  }
   return Reply::packet(host_files_.open(command));
 }
 Reply GdbSession::handle(const protocol::HostPread& command) {

@@ -2,9 +2,12 @@
 
 #include <elf.h>
 #include <fmt/format.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <cstring>
 
+#include "symbols/symbol_image.hpp"
 #include "target/registers.hpp"
 
 namespace gostub::server {
@@ -130,6 +133,37 @@ void GoState::forget_stop() {
 void GoState::set_allgs_from_client(std::uint64_t runtime_address) {
   client_allgs_ = runtime_address;
   if (reader_) reader_->set_allgs_address(runtime_address - load_bias());
+}
+
+GoState::SymbolImage::~SymbolImage() {
+  if (fd >= 0) ::close(fd);
+}
+
+std::optional<std::string> GoState::symbol_image() {
+  const auto path = [&] { return fmt::format("/proc/self/fd/{}", symbol_image_.fd); };
+  if (symbol_image_.tried) {
+    return symbol_image_.fd >= 0 ? std::optional(path()) : std::nullopt;
+  }
+  symbol_image_.tried = true;
+  std::string why_not;
+  const auto* go_binary = binary(why_not);
+  if (go_binary == nullptr || go_binary->image().has_symbol_table() ||
+      go_binary->image().has_dwarf()) {
+    return std::nullopt;
+  }
+  symbol_image_.fd = ::memfd_create("gostub-symbols", MFD_CLOEXEC);
+  if (symbol_image_.fd < 0) return std::nullopt;
+  const auto written = symbols::write_symbol_image(*go_binary, path());
+  if (!written) {
+    fmt::print(stderr, "gostub: cannot rebuild symbols for {}: {}\n", process_.executable(),
+               written.error().message);
+    ::close(symbol_image_.fd);
+    symbol_image_.fd = -1;
+    return std::nullopt;
+  }
+  fmt::print(stderr, "gostub: {} is stripped; serving it with {} functions from its pclntab\n",
+             process_.executable(), written->functions);
+  return path();
 }
 
 bool GoState::ask_client_for_allgs() {

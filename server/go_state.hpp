@@ -86,7 +86,22 @@ class GoState {
 
   CatchPoints& catches() { return catches_; }
 
+  // For a stripped program: a copy with symbols, lines and frames rebuilt from pclntab
+  // (`gostub symbols`), made on first use in memory; its path, or nullopt when the binary has
+  // symbols of its own or the copy cannot be made.
+  std::optional<std::string> symbol_image();
+
  private:
+  // The in-memory file behind symbol_image().
+  struct SymbolImage {
+    int fd = -1;
+    bool tried = false;
+    SymbolImage() = default;
+    SymbolImage(const SymbolImage&) = delete;
+    SymbolImage& operator=(const SymbolImage&) = delete;
+    ~SymbolImage();
+  };
+
   const target::Process& process_;
   const GoSettings& settings_;
   ProcessMemory memory_;
@@ -100,6 +115,7 @@ class GoState {
   std::optional<std::uint64_t> client_allgs_;  // runtime.allgs as the client's symbols say
   bool asked_for_allgs_ = false;
   CatchPoints catches_;
+  SymbolImage symbol_image_;
 };
 
 }  // namespace gostub::server

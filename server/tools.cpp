@@ -6,6 +6,7 @@
 
 #include "symbols/go_binary.hpp"
 #include "symbols/goroutines.hpp"
+#include "symbols/symbol_image.hpp"
 
 namespace gostub::server {
 
@@ -38,7 +39,7 @@ std::string symbolize(const GoBinary& binary, std::uint64_t address) {
 int usage() {
   fmt::print(stderr,
              "usage: gostub info PROG | symbolize [--inline] PROG ADDR... | lines PROG FUNC |"
-             " functions PROG\n");
+             " functions PROG | symbols PROG -o OUTPUT\n");
   return 2;
 }
 
@@ -48,7 +49,7 @@ std::optional<int> run_tool(const std::vector<std::string>& arguments) {
   if (arguments.empty()) return std::nullopt;
   const auto& command = arguments[0];
   if (command != "info" && command != "symbolize" && command != "lines" && command != "functions" &&
-      command != "layout") {
+      command != "layout" && command != "symbols") {
     return std::nullopt;
   }
   // symbolize --inline PROG ADDR…: every source frame at each address, inlined calls first.
@@ -63,6 +64,18 @@ std::optional<int> run_tool(const std::vector<std::string>& arguments) {
     return 1;
   }
   const auto& lines = binary->lines();
+  if (command == "symbols") {
+    // symbols PROG -o OUTPUT: a copy of a stripped PROG with symbols, lines and frames.
+    if (arguments.size() != 4 || arguments[2] != "-o") return usage();
+    const auto written = symbols::write_symbol_image(*binary, arguments[3]);
+    if (!written) {
+      fmt::print(stderr, "gostub: {}\n", written.error().message);
+      return 1;
+    }
+    fmt::print("{}: {} functions, {} source files, {} line rows\n", arguments[3],
+               written->functions, written->files, written->line_rows);
+    return 0;
+  }
   if (command == "info") {
     if (arguments.size() != 2) return usage();
     fmt::print("{}", binary->describe());

@@ -296,6 +296,18 @@ std::optional<std::int32_t> LineTable::stack_delta(std::uint64_t pc) const {
   return pc_value(*table, function->entry, pc);
 }
 
+std::vector<LineTable::StackRun> LineTable::stack_runs(const Function& function) const {
+  std::vector<StackRun> out;
+  const auto table = field(function.index, kPcsp);
+  if (!table) return out;
+  walk(*table, function.entry, [&](std::uint64_t start, std::uint64_t, std::int32_t delta) {
+    if (start >= function.end) return false;
+    if (out.empty() || out.back().delta != delta) out.push_back({start, delta});
+    return true;
+  });
+  return out;
+}
+
 std::vector<LineTable::LineRow> LineTable::rows(const Function& function) const {
   std::vector<LineRow> out;
   const auto file_table = field(function.index, kPcfile);

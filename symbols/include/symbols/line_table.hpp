@@ -56,6 +56,12 @@ class LineTable {
   // The stack pointer's offset from its value at function entry (pcsp), so that a frame can be
   // unwound without DWARF.
   std::optional<std::int32_t> stack_delta(std::uint64_t pc) const;
+  // The same for a whole function at once: where each run of one stack delta starts.
+  struct StackRun {
+    std::uint64_t pc;
+    std::int32_t delta;
+  };
+  std::vector<StackRun> stack_runs(const Function& function) const;
   // Where each run of instructions with one file:line starts, in address order.
   struct LineRow {
     std::uint64_t pc;

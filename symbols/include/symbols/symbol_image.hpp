@@ -1,0 +1,25 @@
+// Symbols and debug information rebuilt from pclntab, for Go binaries stripped of them
+// (-ldflags=-s -w): a copy of the executable with a symbol table (every function, with its
+// size), DWARF line tables (pclntab's pc -> file:line) and call-frame information (from pcsp),
+// which stock gdb and lldb read like any other. The copy's loaded bytes are the original's;
+// only sections are added. ELF through elfutils' libelf, DWARF through libdwarf's producer.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "symbols/go_binary.hpp"
+
+namespace gostub::symbols {
+
+struct SymbolImageStats {
+  std::uint32_t functions = 0;
+  std::uint32_t files = 0;
+  std::uint64_t line_rows = 0;
+};
+
+// Writes the copy of `binary` with symbols to `output`. Fails for a binary that already has a
+// symbol table or DWARF (it needs nothing), and for unreadable input.
+Result<SymbolImageStats> write_symbol_image(const GoBinary& binary, const std::string& output);
+
+}  // namespace gostub::symbols
