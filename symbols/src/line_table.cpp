@@ -313,30 +313,34 @@ std::vector<LineTable::LineRow> LineTable::rows(const Function& function) const 
   const auto file_table = field(function.index, kPcfile);
   const auto line_table = field(function.index, kPcln);
   if (!file_table || !line_table) return out;
-  // Runs start wherever either the file or the line changes.
-  std::vector<std::uint64_t> starts;
+  // Rows start wherever either the file or the line changes: both tables are walked once,
+  // side by side (a pc-value lookup per row walks its table from the entry).
+  struct Run {
+    std::uint64_t end;
+    std::int32_t value;
+  };
+  std::vector<Run> line_runs, file_runs;
   std::uint64_t covered = function.entry;  // where the line table stops
-  walk(*line_table, function.entry, [&](std::uint64_t start, std::uint64_t end, std::int32_t) {
-    starts.push_back(start);
+  walk(*line_table, function.entry, [&](std::uint64_t, std::uint64_t end, std::int32_t value) {
+    line_runs.push_back({end, value});
     covered = end;
     return true;
   });
-  walk(*file_table, function.entry, [&](std::uint64_t start, std::uint64_t, std::int32_t) {
-    starts.push_back(start);
+  walk(*file_table, function.entry, [&](std::uint64_t, std::uint64_t end, std::int32_t value) {
+    file_runs.push_back({end, value});
     return true;
   });
-  std::sort(starts.begin(), starts.end());
-  starts.erase(std::unique(starts.begin(), starts.end()), starts.end());
-  for (const auto pc : starts) {
-    if (pc >= function.end) break;
-    const auto line = pc_value(*line_table, function.entry, pc);
-    const auto file_number = pc_value(*file_table, function.entry, pc);
-    if (!line || !file_number) continue;
-    const SourceLine here{file_name(function.index, *file_number), *line};
-    if (!out.empty() && out.back().line.line == here.line && out.back().line.file == here.file) {
-      continue;
+  std::size_t in_line = 0, in_file = 0;
+  for (std::uint64_t pc = function.entry; pc < function.end;) {
+    while (in_line < line_runs.size() && line_runs[in_line].end <= pc) ++in_line;
+    while (in_file < file_runs.size() && file_runs[in_file].end <= pc) ++in_file;
+    if (in_line == line_runs.size() || in_file == file_runs.size()) break;
+    const SourceLine here{file_name(function.index, file_runs[in_file].value),
+                          line_runs[in_line].value};
+    if (out.empty() || out.back().line.line != here.line || out.back().line.file != here.file) {
+      out.push_back({pc, here});
     }
-    out.push_back({pc, here});
+    pc = std::min(line_runs[in_line].end, file_runs[in_file].end);
   }
   // Alignment padding after the code has no line: say so, as debug/gosym does (line -1).
   if (covered < function.end) out.push_back({covered, SourceLine{{}, -1}});

@@ -172,6 +172,7 @@ Result<DwarfSections> make_dwarf(const ElfImage& image, const LineTable& lines,
     if (!rows.empty()) {
       dwarf_lne_set_address_a(dbg, function.entry, 0, &error);
       for (const auto& row : rows) {
+        if (row.line.line < 0) continue;  // alignment padding: the sequence's end covers it
         auto [found, added] = file_numbers.try_emplace(row.line.file, 0);
         if (added) {
           // An empty name would end DWARF's file table early.
