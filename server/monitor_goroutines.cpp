@@ -94,6 +94,20 @@ std::string MonitorCommands::goroutines(GoState& go, std::string_view arguments,
 }
 
 std::string MonitorCommands::goroutine(GoState& go, std::string_view arguments) {
+  // ID [-n FRAMES]
+  constexpr std::size_t kDefaultFrames = 1024;
+  std::size_t frame_limit = kDefaultFrames;
+  const auto option = arguments.find(" -n");
+  if (option != std::string_view::npos) {
+    auto count = arguments.substr(option + 3);
+    while (!count.empty() && count.front() == ' ') count.remove_prefix(1);
+    const auto parsed = parse_integer(count);
+    if (!parsed || *parsed <= 0) {
+      return fmt::format("monitor goroutine: -n takes a positive frame count, not '{}'\n", count);
+    }
+    frame_limit = static_cast<std::size_t>(*parsed);
+    arguments = arguments.substr(0, option);
+  }
   const auto id = parse_integer(arguments);
   if (!id) return fmt::format("monitor goroutine: '{}' is not a goroutine id\n", arguments);
   std::string why_not;
@@ -123,10 +137,16 @@ std::string MonitorCommands::goroutine(GoState& go, std::string_view arguments) 
   out += fmt::format("  pc {:#x} sp {:#x} bp {:#x} stack [{:#x}, {:#x})\n", goroutine.pc,
                      goroutine.sp, goroutine.bp, goroutine.stack_lo, goroutine.stack_hi);
   out += "  stack:\n";
-  std::size_t number = 0;
-  for (const auto& frame : reader.stack(memory, goroutine.pc, goroutine.sp)) {
-    out += fmt::format("    #{:<3} {}{}\n", number++, location(frame),
-                       frame.inlined ? " (inlined)" : "");
+  // Unwound in full (bounded: a goroutine stack is at most 1 GB), shown up to the limit.
+  constexpr std::size_t kMostFrames = 1'000'000;
+  const auto frames = reader.stack(memory, goroutine.pc, goroutine.sp, kMostFrames);
+  for (std::size_t number = 0; number < frames.size() && number < frame_limit; ++number) {
+    out += fmt::format("    #{:<3} {}{}\n", number, location(frames[number]),
+                       frames[number].inlined ? " (inlined)" : "");
+  }
+  if (frames.size() > frame_limit) {
+    out += fmt::format("    ... {} more frames ('monitor goroutine {} -n {}' shows them all)\n",
+                       frames.size() - frame_limit, goroutine.id, frames.size());
   }
   return out;
 }

@@ -252,10 +252,20 @@ std::string GoBinary::describe() const {
     out += fmt::format("{}: unknown Go version ({})\n", image_.path(), build_info_error_);
   }
   const auto yes_no = [](bool value) { return value ? "yes" : "no"; };
-  std::string cgo = "unknown";
+  // Whether C code is linked in (runtime/cgo, or calls through cgo), apart from the build
+  // setting: CGO_ENABLED=1 is the default on a machine with a C compiler, and a program that
+  // imports no C is built static and pure Go all the same.
+  bool links_c = false;
+  for (std::uint32_t i = 0; i < lines_.function_count() && !links_c; ++i) {
+    if (const auto function = lines_.function(i)) {
+      const auto name = lines_.name(*function);
+      links_c = name.starts_with("runtime/cgo.") || name.find("._Cfunc_") != name.npos;
+    }
+  }
+  std::string cgo = links_c ? "links C code" : "pure Go";
   if (build_info_) {
     if (const auto* setting = build_info_->setting("CGO_ENABLED")) {
-      cgo = *setting == "1" ? "yes (CGO_ENABLED=1)" : "no (CGO_ENABLED=0)";
+      cgo += fmt::format(" (built with CGO_ENABLED={})", *setting);
     }
   }
   const auto* pclntab_section = image_.section(".gopclntab");

@@ -185,8 +185,10 @@ class Filters(unittest.TestCase):
                 "break main.stacksDumped", "continue", "echo ==all\\n", "monitor goroutines",
                 "echo ==r\\n", "monitor goroutines -r", "echo ==w\\n",
                 "monitor goroutines -w chan receive", "echo ==n\\n", "monitor goroutines -n 3",
+                "echo ==one\\n", "monitor goroutine 1", "echo ==limited\\n",
+                "monitor goroutine 1 -n 2",
                 "echo ==bad\\n", "monitor goroutines -x", "monitor goroutine 999999",
-                "monitor goroutine x", "kill"])
+                "monitor goroutine x", "monitor goroutine 1 -n 0", "kill"])
         sections = dict(re.findall(r"^==(\w+)\n(.*?)(?=^==|\Z)", out, re.M | re.S))
         every = GOROUTINE_LINE.findall(sections["all"])
         # Without -u the runtime's own goroutines are listed too (one of its helpers may be
@@ -202,6 +204,13 @@ class Filters(unittest.TestCase):
         self.assertIn("unknown argument '-x'", sections["bad"])
         self.assertIn("no goroutine 999999", sections["bad"])
         self.assertIn("'x' is not a goroutine id", sections["bad"])
+        self.assertIn("-n takes a positive frame count, not '0'", sections["bad"])
+        # A frame limit says how many frames it left out.
+        frames = re.findall(r"^    #\d+ ", sections["one"], re.M)
+        self.assertGreater(len(frames), 2, sections["one"])
+        self.assertEqual(len(re.findall(r"^    #\d+ ", sections["limited"], re.M)), 2)
+        self.assertIn(f"... {len(frames) - 2} more frames ('monitor goroutine 1 -n {len(frames)}'",
+                      sections["limited"])
 
 
 class GoroutineThreads(unittest.TestCase):
