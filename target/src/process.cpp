@@ -1,11 +1,13 @@
 #include "target/process.hpp"
 
 #include <dirent.h>
+#include <elf.h>
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <signal.h>
 #include <sys/personality.h>
 #include <sys/ptrace.h>
+#include <sys/uio.h>
 #include <sys/user.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -310,13 +312,35 @@ Result<ProcessFacts> Process::facts() const {
   return facts;
 }
 
+namespace {
+
+// The thread's whole XSAVE area (NT_X86_XSTATE), as long as the kernel's.
+Result<std::string> read_xsave(pid_t tid) {
+  const auto& layout = host_xsave_layout();
+  std::string area(std::max<std::size_t>(layout.size, 4096), '\0');
+  iovec vector{area.data(), area.size()};
+  if (ptrace_call(PTRACE_GETREGSET, tid, NT_X86_XSTATE,
+                  reinterpret_cast<std::uintptr_t>(&vector)) != 0) {
+    return std::unexpected(last_system_error("PTRACE_GETREGSET NT_X86_XSTATE"));
+  }
+  area.resize(vector.iov_len);
+  return area;
+}
+
+}  // namespace
+
 Result<std::string> Process::read_registers(pid_t tid) const {
   if (!threads_.contains(tid)) return fail(ESRCH, fmt::format("no thread {}", tid));
   user_regs_struct general{};
-  user_fpregs_struct fp{};
   if (ptrace_call(PTRACE_GETREGS, tid, 0, reinterpret_cast<std::uintptr_t>(&general)) != 0) {
     return std::unexpected(last_system_error("PTRACE_GETREGS"));
   }
+  if (const auto& layout = host_xsave_layout(); layout.xsave) {
+    auto xsave = read_xsave(tid);
+    if (!xsave) return std::unexpected(xsave.error());
+    return to_register_file(general, *xsave, layout);
+  }
+  user_fpregs_struct fp{};
   if (ptrace_call(PTRACE_GETFPREGS, tid, 0, reinterpret_cast<std::uintptr_t>(&fp)) != 0) {
     return std::unexpected(last_system_error("PTRACE_GETFPREGS"));
   }
@@ -336,9 +360,23 @@ Result<void> Process::write_registers(pid_t tid, std::string_view file) {
   if (!threads_.contains(tid)) return fail(ESRCH, fmt::format("no thread {}", tid));
   if (file.size() != register_file_size()) return fail(EINVAL, "register data has the wrong size");
   user_regs_struct general{};
+  // Start from the current values so that fields gdb does not describe (padding, mxcsr_mask,
+  // components of the XSAVE area it does not show) keep theirs.
+  if (const auto& layout = host_xsave_layout(); layout.xsave) {
+    auto xsave = read_xsave(tid);
+    if (!xsave) return std::unexpected(xsave.error());
+    from_register_file(file, general, *xsave, layout);
+    if (ptrace_call(PTRACE_SETREGS, tid, 0, reinterpret_cast<std::uintptr_t>(&general)) != 0) {
+      return std::unexpected(last_system_error("PTRACE_SETREGS"));
+    }
+    iovec vector{xsave->data(), xsave->size()};
+    if (ptrace_call(PTRACE_SETREGSET, tid, NT_X86_XSTATE,
+                    reinterpret_cast<std::uintptr_t>(&vector)) != 0) {
+      return std::unexpected(last_system_error("PTRACE_SETREGSET NT_X86_XSTATE"));
+    }
+    return {};
+  }
   user_fpregs_struct fp{};
-  // Start from the current values so that fields gdb does not describe (padding, mxcsr_mask)
-  // keep theirs.
   if (ptrace_call(PTRACE_GETFPREGS, tid, 0, reinterpret_cast<std::uintptr_t>(&fp)) != 0) {
     return std::unexpected(last_system_error("PTRACE_GETFPREGS"));
   }
