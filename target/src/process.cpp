@@ -17,6 +17,7 @@
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <utility>
@@ -413,6 +414,7 @@ std::optional<StopEvent> Process::on_wait_status(pid_t tid, int status, bool sto
       return StopEvent{StopEvent::Kind::kTerminated, tid, WTERMSIG(status), 0};
     }
     threads_.erase(tid);
+    debug_registers_.forget(tid);
     return std::nullopt;
   }
   if (!WIFSTOPPED(status)) return std::nullopt;
@@ -451,6 +453,7 @@ std::optional<StopEvent> Process::on_wait_status(pid_t tid, int status, bool sto
       std::erase_if(threads_, [this](const auto& entry) { return entry.first != pid_; });
       if (!threads_.contains(pid_)) add_thread(pid_);
       breakpoints_.clear();
+      debug_registers_.forget_all();  // exec drops a thread's debug registers
       char exe[PATH_MAX];
       const auto length =
           ::readlink(fmt::format("/proc/{}/exe", pid_).c_str(), exe, sizeof exe - 1);
@@ -502,6 +505,16 @@ std::optional<StopEvent> Process::on_signal_stop(pid_t tid, Thread& thread, int 
   if (signal == SIGTRAP) {
     siginfo_t info{};
     ptrace_call(PTRACE_GETSIGINFO, tid, 0, reinterpret_cast<std::uintptr_t>(&info));
+    // A debug register: TRAP_HWBKPT, or TRAP_TRACE when a single-step also triggered it (the
+    // kernel names the step first; DR6 says both).
+    if (info.si_code == TRAP_HWBKPT || info.si_code == TRAP_TRACE) {
+      if (auto hit = debug_registers_.take_hit(tid)) {
+        stop.hardware = hit;
+        thread.stepping = false;
+        thread.range_start = thread.range_end = 0;
+        return stop;
+      }
+    }
     if (info.si_code == SI_KERNEL || info.si_code == TRAP_BRKPT) {
       // int3: the pc is one past it. Ours is rewound, so the client sees the breakpoint address.
       if (const auto pc = read_pc(tid); pc && breakpoints_.contains(*pc - 1)) {
@@ -534,6 +547,9 @@ void Process::resume_thread(pid_t tid, Thread& thread, ResumeKind kind, int sign
     signal = thread.held_signals.front();
     thread.held_signals.erase(thread.held_signals.begin());
   }
+  // New threads, and all after a Z1-Z4, get the debug registers here. A failure leaves the
+  // thread's as they were: the insert already checked the values on the threads it had.
+  (void)debug_registers_.sync(tid);
   const int request = kind == ResumeKind::kStep ? PTRACE_SINGLESTEP : PTRACE_CONT;
   // On failure (ESRCH) the thread is dying: its exit status is still to be reaped.
   ptrace_call(request, tid, 0, static_cast<std::uintptr_t>(signal));
@@ -623,6 +639,17 @@ std::optional<StopEvent> Process::take_pending_stop(std::span<const ThreadAction
     auto found = threads_.find(action.tid);
     if (found == threads_.end() || !found->second.pending) continue;
     auto& pending = found->second.pending;
+    // A hardware breakpoint or watchpoint removed since it fired: no reason to stop either (a
+    // watchpoint's access is done; a breakpoint's instruction simply runs).
+    if (pending->hardware) {
+      const auto& hit = *pending->hardware;
+      const auto where =
+          hit.kind == HardwareKind::kExecute ? read_pc(action.tid).value_or(0) : hit.address;
+      if (!debug_registers_.state().covers(hit.kind, where)) {
+        pending.reset();
+        continue;
+      }
+    }
     // A breakpoint removed since it was hit is no reason to stop: the thread, whose pc was
     // rewound, simply executes the original instruction when it runs.
     if (pending->kind == StopEvent::Kind::kBreakpoint) {
@@ -657,6 +684,7 @@ Result<StopEvent> Process::step_over_breakpoint(pid_t tid, Thread& thread, std::
     return std::unexpected(restored.error());
   }
   auto reinsert = [&] { (void)poke_bytes(pc, std::string(1, static_cast<char>(kInt3))); };
+  (void)debug_registers_.sync(tid);
   thread.stepping = true;
   ptrace_call(PTRACE_SINGLESTEP, tid);
   for (;;) {
@@ -699,7 +727,7 @@ Result<StopEvent> Process::step_over_breakpoint(pid_t tid, Thread& thread, std::
     const int signal = WSTOPSIG(status);
     siginfo_t info{};
     ptrace_call(PTRACE_GETSIGINFO, tid, 0, reinterpret_cast<std::uintptr_t>(&info));
-    if (signal == SIGTRAP && info.si_code == TRAP_TRACE) break;
+    if (signal == SIGTRAP && (info.si_code == TRAP_TRACE || info.si_code == TRAP_HWBKPT)) break;
     if (signal != SIGTRAP || info.si_code == SI_USER || info.si_code == SI_TKILL) {
       thread.held_signals.push_back(signal);
       ptrace_call(PTRACE_SINGLESTEP, tid);
@@ -710,6 +738,8 @@ Result<StopEvent> Process::step_over_breakpoint(pid_t tid, Thread& thread, std::
   thread.running = false;
   thread.stepping = false;
   reinsert();
+  // The stepped instruction may have written a watched address: that is the stop to report.
+  const auto hit = debug_registers_.take_hit(tid);
   // New threads cloned during the step have reported their first stop by now.
   while (std::any_of(threads_.begin(), threads_.end(),
                      [](const auto& entry) { return entry.second.awaiting_first_stop; })) {
@@ -721,6 +751,7 @@ Result<StopEvent> Process::step_over_breakpoint(pid_t tid, Thread& thread, std::
       return *gone;
     }
   }
+  if (hit) return StopEvent{StopEvent::Kind::kSignal, tid, SIGTRAP, 0, hit};
   return StopEvent{StopEvent::Kind::kStepDone, tid, SIGTRAP, 0};
 }
 
@@ -786,6 +817,52 @@ Result<std::optional<StopEvent>> Process::resume(std::span<const ThreadAction> a
   return std::optional<StopEvent>{};
 }
 
+Result<void> Process::insert_hardware_point(HardwareKind kind, std::uint64_t address,
+                                            std::uint64_t length) {
+  if (!alive_) return fail(ESRCH, "the process is not running");
+  if (auto inserted = debug_registers_.insert(kind, address, length); !inserted) return inserted;
+  // Written to the stopped threads now, so that a value the kernel refuses (an address
+  // outside user space, say) fails this request rather than a later resume.
+  for (const auto& [tid, thread] : threads_) {
+    if (thread.running || thread.awaiting_first_stop) continue;
+    if (auto synced = debug_registers_.sync(tid); !synced) {
+      (void)debug_registers_.remove(kind, address, length);
+      for (const auto& [other, unused] : threads_) {
+        if (!threads_.at(other).running) (void)debug_registers_.sync(other);
+      }
+      return synced;
+    }
+  }
+  return {};
+}
+
+Result<void> Process::remove_hardware_point(HardwareKind kind, std::uint64_t address,
+                                            std::uint64_t length) {
+  if (!alive_) return fail(ESRCH, "the process is not running");
+  return debug_registers_.remove(kind, address, length);  // written at the next resume
+}
+
+Result<std::string> Process::read_siginfo(pid_t tid) const {
+  if (!threads_.contains(tid)) return fail(ESRCH, fmt::format("no thread {}", tid));
+  siginfo_t info{};
+  static_assert(sizeof info == kSiginfoSize);
+  if (ptrace_call(PTRACE_GETSIGINFO, tid, 0, reinterpret_cast<std::uintptr_t>(&info)) != 0) {
+    return std::unexpected(last_system_error("PTRACE_GETSIGINFO"));
+  }
+  return std::string(reinterpret_cast<const char*>(&info), sizeof info);
+}
+
+Result<void> Process::write_siginfo(pid_t tid, std::string_view bytes) {
+  if (!threads_.contains(tid)) return fail(ESRCH, fmt::format("no thread {}", tid));
+  if (bytes.size() != kSiginfoSize) return fail(EINVAL, "siginfo has the wrong size");
+  siginfo_t info{};
+  std::memcpy(&info, bytes.data(), sizeof info);
+  if (ptrace_call(PTRACE_SETSIGINFO, tid, 0, reinterpret_cast<std::uintptr_t>(&info)) != 0) {
+    return std::unexpected(last_system_error("PTRACE_SETSIGINFO"));
+  }
+  return {};
+}
+
 StopEvent Process::kill() {
   if (!alive_) return StopEvent{StopEvent::Kind::kTerminated, pid_, SIGKILL, 0};
   ::kill(pid_, SIGKILL);
@@ -815,6 +892,7 @@ Result<void> Process::detach() {
   }
   breakpoints_.clear();
   for (auto& [tid, thread] : threads_) {
+    debug_registers_.release(tid);  // a debug trap would kill the untraced program
     int signal = 0;
     if (thread.pending && thread.pending->kind == StopEvent::Kind::kSignal &&
         thread.pending->signal != SIGTRAP) {
