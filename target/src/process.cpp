@@ -842,6 +842,15 @@ Result<void> Process::remove_hardware_point(HardwareKind kind, std::uint64_t add
   return debug_registers_.remove(kind, address, length);  // written at the next resume
 }
 
+Result<std::uint64_t> Process::debug_register(pid_t tid, int index) const {
+  if (!threads_.contains(tid)) return fail(ESRCH, fmt::format("no thread {}", tid));
+  errno = 0;
+  const long value =
+      ptrace_call(PTRACE_PEEKUSER, tid, offsetof(struct user, u_debugreg) + sizeof(long) * index);
+  if (errno != 0) return std::unexpected(last_system_error("PTRACE_PEEKUSER"));
+  return static_cast<std::uint64_t>(value);
+}
+
 Result<std::string> Process::read_siginfo(pid_t tid) const {
   if (!threads_.contains(tid)) return fail(ESRCH, fmt::format("no thread {}", tid));
   siginfo_t info{};

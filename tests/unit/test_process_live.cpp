@@ -1,6 +1,7 @@
 // The engine against the real kernel: a program stopped at its exec, its XSAVE state, its
 // signal information and its debug registers.
 #include <doctest/doctest.h>
+#include <sys/wait.h>
 
 #include <csignal>
 #include <cstring>
@@ -86,4 +87,45 @@ TEST_CASE("debug registers: four slots, then an error; bad addresses refused") {
       process->insert_hardware_point(HardwareKind::kWrite, 0xffffffff81000000, 8).has_value());
   CHECK(process->insert_hardware_point(HardwareKind::kWrite, 0x10020, 2).has_value());
   process->kill();
+}
+
+TEST_CASE("a thread born after the watchpoint was set gets the debug registers too") {
+  LaunchOptions options;
+  // The new thread stops itself with SIGUSR1 (reported: not passed), then waits.
+  options.argv = {"/usr/bin/python3", "-c",
+                  "import signal, threading, time\n"
+                  "def run():\n"
+                  "    signal.pthread_kill(threading.get_ident(), signal.SIGUSR1)\n"
+                  "    time.sleep(60)\n"
+                  "threading.Thread(target=run, daemon=True).start()\n"
+                  "time.sleep(60)\n"};
+  options.take_terminal = false;
+  auto launched = Process::launch(options);
+  REQUIRE(launched.has_value());
+  auto& process = **launched;
+  REQUIRE(process.insert_hardware_point(HardwareKind::kWrite, 0x10008, 8).has_value());
+  REQUIRE(process.insert_hardware_point(HardwareKind::kExecute, 0x401000, 1).has_value());
+  const std::uint64_t expected = 0x1 | 0x4 | 0x100 | (0x9ull << 16);
+  CHECK(process.debug_register(process.pid(), 7).value() == expected);
+
+  std::vector<ThreadAction> all;
+  for (const auto tid : process.threads()) all.push_back({tid, ResumeKind::kContinue, 0});
+  auto resumed = process.resume(all);
+  REQUIRE(resumed.has_value());
+  std::optional<StopEvent> stop = *resumed;
+  while (!stop) {
+    siginfo_t ready{};
+    ::waitid(P_ALL, 0, &ready, WEXITED | WSTOPPED | WNOWAIT | __WALL);  // blocks until one
+    stop = process.handle_wait_events();
+  }
+  REQUIRE(stop->kind == StopEvent::Kind::kSignal);
+  CHECK(stop->signal == SIGUSR1);
+  CHECK(stop->tid != process.pid());  // the new thread
+  CHECK(process.threads().size() >= 2);
+  for (const auto tid : process.threads()) {
+    CHECK(process.debug_register(tid, 7).value() == expected);
+    CHECK(process.debug_register(tid, 0).value() == 0x10008);
+    CHECK(process.debug_register(tid, 1).value() == 0x401000);
+  }
+  process.kill();
 }

@@ -165,6 +165,8 @@ class Process {
                                      std::uint64_t length);
   Result<void> remove_hardware_point(HardwareKind kind, std::uint64_t address,
                                      std::uint64_t length);
+  // Debug register `index` (0-3, 6, 7) of a stopped thread, as the kernel has it.
+  Result<std::uint64_t> debug_register(pid_t tid, int index) const;
 
   // The signal information (siginfo_t: 128 raw bytes) of a thread stopped by a signal, and a
   // change to it, carried by the signal when it is delivered.
