@@ -107,17 +107,8 @@ std::string build(bool lldb) {
     xml += "/>\n";
     ++regno;
   }
-  if (lldb) {
-    // Read from the general register's bytes in the g packet; writing one invalidates it.
-    const auto registers = target::x86_64_registers();
-    for (const auto& sub : target::x86_64_subregisters()) {
-      xml += fmt::format(
-          "<reg name=\"{}\" bitsize=\"{}\" type=\"int\" regnum=\"{}\" offset=\"{}\" "
-          "value_regnums=\"{}\" invalidate_regnums=\"{}\" group=\"general\"/>\n",
-          sub.name, sub.bitsize, regno++, registers[sub.parent].offset + sub.byte_offset,
-          sub.parent, sub.parent);
-    }
-  }
+  // No sub-registers for lldb: its x86 ABI adds eax…al, r8d…r15l and ymm0-15 (xmm + ymmNh)
+  // itself, as it does for gdbserver's description, but only when none is there already.
   xml += "</feature>\n</target>\n";
   return xml;
 }

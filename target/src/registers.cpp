@@ -333,31 +333,7 @@ std::uint16_t abridged_tag_word(std::uint32_t full) {
   return abridged;
 }
 
-constexpr auto kSubRegisters = [] {
-  constexpr std::array<std::string_view, 16> k32 = {"eax",  "ebx",  "ecx",  "edx", "esi",  "edi",
-                                                    "ebp",  "esp",  "r8d",  "r9d", "r10d", "r11d",
-                                                    "r12d", "r13d", "r14d", "r15d"};
-  constexpr std::array<std::string_view, 16> k16 = {"ax",   "bx",   "cx",   "dx",  "si",   "di",
-                                                    "bp",   "sp",   "r8w",  "r9w", "r10w", "r11w",
-                                                    "r12w", "r13w", "r14w", "r15w"};
-  constexpr std::array<std::string_view, 16> k8 = {"al",   "bl",   "cl",   "dl",  "sil",  "dil",
-                                                   "bpl",  "spl",  "r8l",  "r9l", "r10l", "r11l",
-                                                   "r12l", "r13l", "r14l", "r15l"};
-  constexpr std::array<std::string_view, 4> kHigh = {"ah", "bh", "ch", "dh"};
-  std::array<SubRegister, 16 * 3 + 4> out{};
-  std::size_t n = 0;
-  for (std::uint32_t i = 0; i < 16; ++i) out[n++] = {k32[i], i, 32, 0};
-  for (std::uint32_t i = 0; i < 16; ++i) out[n++] = {k16[i], i, 16, 0};
-  for (std::uint32_t i = 0; i < 16; ++i) out[n++] = {k8[i], i, 8, 0};
-  for (std::uint32_t i = 0; i < 4; ++i) out[n++] = {kHigh[i], i, 8, 1};
-  return out;
-}();
-
 }  // namespace
-
-std::span<const SubRegister> x86_64_subregisters() {
-  return kSubRegisters;
-}
 
 std::span<const RegisterInfo> x86_64_registers(const XsaveLayout& layout) {
   if (layout.has_avx512()) return kRegisters;

@@ -43,15 +43,6 @@ const XsaveLayout& host_xsave_layout();
 std::span<const RegisterInfo> x86_64_registers();
 std::span<const RegisterInfo> x86_64_registers(const XsaveLayout& layout);
 
-// Parts of the general registers that lldb shows as registers of their own (eax, ax, al, ah,
-// r8d, …): `bitsize` bits at `byte_offset` within register `parent`.
-struct SubRegister {
-  std::string_view name;
-  std::uint32_t parent;
-  std::uint16_t bitsize;
-  std::uint16_t byte_offset;
-};
-std::span<const SubRegister> x86_64_subregisters();
 std::size_t register_file_size();
 std::size_t register_file_size(const XsaveLayout& layout);
 
