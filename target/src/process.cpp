@@ -760,7 +760,14 @@ Result<std::optional<StopEvent>> Process::resume(std::span<const ThreadAction> a
   for (const auto& action : actions) {
     if (!threads_.contains(action.tid)) return fail(ESRCH, fmt::format("no thread {}", action.tid));
   }
-  if (auto pending = take_pending_stop(actions)) return pending;
+  if (auto pending = take_pending_stop(actions)) {
+    // Nothing runs. A signal the client asked to deliver waits for the thread's next
+    // continue, as gdbserver queues it; dropped here, it would be lost.
+    for (const auto& action : actions) {
+      if (action.signal != 0) threads_.at(action.tid).held_signals.push_back(action.signal);
+    }
+    return pending;
+  }
 
   const auto known_before = threads_.size();
   std::vector<ThreadAction> plan(actions.begin(), actions.end());
