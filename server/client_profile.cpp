@@ -15,6 +15,7 @@ namespace {
 constexpr ServerFeature kFeatures[] = {
     {"QStartNoAckMode+"},
     {"swbreak+"},
+    {"hwbreak+"},
     {"multiprocess+", true},
     {"binary-upload+", true},
     // lldb's: thread suffixes, thread lists in stop replies, Linux's own signal numbers
@@ -26,6 +27,8 @@ constexpr ServerFeature kFeatures[] = {
     {"qXfer:threads:read+"},
     {"qXfer:exec-file:read+"},
     {"qXfer:auxv:read+"},
+    {"qXfer:siginfo:read+"},
+    {"qXfer:siginfo:write+"},
     {"QPassSignals+"},
     {"QProgramSignals+"},
     {"ConditionalBreakpoints+"},
@@ -48,6 +51,7 @@ std::string ClientProfile::negotiate(const std::vector<std::string>& client_feat
   };
   multiprocess_ = offered("multiprocess+");
   swbreak_ = offered("swbreak+");
+  hwbreak_ = offered("hwbreak+");
   binary_upload_ = offered("binary-upload+");
   std::string reply = fmt::format("PacketSize={:x}", kMaxPacketSize);
   for (const auto& feature : kFeatures) {

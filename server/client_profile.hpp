@@ -47,6 +47,7 @@ class ClientProfile {
   bool lldb() const { return dialect_ == Dialect::kLldb; }
   bool multiprocess() const { return multiprocess_; }
   bool swbreak() const { return swbreak_; }
+  bool hwbreak() const { return hwbreak_; }
   // gdb's binary reads ("x" answered with "b" + data) rather than lldb's (bare data).
   bool binary_upload() const { return binary_upload_; }
   bool thread_suffix() const { return thread_suffix_; }
@@ -66,6 +67,7 @@ class ClientProfile {
   Dialect dialect_ = Dialect::kGdb;
   bool multiprocess_ = false;
   bool swbreak_ = false;
+  bool hwbreak_ = false;
   bool binary_upload_ = false;
   bool thread_suffix_ = false;  // g/G/p/P end with ";thread:TID;"
   bool threads_in_stop_reply_ = false;

@@ -206,8 +206,9 @@ Reply GdbSession::handle(const protocol::WriteMemory& command) {
 }
 
 Reply GdbSession::handle(const protocol::InsertBreakpoint& command) {
-  // Only software breakpoints; the empty reply tells gdb the other kinds are not offered.
-  if (command.type != protocol::BreakpointType::kSoftware) return Reply::unsupported();
+  if (command.type != protocol::BreakpointType::kSoftware) {
+    return hardware_point(command.type, command.address, command.kind, true);
+  }
   if (program() == nullptr) return Reply::error(ESRCH);
   if (auto inserted = program()->insert_breakpoint(command.address, command.conditions);
       !inserted) {
@@ -217,7 +218,9 @@ Reply GdbSession::handle(const protocol::InsertBreakpoint& command) {
 }
 
 Reply GdbSession::handle(const protocol::RemoveBreakpoint& command) {
-  if (command.type != protocol::BreakpointType::kSoftware) return Reply::unsupported();
+  if (command.type != protocol::BreakpointType::kSoftware) {
+    return hardware_point(command.type, command.address, command.kind, false);
+  }
   if (program() == nullptr) return Reply::error(ESRCH);
   if (auto removed = program()->remove_breakpoint(command.address); !removed) {
     return Reply::error(removed.error());
@@ -331,7 +334,54 @@ Reply GdbSession::handle(const protocol::QueryAttached& command) {
 }
 
 Reply GdbSession::handle(const protocol::TransferRead& command) {
+  if (command.object == "siginfo") return siginfo_read(command);
   return transfers_.read(command, program(), profile_);
+}
+
+Reply GdbSession::hardware_point(protocol::BreakpointType type, std::uint64_t address,
+                                 std::uint64_t length, bool insert) {
+  using Type = protocol::BreakpointType;
+  // x86 cannot watch reads alone: gdbserver declines Z3, and gdb then uses an access
+  // watchpoint and tells reads from writes by the value; lldb-server takes Z3 as read/write.
+  if (type == Type::kReadWatch && !profile_.lldb()) return Reply::unsupported();
+  const auto kind = type == Type::kHardware     ? target::HardwareKind::kExecute
+                    : type == Type::kWriteWatch ? target::HardwareKind::kWrite
+                    : type == Type::kReadWatch  ? target::HardwareKind::kRead
+                                                : target::HardwareKind::kAccess;
+  if (program() == nullptr) return Reply::error(ESRCH);
+  auto done = insert ? program()->insert_hardware_point(kind, address, length)
+                     : program()->remove_hardware_point(kind, address, length);
+  if (!done) return Reply::error(done.error());
+  return Reply::ok();
+}
+
+Reply GdbSession::handle(const protocol::QueryWatchpointSupport&) {
+  return Reply::packet(fmt::format("num:{};", target::Process::kHardwareSlots));
+}
+
+// $_siginfo: the selected thread's, read afresh (never from the qXfer cache).
+Reply GdbSession::siginfo_read(const protocol::TransferRead& command) {
+  const auto thread = selected_thread(general_thread_);
+  if (!thread) return Reply::error(ESRCH);
+  auto info = program()->siginfo(*thread);
+  if (!info) return Reply::error(info.error());
+  return Reply::packet(protocol::transfer_chunk(*info, command.offset, command.length));
+}
+
+Reply GdbSession::handle(const protocol::TransferWrite& command) {
+  if (command.object != "siginfo") return Reply::unsupported();  // nothing else is writable
+  const auto thread = selected_thread(general_thread_);
+  if (!thread) return Reply::error(ESRCH);
+  auto info = program()->siginfo(*thread);
+  if (!info) return Reply::error(info.error());
+  if (command.offset > info->size() || command.data.size() > info->size() - command.offset) {
+    return Reply::error(EINVAL);
+  }
+  info->replace(command.offset, command.data.size(), command.data);
+  if (auto written = program()->write_siginfo(*thread, *info); !written) {
+    return Reply::error(written.error());
+  }
+  return Reply::packet(fmt::format("{:x}", command.data.size()));
 }
 
 Reply GdbSession::handle(const protocol::Kill& command) {

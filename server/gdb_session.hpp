@@ -62,6 +62,8 @@ class GdbSession {
   Reply handle(const protocol::QueryCurrentThread& command);
   Reply handle(const protocol::QueryAttached& command);
   Reply handle(const protocol::TransferRead& command);
+  Reply handle(const protocol::TransferWrite& command);  // $_siginfo changes
+  Reply handle(const protocol::QueryWatchpointSupport& command);
   Reply handle(const protocol::Kill& command);
   Reply handle(const protocol::Detach& command);
   Reply handle(const protocol::MonitorCommand& command);
@@ -105,6 +107,10 @@ class GdbSession {
   // A program the client started or attached: protocol state about the old one is dropped.
   Reply adopt(target::Result<Program*> program, bool lldb_style, int stop_signal);
   void send_console(std::string_view text);
+  // Z1-Z4 (and z): hardware breakpoints and watchpoints.
+  Reply hardware_point(protocol::BreakpointType type, std::uint64_t address, std::uint64_t length,
+                       bool insert);
+  Reply siginfo_read(const protocol::TransferRead& command);
 
   Programs& programs_;
   std::shared_ptr<PacketSink> sink_;

@@ -86,6 +86,18 @@ class Program {
   virtual target::Result<void> insert_breakpoint(
       std::uint64_t address, std::vector<protocol::AgentExpression> conditions) = 0;
   virtual target::Result<void> remove_breakpoint(std::uint64_t address) = 0;
+  // Hardware breakpoints (kExecute) and watchpoints, in the debug registers (ENOSPC when they
+  // are used up). A watch on a goroutine's stack is followed: see StackWatches.
+  virtual target::Result<void> insert_hardware_point(target::HardwareKind kind,
+                                                     std::uint64_t address,
+                                                     std::uint64_t length) = 0;
+  virtual target::Result<void> remove_hardware_point(target::HardwareKind kind,
+                                                     std::uint64_t address,
+                                                     std::uint64_t length) = 0;
+  // The signal information of a thread stopped by a signal (siginfo_t, raw bytes), and a
+  // change to it that the signal carries when it is delivered.
+  virtual target::Result<std::string> siginfo(ClientThread thread) = 0;
+  virtual target::Result<void> write_siginfo(ClientThread thread, std::string_view bytes) = 0;
 
   virtual void set_signals(const SignalSettings& signals) = 0;
   // Resumes as planned (threads not named stay stopped). A pending stop that needs no run is

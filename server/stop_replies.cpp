@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <signal.h>
 
+#include <cstring>
+
 #include "protocol/framing.hpp"
 #include "protocol/hex.hpp"
 #include "target/registers.hpp"
@@ -39,6 +41,9 @@ std::string json_string(std::string_view text) {
 }
 
 std::string_view lldb_reason(const target::StopEvent& stop) {
+  if (stop.hardware) {
+    return stop.hardware->kind == target::HardwareKind::kExecute ? "breakpoint" : "watchpoint";
+  }
   switch (stop.kind) {
     case Kind::kBreakpoint:
       return "breakpoint";
@@ -55,6 +60,82 @@ std::string_view lldb_reason(const target::StopEvent& stop) {
       return {};
   }
   return {};
+}
+
+protocol::StopReply::Watch watch_key(target::HardwareKind kind) {
+  switch (kind) {
+    case target::HardwareKind::kWrite:
+      return protocol::StopReply::Watch::kWrite;
+    case target::HardwareKind::kRead:
+      return protocol::StopReply::Watch::kRead;
+    case target::HardwareKind::kAccess:
+      return protocol::StopReply::Watch::kAccess;
+    case target::HardwareKind::kExecute:
+      break;
+  }
+  return protocol::StopReply::Watch::kNone;
+}
+
+// What lldb-server says of a fault (lldb's CrashReason), by signal and si_code.
+std::string_view crash_reason(int signal, int code) {
+  switch (signal) {
+    case SIGSEGV:
+      if (code == SEGV_MAPERR) return "address not mapped to object";
+      if (code == SEGV_ACCERR) return "invalid permissions for mapped object";
+      if (code == SEGV_BNDERR) return "failed address bounds checks";
+      return {};
+    case SIGILL:
+      if (code == ILL_ILLOPC) return "illegal opcode";
+      if (code == ILL_ILLOPN) return "illegal operand";
+      if (code == ILL_ILLADR) return "illegal addressing mode";
+      if (code == ILL_ILLTRP) return "illegal trap";
+      if (code == ILL_PRVOPC) return "privileged opcode";
+      if (code == ILL_PRVREG) return "privileged register";
+      if (code == ILL_COPROC) return "coprocessor error";
+      if (code == ILL_BADSTK) return "internal stack error";
+      return {};
+    case SIGFPE:
+      if (code == FPE_INTDIV) return "integer divide by zero";
+      if (code == FPE_INTOVF) return "integer overflow";
+      if (code == FPE_FLTDIV) return "floating point divide by zero";
+      if (code == FPE_FLTOVF) return "floating point overflow";
+      if (code == FPE_FLTUND) return "floating point underflow";
+      if (code == FPE_FLTRES) return "inexact floating point result";
+      if (code == FPE_FLTINV) return "invalid floating point operation";
+      if (code == FPE_FLTSUB) return "subscript out of range";
+      return {};
+    case SIGBUS:
+      if (code == BUS_ADRALN) return "illegal alignment";
+      if (code == BUS_ADRERR) return "illegal address";
+      if (code == BUS_OBJERR) return "hardware error";
+      return {};
+    default:
+      return {};
+  }
+}
+
+// lldb's description of a stop, plain text ("" when none): a watchpoint's "ADDR SLOT" (lldb
+// finds its watchpoint by the address), or a fault's reason and address as lldb-server says.
+std::string lldb_description(Program& program, const target::StopEvent& stop) {
+  if (stop.hardware) {
+    if (stop.hardware->kind == target::HardwareKind::kExecute) return {};
+    return fmt::format("{} {}", stop.hardware->address, stop.hardware->slot);
+  }
+  if (stop.kind != Kind::kSignal) return {};
+  const std::string_view name = stop.signal == SIGSEGV  ? "SIGSEGV"
+                                : stop.signal == SIGILL ? "SIGILL"
+                                : stop.signal == SIGFPE ? "SIGFPE"
+                                : stop.signal == SIGBUS ? "SIGBUS"
+                                                        : "";
+  if (name.empty()) return {};
+  const auto bytes = program.siginfo(ClientThread::os_thread(stop.tid));
+  if (!bytes || bytes->size() < sizeof(siginfo_t)) return {};
+  siginfo_t info{};
+  std::memcpy(&info, bytes->data(), sizeof info);
+  const auto reason = crash_reason(stop.signal, info.si_code);
+  if (info.si_signo != stop.signal || reason.empty()) return {};
+  return fmt::format("signal {}: {} (fault address: {:#x})", name, reason,
+                     reinterpret_cast<std::uintptr_t>(info.si_addr));
 }
 
 }  // namespace
@@ -103,6 +184,14 @@ std::string StopReplies::encode(Program& program, const target::StopEvent& stop,
       reply.signal = profile_.wire_signal(stop.signal);
       break;
   }
+  if (stop.hardware && !profile_.lldb()) {  // lldb is told by its reason and description
+    if (stop.hardware->kind == target::HardwareKind::kExecute) {
+      reply.hardware_breakpoint = profile_.hwbreak();
+    } else {
+      reply.watch = watch_key(stop.hardware->kind);
+      reply.watch_address = stop.hardware->address;
+    }
+  }
   // No "core:": it costs a /proc read (3 system calls) per stop, ~10% of a breakpoint hit,
   // and neither gdb nor lldb needs it there (qXfer:threads still says each thread's core).
   if (profile_.wants_thread_lists()) add_lldb_keys(program, reply, stop, thread);
@@ -137,6 +226,13 @@ void StopReplies::add_lldb_keys(Program& program, protocol::StopReply& reply,
   if (const auto reason = lldb_reason(stop); !reason.empty()) {
     reply.extra.emplace_back("reason", std::string(reason));
   }
+  if (stop.hardware && stop.hardware->kind != target::HardwareKind::kExecute) {
+    reply.extra.emplace_back(
+        "description", protocol::lldb_watchpoint_description(stop.hardware->address,
+                                                             stop.hardware->slot, std::nullopt));
+  } else if (const auto description = lldb_description(program, stop); !description.empty()) {
+    reply.extra.emplace_back("description", protocol::to_hex(description));
+  }
 }
 
 std::string StopReplies::thread_stop_info(Program& program, ClientThread thread) {
@@ -163,6 +259,9 @@ std::string StopReplies::threads_info(Program& program) {
     if (stop && !thread.is_goroutine() && stop->tid == thread.tid()) {
       if (const auto reason = lldb_reason(*stop); !reason.empty()) {
         json += fmt::format(",\"reason\":\"{}\"", reason);
+      }
+      if (const auto description = lldb_description(program, *stop); !description.empty()) {
+        json += ",\"description\":" + json_string(description);
       }
       const int signal = stop->kind == Kind::kInterrupt ? SIGINT
                          : stop->kind == Kind::kSignal  ? stop->signal

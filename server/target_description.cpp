@@ -24,7 +24,7 @@ constexpr std::string_view kCoreTypes = R"(<flags id="i386_eflags" size="4">
 </flags>
 )";
 
-constexpr std::string_view kSseTypes = R"(<vector id="v8bf16" type="bfloat16" count="8"/>
+constexpr std::string_view kVectorTypes = R"(<vector id="v8bf16" type="bfloat16" count="8"/>
 <vector id="v8h" type="ieee_half" count="8"/>
 <vector id="v4f" type="ieee_single" count="4"/>
 <vector id="v2d" type="ieee_double" count="2"/>
@@ -39,7 +39,9 @@ constexpr std::string_view kSseTypes = R"(<vector id="v8bf16" type="bfloat16" co
 <field name="v8_int16" type="v8i16"/><field name="v4_int32" type="v4i32"/>
 <field name="v2_int64" type="v2i64"/><field name="uint128" type="uint128"/>
 </union>
-<flags id="i386_mxcsr" size="4">
+)";
+
+constexpr std::string_view kMxcsrType = R"(<flags id="i386_mxcsr" size="4">
 <field name="IE" start="0" end="0"/><field name="DE" start="1" end="1"/>
 <field name="ZE" start="2" end="2"/><field name="OE" start="3" end="3"/>
 <field name="UE" start="4" end="4"/><field name="PE" start="5" end="5"/>
@@ -74,7 +76,14 @@ std::string build(bool lldb) {
       open_feature = reg.feature;
       xml += fmt::format("<feature name=\"{}\">\n", reg.feature);
       if (reg.feature == "org.gnu.gdb.i386.core") xml += kCoreTypes;
-      if (reg.feature == "org.gnu.gdb.i386.sse") xml += kSseTypes;
+      if (reg.feature == "org.gnu.gdb.i386.sse") {
+        xml += kVectorTypes;
+        xml += kMxcsrType;
+      }
+      if (reg.feature == "org.gnu.gdb.i386.avx512") {  // as gdb's 64bit-avx512.xml
+        xml += kVectorTypes;
+        xml += "<vector id=\"v2ui128\" type=\"uint128\" count=\"2\"/>\n";
+      }
     }
     xml += fmt::format("<reg name=\"{}\" bitsize=\"{}\" type=\"{}\" regnum=\"{}\"", reg.name,
                        reg.bitsize, reg.type, regno);
@@ -82,7 +91,8 @@ std::string build(bool lldb) {
     if (lldb) {
       // As lldb-server describes them: integers in hex (a code_ptr type makes lldb print the
       // symbol twice), vectors as bytes.
-      const bool vector = reg.type == "vec128" || reg.type == "i387_ext";
+      const bool vector = reg.type == "vec128" || reg.type == "i387_ext" || reg.type == "uint128" ||
+                          reg.type == "v2ui128";
       xml += vector ? " encoding=\"vector\" format=\"vector-uint8\""
                     : " encoding=\"uint\" format=\"hex\"";
       if (reg.name == "eflags") xml += " altname=\"rflags\"";
@@ -97,17 +107,8 @@ std::string build(bool lldb) {
     xml += "/>\n";
     ++regno;
   }
-  if (lldb) {
-    // Read from the general register's bytes in the g packet; writing one invalidates it.
-    const auto registers = target::x86_64_registers();
-    for (const auto& sub : target::x86_64_subregisters()) {
-      xml += fmt::format(
-          "<reg name=\"{}\" bitsize=\"{}\" type=\"int\" regnum=\"{}\" offset=\"{}\" "
-          "value_regnums=\"{}\" invalidate_regnums=\"{}\" group=\"general\"/>\n",
-          sub.name, sub.bitsize, regno++, registers[sub.parent].offset + sub.byte_offset,
-          sub.parent, sub.parent);
-    }
-  }
+  // No sub-registers for lldb: its x86 ABI adds eax…al, r8d…r15l and ymm0-15 (xmm + ymmNh)
+  // itself, as it does for gdbserver's description, but only when none is there already.
   xml += "</feature>\n</target>\n";
   return xml;
 }

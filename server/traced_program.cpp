@@ -161,6 +161,39 @@ target::Result<void> TracedProgram::remove_breakpoint(std::uint64_t address) {
   return {};
 }
 
+target::Result<void> TracedProgram::insert_hardware_point(target::HardwareKind kind,
+                                                          std::uint64_t address,
+                                                          std::uint64_t length) {
+  if (auto inserted = process_->insert_hardware_point(kind, address, length); !inserted) {
+    return inserted;
+  }
+  if (kind != target::HardwareKind::kExecute) {
+    std::string why_not;
+    if (const auto* goroutines = go_.goroutines(why_not)) stack_watches_.note(address, *goroutines);
+  }
+  return {};
+}
+
+target::Result<void> TracedProgram::remove_hardware_point(target::HardwareKind kind,
+                                                          std::uint64_t address,
+                                                          std::uint64_t length) {
+  if (auto removed = process_->remove_hardware_point(kind, address, length); !removed) {
+    return removed;
+  }
+  if (kind != target::HardwareKind::kExecute) stack_watches_.forget(address);
+  return {};
+}
+
+target::Result<std::string> TracedProgram::siginfo(ClientThread thread) {
+  if (thread.is_goroutine()) return target::fail(ESRCH, "a parked goroutine has no signal");
+  return process_->read_siginfo(thread.tid());
+}
+
+target::Result<void> TracedProgram::write_siginfo(ClientThread thread, std::string_view bytes) {
+  if (thread.is_goroutine()) return target::fail(ESRCH, "a parked goroutine has no signal");
+  return process_->write_siginfo(thread.tid(), bytes);
+}
+
 void TracedProgram::set_signals(const SignalSettings& signals) {
   // Go's preemption signal is always passed, and must always reach the runtime.
   auto passed = signals.pass;
@@ -228,6 +261,12 @@ std::optional<StopReport> TracedProgram::report(target::StopEvent stop) {
   continued_all_ = false;
   StopReport out;
   out.stop = go_.catches().translate(stop, out.console);
+  if (!stack_watches_.empty() && process_->alive()) {
+    std::string why_not;
+    if (const auto* goroutines = go_.goroutines(why_not)) {
+      out.console += stack_watches_.check(*goroutines);
+    }
+  }
   if (log_packets_ && !out.console.empty()) fmt::print(stderr, "{}", out.console);
   last_stop_ = out.stop;
   if (stop.kind == target::StopEvent::Kind::kExited) {

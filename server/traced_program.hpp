@@ -7,6 +7,7 @@
 
 #include "server/go_state.hpp"
 #include "server/program.hpp"
+#include "server/stack_watches.hpp"
 
 namespace gostub::server {
 
@@ -51,6 +52,12 @@ class TracedProgram final : public Program {
   target::Result<void> insert_breakpoint(
       std::uint64_t address, std::vector<protocol::AgentExpression> conditions) override;
   target::Result<void> remove_breakpoint(std::uint64_t address) override;
+  target::Result<void> insert_hardware_point(target::HardwareKind kind, std::uint64_t address,
+                                             std::uint64_t length) override;
+  target::Result<void> remove_hardware_point(target::HardwareKind kind, std::uint64_t address,
+                                             std::uint64_t length) override;
+  target::Result<std::string> siginfo(ClientThread thread) override;
+  target::Result<void> write_siginfo(ClientThread thread, std::string_view bytes) override;
 
   void set_signals(const SignalSettings& signals) override;
   target::Result<std::optional<StopReport>> resume(
@@ -74,6 +81,7 @@ class TracedProgram final : public Program {
   GoState go_;
   bool log_packets_;
   std::map<std::uint64_t, std::vector<protocol::AgentExpression>> conditions_;
+  StackWatches stack_watches_;
   std::optional<target::StopEvent> last_stop_;
   std::map<pid_t, target::StopEvent> other_stops_;
   bool resumed_yet_ = false;

@@ -239,13 +239,26 @@ Result parse_thread_alive(std::string_view args) {
   return QueryThreadAlive{*thread};
 }
 
+Result parse_transfer_write(std::string_view object, std::string_view args) {
+  // ANNEX:OFFSET:DATA — the data is binary and may hold ':', the annex and offset may not.
+  const auto annex = split_once(args, ':');
+  if (!annex) return fail("qXfer write: expected ANNEX:OFFSET:DATA");
+  const auto offset = split_once(annex->second, ':');
+  if (!offset) return fail("qXfer write: expected OFFSET:DATA");
+  const auto value = parse_hex_number(offset->first);
+  auto data = unescape_binary(offset->second);
+  if (!value || !data) return fail("qXfer write: bad OFFSET or DATA");
+  return TransferWrite{std::string(object), std::string(annex->first), *value, std::move(*data)};
+}
+
 Result parse_transfer(std::string_view args) {
-  // OBJECT:read:ANNEX:OFFSET,LENGTH
+  // OBJECT:read:ANNEX:OFFSET,LENGTH or OBJECT:write:ANNEX:OFFSET:DATA
   const auto object = split_once(args, ':');
   if (!object) return fail("qXfer: expected OBJECT:");
   const auto operation = split_once(object->second, ':');
   if (!operation) return fail("qXfer: expected an operation");
-  if (operation->first != "read") return Declined{"qXfer writes are not offered"};
+  if (operation->first == "write") return parse_transfer_write(object->first, operation->second);
+  if (operation->first != "read") return fail("qXfer: unknown operation");
   const auto last_colon = operation->second.rfind(':');
   if (last_colon == std::string_view::npos) return fail("qXfer: expected ANNEX:OFFSET,LENGTH");
   const auto range = parse_address_length(operation->second.substr(last_colon + 1));
@@ -460,6 +473,7 @@ constexpr std::array kTable = {
     Entry{{"qAttached:", false}, parse_attached},
     Entry{{"qSupported", false}, parse_supported},
     Entry{{"qXfer:", false}, parse_transfer},
+    Entry{{"qWatchpointSupportInfo", false}, no_arguments<QueryWatchpointSupport>},
     Entry{{"qRcmd,", false}, parse_monitor},
     Entry{{"qSymbol:", false},
           [](std::string_view args) -> Result { return QuerySymbol{std::string(args)}; }},

@@ -39,8 +39,29 @@ std::string encode_stop_reply(const StopReply& stop, bool multiprocess) {
   out += "thread:" + format_thread_id(stop.pid, stop.tid, multiprocess) + ";";
   if (stop.core >= 0) out += "core:" + hex_number(static_cast<std::uint64_t>(stop.core)) + ";";
   if (stop.software_breakpoint) out += "swbreak:;";
+  if (stop.hardware_breakpoint) out += "hwbreak:;";
+  switch (stop.watch) {
+    case StopReply::Watch::kNone:
+      break;
+    case StopReply::Watch::kWrite:
+      out += "watch:" + hex_number(stop.watch_address) + ";";
+      break;
+    case StopReply::Watch::kRead:
+      out += "rwatch:" + hex_number(stop.watch_address) + ";";
+      break;
+    case StopReply::Watch::kAccess:
+      out += "awatch:" + hex_number(stop.watch_address) + ";";
+      break;
+  }
   for (const auto& [key, value] : stop.extra) out += key + ":" + value + ";";
   return out;
+}
+
+std::string lldb_watchpoint_description(std::uint64_t address, int index,
+                                        std::optional<std::uint64_t> hit_address) {
+  std::string text = std::to_string(address) + " " + std::to_string(index);
+  if (hit_address) text += " " + std::to_string(*hit_address);
+  return to_hex(text);
 }
 
 std::string transfer_chunk(std::string_view document, std::uint64_t offset, std::uint64_t length) {

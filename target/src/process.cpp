@@ -1,11 +1,13 @@
 #include "target/process.hpp"
 
 #include <dirent.h>
+#include <elf.h>
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <signal.h>
 #include <sys/personality.h>
 #include <sys/ptrace.h>
+#include <sys/uio.h>
 #include <sys/user.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -15,6 +17,7 @@
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <utility>
@@ -310,13 +313,35 @@ Result<ProcessFacts> Process::facts() const {
   return facts;
 }
 
+namespace {
+
+// The thread's whole XSAVE area (NT_X86_XSTATE), as long as the kernel's.
+Result<std::string> read_xsave(pid_t tid) {
+  const auto& layout = host_xsave_layout();
+  std::string area(std::max<std::size_t>(layout.size, 4096), '\0');
+  iovec vector{area.data(), area.size()};
+  if (ptrace_call(PTRACE_GETREGSET, tid, NT_X86_XSTATE,
+                  reinterpret_cast<std::uintptr_t>(&vector)) != 0) {
+    return std::unexpected(last_system_error("PTRACE_GETREGSET NT_X86_XSTATE"));
+  }
+  area.resize(vector.iov_len);
+  return area;
+}
+
+}  // namespace
+
 Result<std::string> Process::read_registers(pid_t tid) const {
   if (!threads_.contains(tid)) return fail(ESRCH, fmt::format("no thread {}", tid));
   user_regs_struct general{};
-  user_fpregs_struct fp{};
   if (ptrace_call(PTRACE_GETREGS, tid, 0, reinterpret_cast<std::uintptr_t>(&general)) != 0) {
     return std::unexpected(last_system_error("PTRACE_GETREGS"));
   }
+  if (const auto& layout = host_xsave_layout(); layout.xsave) {
+    auto xsave = read_xsave(tid);
+    if (!xsave) return std::unexpected(xsave.error());
+    return to_register_file(general, *xsave, layout);
+  }
+  user_fpregs_struct fp{};
   if (ptrace_call(PTRACE_GETFPREGS, tid, 0, reinterpret_cast<std::uintptr_t>(&fp)) != 0) {
     return std::unexpected(last_system_error("PTRACE_GETFPREGS"));
   }
@@ -336,9 +361,23 @@ Result<void> Process::write_registers(pid_t tid, std::string_view file) {
   if (!threads_.contains(tid)) return fail(ESRCH, fmt::format("no thread {}", tid));
   if (file.size() != register_file_size()) return fail(EINVAL, "register data has the wrong size");
   user_regs_struct general{};
+  // Start from the current values so that fields gdb does not describe (padding, mxcsr_mask,
+  // components of the XSAVE area it does not show) keep theirs.
+  if (const auto& layout = host_xsave_layout(); layout.xsave) {
+    auto xsave = read_xsave(tid);
+    if (!xsave) return std::unexpected(xsave.error());
+    from_register_file(file, general, *xsave, layout);
+    if (ptrace_call(PTRACE_SETREGS, tid, 0, reinterpret_cast<std::uintptr_t>(&general)) != 0) {
+      return std::unexpected(last_system_error("PTRACE_SETREGS"));
+    }
+    iovec vector{xsave->data(), xsave->size()};
+    if (ptrace_call(PTRACE_SETREGSET, tid, NT_X86_XSTATE,
+                    reinterpret_cast<std::uintptr_t>(&vector)) != 0) {
+      return std::unexpected(last_system_error("PTRACE_SETREGSET NT_X86_XSTATE"));
+    }
+    return {};
+  }
   user_fpregs_struct fp{};
-  // Start from the current values so that fields gdb does not describe (padding, mxcsr_mask)
-  // keep theirs.
   if (ptrace_call(PTRACE_GETFPREGS, tid, 0, reinterpret_cast<std::uintptr_t>(&fp)) != 0) {
     return std::unexpected(last_system_error("PTRACE_GETFPREGS"));
   }
@@ -375,6 +414,7 @@ std::optional<StopEvent> Process::on_wait_status(pid_t tid, int status, bool sto
       return StopEvent{StopEvent::Kind::kTerminated, tid, WTERMSIG(status), 0};
     }
     threads_.erase(tid);
+    debug_registers_.forget(tid);
     return std::nullopt;
   }
   if (!WIFSTOPPED(status)) return std::nullopt;
@@ -413,6 +453,7 @@ std::optional<StopEvent> Process::on_wait_status(pid_t tid, int status, bool sto
       std::erase_if(threads_, [this](const auto& entry) { return entry.first != pid_; });
       if (!threads_.contains(pid_)) add_thread(pid_);
       breakpoints_.clear();
+      debug_registers_.forget_all();  // exec drops a thread's debug registers
       char exe[PATH_MAX];
       const auto length =
           ::readlink(fmt::format("/proc/{}/exe", pid_).c_str(), exe, sizeof exe - 1);
@@ -464,6 +505,16 @@ std::optional<StopEvent> Process::on_signal_stop(pid_t tid, Thread& thread, int 
   if (signal == SIGTRAP) {
     siginfo_t info{};
     ptrace_call(PTRACE_GETSIGINFO, tid, 0, reinterpret_cast<std::uintptr_t>(&info));
+    // A debug register: TRAP_HWBKPT, or TRAP_TRACE when a single-step also triggered it (the
+    // kernel names the step first; DR6 says both).
+    if (info.si_code == TRAP_HWBKPT || info.si_code == TRAP_TRACE) {
+      if (auto hit = debug_registers_.take_hit(tid)) {
+        stop.hardware = hit;
+        thread.stepping = false;
+        thread.range_start = thread.range_end = 0;
+        return stop;
+      }
+    }
     if (info.si_code == SI_KERNEL || info.si_code == TRAP_BRKPT) {
       // int3: the pc is one past it. Ours is rewound, so the client sees the breakpoint address.
       if (const auto pc = read_pc(tid); pc && breakpoints_.contains(*pc - 1)) {
@@ -496,6 +547,9 @@ void Process::resume_thread(pid_t tid, Thread& thread, ResumeKind kind, int sign
     signal = thread.held_signals.front();
     thread.held_signals.erase(thread.held_signals.begin());
   }
+  // New threads, and all after a Z1-Z4, get the debug registers here. A failure leaves the
+  // thread's as they were: the insert already checked the values on the threads it had.
+  (void)debug_registers_.sync(tid);
   const int request = kind == ResumeKind::kStep ? PTRACE_SINGLESTEP : PTRACE_CONT;
   // On failure (ESRCH) the thread is dying: its exit status is still to be reaped.
   ptrace_call(request, tid, 0, static_cast<std::uintptr_t>(signal));
@@ -585,6 +639,17 @@ std::optional<StopEvent> Process::take_pending_stop(std::span<const ThreadAction
     auto found = threads_.find(action.tid);
     if (found == threads_.end() || !found->second.pending) continue;
     auto& pending = found->second.pending;
+    // A hardware breakpoint or watchpoint removed since it fired: no reason to stop either (a
+    // watchpoint's access is done; a breakpoint's instruction simply runs).
+    if (pending->hardware) {
+      const auto& hit = *pending->hardware;
+      const auto where =
+          hit.kind == HardwareKind::kExecute ? read_pc(action.tid).value_or(0) : hit.address;
+      if (!debug_registers_.state().covers(hit.kind, where)) {
+        pending.reset();
+        continue;
+      }
+    }
     // A breakpoint removed since it was hit is no reason to stop: the thread, whose pc was
     // rewound, simply executes the original instruction when it runs.
     if (pending->kind == StopEvent::Kind::kBreakpoint) {
@@ -619,6 +684,7 @@ Result<StopEvent> Process::step_over_breakpoint(pid_t tid, Thread& thread, std::
     return std::unexpected(restored.error());
   }
   auto reinsert = [&] { (void)poke_bytes(pc, std::string(1, static_cast<char>(kInt3))); };
+  (void)debug_registers_.sync(tid);
   thread.stepping = true;
   ptrace_call(PTRACE_SINGLESTEP, tid);
   for (;;) {
@@ -661,7 +727,7 @@ Result<StopEvent> Process::step_over_breakpoint(pid_t tid, Thread& thread, std::
     const int signal = WSTOPSIG(status);
     siginfo_t info{};
     ptrace_call(PTRACE_GETSIGINFO, tid, 0, reinterpret_cast<std::uintptr_t>(&info));
-    if (signal == SIGTRAP && info.si_code == TRAP_TRACE) break;
+    if (signal == SIGTRAP && (info.si_code == TRAP_TRACE || info.si_code == TRAP_HWBKPT)) break;
     if (signal != SIGTRAP || info.si_code == SI_USER || info.si_code == SI_TKILL) {
       thread.held_signals.push_back(signal);
       ptrace_call(PTRACE_SINGLESTEP, tid);
@@ -672,6 +738,8 @@ Result<StopEvent> Process::step_over_breakpoint(pid_t tid, Thread& thread, std::
   thread.running = false;
   thread.stepping = false;
   reinsert();
+  // The stepped instruction may have written a watched address: that is the stop to report.
+  const auto hit = debug_registers_.take_hit(tid);
   // New threads cloned during the step have reported their first stop by now.
   while (std::any_of(threads_.begin(), threads_.end(),
                      [](const auto& entry) { return entry.second.awaiting_first_stop; })) {
@@ -683,6 +751,7 @@ Result<StopEvent> Process::step_over_breakpoint(pid_t tid, Thread& thread, std::
       return *gone;
     }
   }
+  if (hit) return StopEvent{StopEvent::Kind::kSignal, tid, SIGTRAP, 0, hit};
   return StopEvent{StopEvent::Kind::kStepDone, tid, SIGTRAP, 0};
 }
 
@@ -691,7 +760,14 @@ Result<std::optional<StopEvent>> Process::resume(std::span<const ThreadAction> a
   for (const auto& action : actions) {
     if (!threads_.contains(action.tid)) return fail(ESRCH, fmt::format("no thread {}", action.tid));
   }
-  if (auto pending = take_pending_stop(actions)) return pending;
+  if (auto pending = take_pending_stop(actions)) {
+    // Nothing runs. A signal the client asked to deliver waits for the thread's next
+    // continue, as gdbserver queues it; dropped here, it would be lost.
+    for (const auto& action : actions) {
+      if (action.signal != 0) threads_.at(action.tid).held_signals.push_back(action.signal);
+    }
+    return pending;
+  }
 
   const auto known_before = threads_.size();
   std::vector<ThreadAction> plan(actions.begin(), actions.end());
@@ -748,6 +824,61 @@ Result<std::optional<StopEvent>> Process::resume(std::span<const ThreadAction> a
   return std::optional<StopEvent>{};
 }
 
+Result<void> Process::insert_hardware_point(HardwareKind kind, std::uint64_t address,
+                                            std::uint64_t length) {
+  if (!alive_) return fail(ESRCH, "the process is not running");
+  if (auto inserted = debug_registers_.insert(kind, address, length); !inserted) return inserted;
+  // Written to the stopped threads now, so that a value the kernel refuses (an address
+  // outside user space, say) fails this request rather than a later resume.
+  for (const auto& [tid, thread] : threads_) {
+    if (thread.running || thread.awaiting_first_stop) continue;
+    if (auto synced = debug_registers_.sync(tid); !synced) {
+      (void)debug_registers_.remove(kind, address, length);
+      for (const auto& [other, unused] : threads_) {
+        if (!threads_.at(other).running) (void)debug_registers_.sync(other);
+      }
+      return synced;
+    }
+  }
+  return {};
+}
+
+Result<void> Process::remove_hardware_point(HardwareKind kind, std::uint64_t address,
+                                            std::uint64_t length) {
+  if (!alive_) return fail(ESRCH, "the process is not running");
+  return debug_registers_.remove(kind, address, length);  // written at the next resume
+}
+
+Result<std::uint64_t> Process::debug_register(pid_t tid, int index) const {
+  if (!threads_.contains(tid)) return fail(ESRCH, fmt::format("no thread {}", tid));
+  errno = 0;
+  const long value =
+      ptrace_call(PTRACE_PEEKUSER, tid, offsetof(struct user, u_debugreg) + sizeof(long) * index);
+  if (errno != 0) return std::unexpected(last_system_error("PTRACE_PEEKUSER"));
+  return static_cast<std::uint64_t>(value);
+}
+
+Result<std::string> Process::read_siginfo(pid_t tid) const {
+  if (!threads_.contains(tid)) return fail(ESRCH, fmt::format("no thread {}", tid));
+  siginfo_t info{};
+  static_assert(sizeof info == kSiginfoSize);
+  if (ptrace_call(PTRACE_GETSIGINFO, tid, 0, reinterpret_cast<std::uintptr_t>(&info)) != 0) {
+    return std::unexpected(last_system_error("PTRACE_GETSIGINFO"));
+  }
+  return std::string(reinterpret_cast<const char*>(&info), sizeof info);
+}
+
+Result<void> Process::write_siginfo(pid_t tid, std::string_view bytes) {
+  if (!threads_.contains(tid)) return fail(ESRCH, fmt::format("no thread {}", tid));
+  if (bytes.size() != kSiginfoSize) return fail(EINVAL, "siginfo has the wrong size");
+  siginfo_t info{};
+  std::memcpy(&info, bytes.data(), sizeof info);
+  if (ptrace_call(PTRACE_SETSIGINFO, tid, 0, reinterpret_cast<std::uintptr_t>(&info)) != 0) {
+    return std::unexpected(last_system_error("PTRACE_SETSIGINFO"));
+  }
+  return {};
+}
+
 StopEvent Process::kill() {
   if (!alive_) return StopEvent{StopEvent::Kind::kTerminated, pid_, SIGKILL, 0};
   ::kill(pid_, SIGKILL);
@@ -777,6 +908,7 @@ Result<void> Process::detach() {
   }
   breakpoints_.clear();
   for (auto& [tid, thread] : threads_) {
+    debug_registers_.release(tid);  // a debug trap would kill the untraced program
     int signal = 0;
     if (thread.pending && thread.pending->kind == StopEvent::Kind::kSignal &&
         thread.pending->signal != SIGTRAP) {

@@ -1,5 +1,6 @@
 #include "target/registers.hpp"
 
+#include <cpuid.h>
 #include <sys/user.h>
 
 #include <algorithm>
@@ -14,8 +15,12 @@ constexpr std::string_view kCore = "org.gnu.gdb.i386.core";
 constexpr std::string_view kSse = "org.gnu.gdb.i386.sse";
 constexpr std::string_view kLinux = "org.gnu.gdb.i386.linux";
 constexpr std::string_view kSegments = "org.gnu.gdb.i386.segments";
+constexpr std::string_view kAvx = "org.gnu.gdb.i386.avx";
+constexpr std::string_view kAvx512 = "org.gnu.gdb.i386.avx512";
 
-constexpr std::size_t kRegisterCount = 60;
+constexpr std::size_t kBaseCount = 60;                  // core, sse, linux, segments
+constexpr std::size_t kAvxCount = kBaseCount + 16;      // + ymm0h-ymm15h
+constexpr std::size_t kRegisterCount = kAvxCount + 72;  // + xmm16-31, ymm16h-31h, k0-7, zmm0h-31h
 
 struct Spec {
   std::string_view name;
@@ -26,8 +31,9 @@ struct Spec {
   int dwarf;
 };
 
-// gdb's amd64-linux numbering (gdb/features/i386/64bit-*.xml); DWARF numbers from the
-// System V x86-64 psABI.
+// gdb's amd64-linux numbering (gdb/features/i386/64bit-*.xml), in the order gdbserver sends
+// the features (core, sse, linux, segments, avx, avx512); DWARF numbers from the System V
+// x86-64 psABI.
 constexpr std::array<Spec, kRegisterCount> kSpecs = {{
     {"rax", 64, "int64", "", kCore, 0},
     {"rbx", 64, "int64", "", kCore, 3},
@@ -89,6 +95,94 @@ constexpr std::array<Spec, kRegisterCount> kSpecs = {{
     {"orig_rax", 64, "int", "", kLinux, -1},
     {"fs_base", 64, "int", "", kSegments, 58},
     {"gs_base", 64, "int", "", kSegments, 59},
+    {"ymm0h", 128, "uint128", "", kAvx, -1},
+    {"ymm1h", 128, "uint128", "", kAvx, -1},
+    {"ymm2h", 128, "uint128", "", kAvx, -1},
+    {"ymm3h", 128, "uint128", "", kAvx, -1},
+    {"ymm4h", 128, "uint128", "", kAvx, -1},
+    {"ymm5h", 128, "uint128", "", kAvx, -1},
+    {"ymm6h", 128, "uint128", "", kAvx, -1},
+    {"ymm7h", 128, "uint128", "", kAvx, -1},
+    {"ymm8h", 128, "uint128", "", kAvx, -1},
+    {"ymm9h", 128, "uint128", "", kAvx, -1},
+    {"ymm10h", 128, "uint128", "", kAvx, -1},
+    {"ymm11h", 128, "uint128", "", kAvx, -1},
+    {"ymm12h", 128, "uint128", "", kAvx, -1},
+    {"ymm13h", 128, "uint128", "", kAvx, -1},
+    {"ymm14h", 128, "uint128", "", kAvx, -1},
+    {"ymm15h", 128, "uint128", "", kAvx, -1},
+    {"xmm16", 128, "vec128", "", kAvx512, 67},
+    {"xmm17", 128, "vec128", "", kAvx512, 68},
+    {"xmm18", 128, "vec128", "", kAvx512, 69},
+    {"xmm19", 128, "vec128", "", kAvx512, 70},
+    {"xmm20", 128, "vec128", "", kAvx512, 71},
+    {"xmm21", 128, "vec128", "", kAvx512, 72},
+    {"xmm22", 128, "vec128", "", kAvx512, 73},
+    {"xmm23", 128, "vec128", "", kAvx512, 74},
+    {"xmm24", 128, "vec128", "", kAvx512, 75},
+    {"xmm25", 128, "vec128", "", kAvx512, 76},
+    {"xmm26", 128, "vec128", "", kAvx512, 77},
+    {"xmm27", 128, "vec128", "", kAvx512, 78},
+    {"xmm28", 128, "vec128", "", kAvx512, 79},
+    {"xmm29", 128, "vec128", "", kAvx512, 80},
+    {"xmm30", 128, "vec128", "", kAvx512, 81},
+    {"xmm31", 128, "vec128", "", kAvx512, 82},
+    {"ymm16h", 128, "uint128", "", kAvx512, -1},
+    {"ymm17h", 128, "uint128", "", kAvx512, -1},
+    {"ymm18h", 128, "uint128", "", kAvx512, -1},
+    {"ymm19h", 128, "uint128", "", kAvx512, -1},
+    {"ymm20h", 128, "uint128", "", kAvx512, -1},
+    {"ymm21h", 128, "uint128", "", kAvx512, -1},
+    {"ymm22h", 128, "uint128", "", kAvx512, -1},
+    {"ymm23h", 128, "uint128", "", kAvx512, -1},
+    {"ymm24h", 128, "uint128", "", kAvx512, -1},
+    {"ymm25h", 128, "uint128", "", kAvx512, -1},
+    {"ymm26h", 128, "uint128", "", kAvx512, -1},
+    {"ymm27h", 128, "uint128", "", kAvx512, -1},
+    {"ymm28h", 128, "uint128", "", kAvx512, -1},
+    {"ymm29h", 128, "uint128", "", kAvx512, -1},
+    {"ymm30h", 128, "uint128", "", kAvx512, -1},
+    {"ymm31h", 128, "uint128", "", kAvx512, -1},
+    {"k0", 64, "uint64", "", kAvx512, 118},
+    {"k1", 64, "uint64", "", kAvx512, 119},
+    {"k2", 64, "uint64", "", kAvx512, 120},
+    {"k3", 64, "uint64", "", kAvx512, 121},
+    {"k4", 64, "uint64", "", kAvx512, 122},
+    {"k5", 64, "uint64", "", kAvx512, 123},
+    {"k6", 64, "uint64", "", kAvx512, 124},
+    {"k7", 64, "uint64", "", kAvx512, 125},
+    {"zmm0h", 256, "v2ui128", "", kAvx512, -1},
+    {"zmm1h", 256, "v2ui128", "", kAvx512, -1},
+    {"zmm2h", 256, "v2ui128", "", kAvx512, -1},
+    {"zmm3h", 256, "v2ui128", "", kAvx512, -1},
+    {"zmm4h", 256, "v2ui128", "", kAvx512, -1},
+    {"zmm5h", 256, "v2ui128", "", kAvx512, -1},
+    {"zmm6h", 256, "v2ui128", "", kAvx512, -1},
+    {"zmm7h", 256, "v2ui128", "", kAvx512, -1},
+    {"zmm8h", 256, "v2ui128", "", kAvx512, -1},
+    {"zmm9h", 256, "v2ui128", "", kAvx512, -1},
+    {"zmm10h", 256, "v2ui128", "", kAvx512, -1},
+    {"zmm11h", 256, "v2ui128", "", kAvx512, -1},
+    {"zmm12h", 256, "v2ui128", "", kAvx512, -1},
+    {"zmm13h", 256, "v2ui128", "", kAvx512, -1},
+    {"zmm14h", 256, "v2ui128", "", kAvx512, -1},
+    {"zmm15h", 256, "v2ui128", "", kAvx512, -1},
+    {"zmm16h", 256, "v2ui128", "", kAvx512, -1},
+    {"zmm17h", 256, "v2ui128", "", kAvx512, -1},
+    {"zmm18h", 256, "v2ui128", "", kAvx512, -1},
+    {"zmm19h", 256, "v2ui128", "", kAvx512, -1},
+    {"zmm20h", 256, "v2ui128", "", kAvx512, -1},
+    {"zmm21h", 256, "v2ui128", "", kAvx512, -1},
+    {"zmm22h", 256, "v2ui128", "", kAvx512, -1},
+    {"zmm23h", 256, "v2ui128", "", kAvx512, -1},
+    {"zmm24h", 256, "v2ui128", "", kAvx512, -1},
+    {"zmm25h", 256, "v2ui128", "", kAvx512, -1},
+    {"zmm26h", 256, "v2ui128", "", kAvx512, -1},
+    {"zmm27h", 256, "v2ui128", "", kAvx512, -1},
+    {"zmm28h", 256, "v2ui128", "", kAvx512, -1},
+    {"zmm29h", 256, "v2ui128", "", kAvx512, -1},
+    {"zmm30h", 256, "v2ui128", "", kAvx512, -1},
+    {"zmm31h", 256, "v2ui128", "", kAvx512, -1},
 }};
 
 constexpr auto kRegisters = [] {
@@ -102,7 +196,9 @@ constexpr auto kRegisters = [] {
   return out;
 }();
 
-constexpr std::size_t kFileSize = kRegisters.back().offset + kRegisters.back().bitsize / 8;
+constexpr std::size_t file_size(std::size_t count) {
+  return kRegisters[count - 1].offset + kRegisters[count - 1].bitsize / 8;
+}
 
 // Register indices used below.
 enum : std::size_t {
@@ -143,8 +239,14 @@ enum : std::size_t {
   kMxcsr = kXmm0 + 16,
   kOrigRax,
   kFsBase,
-  kGsBase
+  kGsBase,
+  kYmm0h,
+  kXmm16 = kYmm0h + 16,
+  kYmm16h = kXmm16 + 16,
+  kK0 = kYmm16h + 16,
+  kZmm0h = kK0 + 8,
 };
+static_assert(kZmm0h + 32 == kRegisterCount);
 
 template <typename T>
 void put(std::string& file, std::size_t index, T value) {
@@ -231,41 +333,117 @@ std::uint16_t abridged_tag_word(std::uint32_t full) {
   return abridged;
 }
 
-constexpr auto kSubRegisters = [] {
-  constexpr std::array<std::string_view, 16> k32 = {"eax",  "ebx",  "ecx",  "edx", "esi",  "edi",
-                                                    "ebp",  "esp",  "r8d",  "r9d", "r10d", "r11d",
-                                                    "r12d", "r13d", "r14d", "r15d"};
-  constexpr std::array<std::string_view, 16> k16 = {"ax",   "bx",   "cx",   "dx",  "si",   "di",
-                                                    "bp",   "sp",   "r8w",  "r9w", "r10w", "r11w",
-                                                    "r12w", "r13w", "r14w", "r15w"};
-  constexpr std::array<std::string_view, 16> k8 = {"al",   "bl",   "cl",   "dl",  "sil",  "dil",
-                                                   "bpl",  "spl",  "r8l",  "r9l", "r10l", "r11l",
-                                                   "r12l", "r13l", "r14l", "r15l"};
-  constexpr std::array<std::string_view, 4> kHigh = {"ah", "bh", "ch", "dh"};
-  std::array<SubRegister, 16 * 3 + 4> out{};
-  std::size_t n = 0;
-  for (std::uint32_t i = 0; i < 16; ++i) out[n++] = {k32[i], i, 32, 0};
-  for (std::uint32_t i = 0; i < 16; ++i) out[n++] = {k16[i], i, 16, 0};
-  for (std::uint32_t i = 0; i < 16; ++i) out[n++] = {k8[i], i, 8, 0};
-  for (std::uint32_t i = 0; i < 4; ++i) out[n++] = {kHigh[i], i, 8, 1};
-  return out;
-}();
-
 }  // namespace
 
-std::span<const SubRegister> x86_64_subregisters() {
-  return kSubRegisters;
+std::span<const RegisterInfo> x86_64_registers(const XsaveLayout& layout) {
+  if (layout.has_avx512()) return kRegisters;
+  if (layout.avx != 0) return std::span(kRegisters).first(kAvxCount);
+  return std::span(kRegisters).first(kBaseCount);
 }
 
 std::span<const RegisterInfo> x86_64_registers() {
-  return kRegisters;
+  return x86_64_registers(host_xsave_layout());
 }
+
+std::size_t register_file_size(const XsaveLayout& layout) {
+  return file_size(x86_64_registers(layout).size());
+}
+
 std::size_t register_file_size() {
-  return kFileSize;
+  return register_file_size(host_xsave_layout());
+}
+
+const XsaveLayout& host_xsave_layout() {
+  static const XsaveLayout layout = [] {
+    XsaveLayout out;
+    unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+    if (__get_cpuid(1, &eax, &ebx, &ecx, &edx) == 0 || (ecx & bit_OSXSAVE) == 0) return out;
+    std::uint32_t xcr0_low = 0, xcr0_high = 0;
+    asm volatile("xgetbv" : "=a"(xcr0_low), "=d"(xcr0_high) : "c"(0));
+    const std::uint64_t xcr0 = std::uint64_t{xcr0_high} << 32 | xcr0_low;
+    out.xsave = true;
+    __cpuid_count(0xd, 0, eax, ebx, ecx, edx);
+    out.size = std::max<std::size_t>(ebx, out.size);
+    // Each component's offset in the standard (uncompacted) layout the kernel's regset uses.
+    const auto offset = [&](unsigned component) -> std::size_t {
+      if ((xcr0 & (std::uint64_t{1} << component)) == 0) return 0;
+      __cpuid_count(0xd, component, eax, ebx, ecx, edx);
+      return ebx;
+    };
+    out.avx = offset(2);
+    out.opmask = offset(5);
+    out.zmm_hi256 = offset(6);
+    out.hi16_zmm = offset(7);
+    return out;
+  }();
+  return layout;
+}
+
+std::string to_register_file(const user_regs_struct& general, std::string_view xsave,
+                             const XsaveLayout& layout) {
+  user_fpregs_struct fp{};
+  std::memcpy(&fp, xsave.data(), std::min(sizeof fp, xsave.size()));
+  auto file = to_register_file(general, fp);
+  file.resize(register_file_size(layout));
+  const auto copy = [&](std::size_t index, std::size_t from, std::size_t bytes) {
+    if (from + bytes <= xsave.size())
+      std::memcpy(file.data() + kRegisters[index].offset, xsave.data() + from, bytes);
+  };
+  if (layout.avx != 0) {
+    for (std::size_t i = 0; i < 16; ++i) copy(kYmm0h + i, layout.avx + 16 * i, 16);
+  }
+  if (layout.has_avx512()) {
+    for (std::size_t i = 0; i < 16; ++i) {
+      const std::size_t zmm = layout.hi16_zmm + 64 * i;  // zmm16+i, all 512 bits
+      copy(kXmm16 + i, zmm, 16);
+      copy(kYmm16h + i, zmm + 16, 16);
+      copy(kZmm0h + 16 + i, zmm + 32, 32);
+      copy(kZmm0h + i, layout.zmm_hi256 + 32 * i, 32);
+    }
+    for (std::size_t i = 0; i < 8; ++i) copy(kK0 + i, layout.opmask + 8 * i, 8);
+  }
+  return file;
+}
+
+void from_register_file(std::string_view file, user_regs_struct& general, std::string& xsave,
+                        const XsaveLayout& layout) {
+  user_fpregs_struct fp{};
+  if (xsave.size() < layout.size) xsave.resize(layout.size, '\0');
+  std::memcpy(&fp, xsave.data(), sizeof fp);
+  from_register_file(file, general, fp);
+  std::memcpy(xsave.data(), &fp, sizeof fp);
+  std::uint64_t features = 0x3;  // x87 and SSE state are given
+  const auto copy = [&](std::size_t index, std::size_t to, std::size_t bytes) {
+    const auto& info = kRegisters[index];
+    if (to + bytes <= xsave.size() && info.offset + bytes <= file.size())
+      std::memcpy(xsave.data() + to, file.data() + info.offset, bytes);
+  };
+  if (layout.avx != 0) {
+    for (std::size_t i = 0; i < 16; ++i) copy(kYmm0h + i, layout.avx + 16 * i, 16);
+    features |= 0x4;
+  }
+  if (layout.has_avx512() && file.size() >= file_size(kRegisterCount)) {
+    for (std::size_t i = 0; i < 16; ++i) {
+      const std::size_t zmm = layout.hi16_zmm + 64 * i;
+      copy(kXmm16 + i, zmm, 16);
+      copy(kYmm16h + i, zmm + 16, 16);
+      copy(kZmm0h + 16 + i, zmm + 32, 32);
+      copy(kZmm0h + i, layout.zmm_hi256 + 32 * i, 32);
+    }
+    for (std::size_t i = 0; i < 8; ++i) copy(kK0 + i, layout.opmask + 8 * i, 8);
+    features |= 0xe0;
+  }
+  // XSAVE header: XSTATE_BV says which components hold values (a clear bit means "initial
+  // state", and the kernel would ignore what was written there).
+  constexpr std::size_t kXstateBv = 512;
+  std::uint64_t bv = 0;
+  std::memcpy(&bv, xsave.data() + kXstateBv, sizeof bv);
+  bv |= features;
+  std::memcpy(xsave.data() + kXstateBv, &bv, sizeof bv);
 }
 
 std::string to_register_file(const user_regs_struct& general, const user_fpregs_struct& fp) {
-  std::string file(kFileSize, '\0');
+  std::string file(register_file_size(), '\0');
   for (const auto& field : kGeneralFields) {
     const auto value = general.*field.member;
     if (kRegisters[field.index].bitsize == 32) {

@@ -37,6 +37,7 @@ FLAVOURS = {
 }
 
 TIMEOUT = 120
+CGO_FIXTURES = {"cgofixture", "watchfixture"}  # built with CGO_ENABLED=1
 
 
 def available_toolchains():
@@ -61,7 +62,7 @@ def fixture(name="gofixture", go="1.19", flavour="debug"):
     env = dict(os.environ, GOFLAGS="-mod=mod", GO111MODULE="on", CGO_ENABLED="0",
                GOCACHE=str(CACHE / "gocache" / go), GOPATH=str(CACHE / "gopath"),
                GOTOOLCHAIN="local")
-    if flavour == "pie" or name == "cgofixture":
+    if flavour == "pie" or name in CGO_FIXTURES:
         env["CGO_ENABLED"] = "1"
     tmp = out_dir / (name + ".tmp")
     subprocess.run([TOOLCHAINS[go], "build", *FLAVOURS[flavour], "-o", str(tmp), "."],
@@ -298,9 +299,23 @@ def normalise(text, pids=()):
     return out
 
 
-def line_of(marker):
-    """The line of tests/fixtures/gofixture/main.go that carries `// marker:NAME`."""
-    source = FIXTURE_SOURCES / "gofixture" / "main.go"
+def register_file_bytes():
+    """The g packet's size in bytes on this machine: gdb's amd64-linux registers (560 bytes),
+    then ymm0h-15h where the CPU has AVX and the AVX-512 registers where it has those."""
+    flags = set(next((line.split(":", 1)[1].split() for line in
+                      Path("/proc/cpuinfo").read_text().splitlines()
+                      if line.startswith("flags")), []))
+    size = 560
+    if "avx" in flags:
+        size += 16 * 16
+        if "avx512f" in flags:
+            size += 16 * 16 + 16 * 16 + 8 * 8 + 32 * 32
+    return size
+
+
+def line_of(marker, name="gofixture"):
+    """The line of tests/fixtures/NAME/main.go that carries `// marker:MARKER`."""
+    source = FIXTURE_SOURCES / name / "main.go"
     for number, line in enumerate(source.read_text().splitlines(), 1):
         if f"marker:{marker}" in line:
             return number

@@ -318,7 +318,7 @@ class Robustness(unittest.TestCase):
             # Bad checksums are NAKed; the next good packet still works.
             client.send_raw(b"$g#00")
             self.assertEqual(client.sock.recv(1), b"-")
-            self.assertEqual(len(client.request("g")), 560 * 2)
+            self.assertEqual(len(client.request("g")), harness.register_file_bytes() * 2)
             client.send_raw(b"$" + b"A" * 2_000_000 + b"#00")  # far beyond PacketSize
             self.assertEqual(client.request("qC")[:2], "QC")
             self.assertEqual(client.no_ack(), "OK")
@@ -339,7 +339,7 @@ class Robustness(unittest.TestCase):
             self.assertEqual(client.read_packet(), "E10")  # EBUSY: the program is running
             client.send_raw(b"\x03")
             self.assertRegex(client.read_packet(), r"^T02")  # SIGINT
-            self.assertEqual(len(client.request("g")), 560 * 2)
+            self.assertEqual(len(client.request("g")), harness.register_file_bytes() * 2)
             client.close()
             server.wait(10)
 

@@ -116,6 +116,16 @@ TEST_CASE("breakpoints: Z and z, with and without conditions") {
   CHECK(malformed("Z0,4a03c0,1;X4,220127"));  // length and bytes disagree
   CHECK(malformed("Z0,4a03c0,1;X2,2201"));    // no end
   CHECK(parse_as<InsertBreakpoint>("Z2,1000,8").type == BreakpointType::kWriteWatch);
+  const auto hardware = parse_as<InsertBreakpoint>("Z1,4a03c0,1");
+  CHECK(hardware.type == BreakpointType::kHardware);
+  CHECK(hardware.address == 0x4a03c0);
+  const auto read = parse_as<InsertBreakpoint>("Z3,c000012345,4");
+  CHECK(read.type == BreakpointType::kReadWatch);
+  CHECK(read.kind == 4);
+  CHECK(parse_as<InsertBreakpoint>("Z4,c000012340,8").type == BreakpointType::kAccessWatch);
+  CHECK(parse_as<RemoveBreakpoint>("z4,c000012340,8").type == BreakpointType::kAccessWatch);
+  CHECK(parse_as<RemoveBreakpoint>("z1,4a03c0,1").type == BreakpointType::kHardware);
+  CHECK(malformed("Z5,1000,8"));
   CHECK(parse_as<RemoveBreakpoint>("z0,4a03c0,1").address == 0x4a03c0);
   CHECK(malformed("Z9,1000,1"));
   CHECK(malformed("Z0,1000"));
@@ -168,14 +178,22 @@ TEST_CASE("threads: H, T") {
   CHECK(malformed("Tzz"));
 }
 
-TEST_CASE("qXfer reads, and writes declined") {
+TEST_CASE("qXfer reads and writes") {
   const auto read = parse_as<TransferRead>("qXfer:features:read:target.xml:0,ffb");
   CHECK(read.object == "features");
   CHECK(read.annex == "target.xml");
   CHECK(read.offset == 0);
   CHECK(read.length == 0xffb);
   CHECK(parse_as<TransferRead>("qXfer:threads:read::100,200").annex.empty());
-  parse_as<Declined>("qXfer:features:write:target.xml:0:abc");
+  const auto write = parse_as<TransferWrite>("qXfer:siginfo:write::10:a:}\x03");
+  CHECK(write.object == "siginfo");
+  CHECK(write.annex.empty());
+  CHECK(write.offset == 0x10);
+  CHECK(write.data == "a:#");  // escaped binary; a ':' in the data is data
+  CHECK(parse_as<TransferWrite>("qXfer:siginfo:write::0:").data.empty());
+  CHECK(malformed("qXfer:siginfo:write::zz:ab"));
+  CHECK(malformed("qXfer:siginfo:write:ab"));
+  CHECK(malformed("qXfer:siginfo:frob::0,10"));
   CHECK(malformed("qXfer:features"));
   CHECK(malformed("qXfer:features:read:target.xml"));
   CHECK(malformed("qXfer:features:read:target.xml:0"));
@@ -212,6 +230,11 @@ TEST_CASE("host I/O") {
   CHECK(malformed("vFile:open:2f746d70,0"));
   CHECK(malformed("vFile:pread:5,4000"));
   CHECK(malformed("vFile:close:x"));
+}
+
+TEST_CASE("lldb's watchpoint count query, in both spellings") {
+  parse_as<QueryWatchpointSupport>("qWatchpointSupportInfo:");
+  parse_as<QueryWatchpointSupport>("qWatchpointSupportInfo");
 }
 
 TEST_CASE("lldb's packets") {

@@ -21,6 +21,29 @@ TEST_CASE("stop replies carry signal, registers, thread, core and swbreak") {
   CHECK(encode_stop_reply(stop, false) == "T05thread:11;");
 }
 
+TEST_CASE("stop replies for watchpoints and hardware breakpoints") {
+  StopReply stop;
+  stop.signal = 5;
+  stop.tid = 0x11;
+  stop.watch = StopReply::Watch::kWrite;
+  stop.watch_address = 0xc000012340;
+  CHECK(encode_stop_reply(stop, false) == "T05thread:11;watch:c000012340;");
+  stop.watch = StopReply::Watch::kRead;
+  CHECK(encode_stop_reply(stop, false) == "T05thread:11;rwatch:c000012340;");
+  stop.watch = StopReply::Watch::kAccess;
+  CHECK(encode_stop_reply(stop, false) == "T05thread:11;awatch:c000012340;");
+  stop.watch = StopReply::Watch::kNone;
+  stop.hardware_breakpoint = true;
+  CHECK(encode_stop_reply(stop, false) == "T05thread:11;hwbreak:;");
+}
+
+TEST_CASE("lldb's watchpoint description: address, slot and hit address in decimal, hex-encoded") {
+  // "4096 1 4100"
+  CHECK(lldb_watchpoint_description(0x1000, 1, 0x1004) == "3430393620312034313030");
+  // "4096 0"
+  CHECK(lldb_watchpoint_description(0x1000, 0, std::nullopt) == "343039362030");  // "4096 0"
+}
+
 TEST_CASE("exit and termination replies") {
   StopReply exited;
   exited.kind = StopReply::Kind::kExited;

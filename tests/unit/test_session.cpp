@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <map>
@@ -104,6 +105,28 @@ class FakeProgram final : public server::Program {
     if (breakpoints_.erase(address) == 0) return target::fail(ENOENT, "no breakpoint there");
     return {};
   }
+  target::Result<void> insert_hardware_point(target::HardwareKind kind, std::uint64_t address,
+                                             std::uint64_t length) override {
+    if (hardware_.size() == 4) return target::fail(ENOSPC, "no free debug register");
+    hardware_.push_back({kind, address, length});
+    return {};
+  }
+  target::Result<void> remove_hardware_point(target::HardwareKind kind, std::uint64_t address,
+                                             std::uint64_t length) override {
+    const auto found =
+        std::find(hardware_.begin(), hardware_.end(), HardwarePoint{kind, address, length});
+    if (found == hardware_.end()) return target::fail(ENOENT, "no hardware point there");
+    hardware_.erase(found);
+    return {};
+  }
+  target::Result<std::string> siginfo(ClientThread thread) override {
+    if (thread.is_goroutine()) return target::fail(ESRCH, "no signal");
+    return siginfo_;
+  }
+  target::Result<void> write_siginfo(ClientThread, std::string_view bytes) override {
+    siginfo_ = std::string(bytes);
+    return {};
+  }
   void set_signals(const server::SignalSettings& signals) override { signals_ = signals; }
   target::Result<std::optional<StopReport>> resume(
       std::span<const target::ThreadAction> plan) override {
@@ -137,6 +160,14 @@ class FakeProgram final : public server::Program {
 
   std::vector<target::ThreadAction> plan_;
   std::set<std::uint64_t> breakpoints_;
+  struct HardwarePoint {
+    target::HardwareKind kind;
+    std::uint64_t address, length;
+    bool operator==(const HardwarePoint&) const = default;
+  };
+  std::vector<HardwarePoint> hardware_;
+  // SIGSEGV (11), SEGV_MAPERR (1), si_addr 0 at offset 16.
+  std::string siginfo_ = std::string("\x0b\0\0\0\0\0\0\0\x01\0\0\0", 12) + std::string(116, '\0');
   server::SignalSettings signals_;
   int register_writes_ = 0;
   std::string executable_ = "/srv/fake";
@@ -252,7 +283,7 @@ TEST_CASE("every reply kind: packet, failure, sent, stop later, none") {
   CHECK(t.ask("m2000,4") == "E05");
   CHECK(t.ask("Z0,1234,1") == "OK");
   CHECK(t.ask("z0,9999,1") == "E02");
-  CHECK(t.ask("Z2,1234,4").empty());  // not offered: the empty reply
+  CHECK(t.ask("Z3,1234,4").empty());  // gdb's read watchpoints: not offered, the empty reply
   // Stop later: nothing until the program stops, then the stop reply.
   CHECK(t.exchange("vCont;c").empty());
   REQUIRE(t.program->plan_.size() == 2);  // the OS threads only, never a goroutine thread
@@ -408,4 +439,85 @@ TEST_CASE("qXfer: target.xml per dialect, threads with names escaped, chunks fro
   CHECK(t.ask("qXfer:nothing:read::0,100").empty());
   CHECK(t.ask("qXfer:features:read:target.xml:0,fffff").find("org.gnu.gdb.i386.core") !=
         std::string::npos);
+}
+
+TEST_CASE("hardware breakpoints and watchpoints: Z1-Z4, stop replies for gdb and lldb") {
+  Transcript t;
+  const auto features = t.ask("qSupported:multiprocess+;swbreak+;hwbreak+");
+  CHECK(features.find(";hwbreak+") != std::string::npos);
+  CHECK(t.ask("Z1,401000,1") == "OK");
+  CHECK(t.ask("Z2,c000010000,8") == "OK");
+  CHECK(t.ask("Z4,c000010010,4") == "OK");
+  CHECK(t.ask("Z3,c000010020,4").empty());  // gdb falls back to Z4, as with gdbserver
+  CHECK(t.ask("Z2,c000010030,1") == "OK");
+  CHECK(t.ask("Z2,c000010040,1") == "E1c");  // ENOSPC: the fifth
+  CHECK(t.ask("z2,c000010030,1") == "OK");
+  CHECK(t.ask("z2,c000010030,1") == "E02");
+  REQUIRE(t.program->hardware_.size() == 3);
+  CHECK(t.program->hardware_[0].kind == target::HardwareKind::kExecute);
+  CHECK(t.program->hardware_[2].kind == target::HardwareKind::kAccess);
+
+  CHECK(t.exchange("vCont;c").empty());
+  StopEvent hit{StopEvent::Kind::kSignal, 100, SIGTRAP, 0};
+  hit.hardware = target::HardwareHit{target::HardwareKind::kWrite, 1, 0xc000010000};
+  t.session.on_stop(t.program->stop(hit));
+  REQUIRE(t.sink->packets.size() == 1);
+  CHECK(t.sink->packets[0].starts_with("T05"));
+  CHECK(t.sink->packets[0].ends_with(";watch:c000010000;"));
+
+  CHECK(t.exchange("vCont;c").empty());
+  hit.hardware = target::HardwareHit{target::HardwareKind::kAccess, 2, 0xc000010010};
+  t.sink->packets.clear();
+  t.session.on_stop(t.program->stop(hit));
+  CHECK(t.sink->packets.at(0).ends_with(";awatch:c000010010;"));
+
+  CHECK(t.exchange("vCont;c").empty());
+  hit.hardware = target::HardwareHit{target::HardwareKind::kExecute, 0, 0x401000};
+  t.sink->packets.clear();
+  t.session.on_stop(t.program->stop(hit));
+  CHECK(t.sink->packets.at(0).ends_with(";hwbreak:;"));
+}
+
+TEST_CASE("lldb: watchpoint count, Z3 taken, and the watchpoint stop reason") {
+  Transcript t;
+  t.become_lldb();
+  CHECK(t.ask("qWatchpointSupportInfo:") == "num:4;");
+  CHECK(t.ask("Z3,c000010020,4") == "OK");
+  CHECK(t.program->hardware_.at(0).kind == target::HardwareKind::kRead);
+  CHECK(t.exchange("vCont;c").empty());
+  StopEvent hit{StopEvent::Kind::kSignal, 100, SIGTRAP, 0};
+  hit.hardware = target::HardwareHit{target::HardwareKind::kRead, 0, 0x1000};
+  t.session.on_stop(t.program->stop(hit));
+  const auto reply = t.sink->packets.at(0);
+  CHECK(reply.find(";reason:watchpoint;") != std::string::npos);
+  CHECK(reply.find(";description:343039362030;") != std::string::npos);  // "4096 0"
+  CHECK(reply.find("watch:") == std::string::npos);
+}
+
+TEST_CASE("$_siginfo: qXfer:siginfo read and write, and lldb's crash description") {
+  Transcript t;
+  const auto features = t.ask("qSupported:multiprocess+;swbreak+");
+  CHECK(features.find("qXfer:siginfo:read+;qXfer:siginfo:write+") != std::string::npos);
+  const auto read = t.ask("qXfer:siginfo:read::0,1000");
+  REQUIRE(read.size() == 129);
+  CHECK(read[0] == 'l');
+  CHECK(read[1] == 11);
+  // gdb writes the field it changed: si_addr at offset 16.
+  CHECK(t.ask("qXfer:siginfo:write::10:\x34\x12") == "2");
+  CHECK(t.program->siginfo_.substr(16, 2) == "\x34\x12");
+  CHECK(t.program->siginfo_.size() == 128);
+  CHECK(t.ask("qXfer:siginfo:write::7f:ab") == "E16");  // past the end
+  CHECK(t.ask("qXfer:features:write:target.xml:0:ab").empty());
+
+  Transcript l;
+  l.become_lldb();
+  CHECK(l.exchange("vCont;c").empty());
+  l.program->siginfo_[16] = 0;
+  l.program->siginfo_[17] = 0;
+  l.session.on_stop(l.program->stop(StopEvent{StopEvent::Kind::kSignal, 100, SIGSEGV, 0}));
+  const auto reply = l.sink->packets.at(0);
+  CHECK(reply.find(";reason:signal;description:" +
+                   protocol::to_hex("signal SIGSEGV: address not mapped to object (fault "
+                                    "address: 0x0)") +
+                   ";") != std::string::npos);
 }

@@ -105,7 +105,14 @@ struct TransferRead {  // qXfer:OBJECT:read:ANNEX:OFFSET,LENGTH
   std::uint64_t offset;
   std::uint64_t length;
 };
-struct Kill {  // k, vKill;PID
+struct TransferWrite {  // qXfer:OBJECT:write:ANNEX:OFFSET:DATA (binary, unescaped here)
+  std::string object;
+  std::string annex;
+  std::uint64_t offset;
+  std::string data;
+};
+struct QueryWatchpointSupport {};  // lldb's qWatchpointSupportInfo (with or without ':')
+struct Kill {                      // k, vKill;PID
   std::optional<std::int64_t> pid;
 };
 struct Detach {  // D, D;PID
@@ -198,17 +205,16 @@ struct Declined {
 // Not a packet we know: answered with the empty reply, as the protocol requires.
 struct Unknown {};
 
-using Command =
-    std::variant<QuerySupported, StartNoAckMode, QueryHaltReason, ReadRegisters, WriteRegisters,
-                 ReadRegister, WriteRegister, ReadMemory, WriteMemory, InsertBreakpoint,
-                 RemoveBreakpoint, QueryResumeActions, Resume, SetThread, QueryThreadListFirst,
-                 QueryThreadListNext, QueryThreadAlive, QueryCurrentThread, QueryAttached,
-                 TransferRead, Kill, Detach, MonitorCommand, QueryOffsets, QuerySymbol,
-                 QueryTraceStatus, PassSignals, ProgramSignals, EnableExtendedMode, HostSetFs,
-                 HostOpen, HostPread, HostClose, HostFstat, HostReadlink, EnableThreadSuffix,
-                 EnableThreadsInStopReply, QueryHostInfo, QueryProcessInfo, QueryWorkingDirectory,
-                 QueryThreadStopInfo, QueryThreadsInfo, QueryMemoryRegion, ReadMemoryBinary, Run,
-                 QueryLaunchSuccess, Attach, SetLaunchSetting, Declined, Unknown>;
+using Command = std::variant<
+    QuerySupported, StartNoAckMode, QueryHaltReason, ReadRegisters, WriteRegisters, ReadRegister,
+    WriteRegister, ReadMemory, WriteMemory, InsertBreakpoint, RemoveBreakpoint, QueryResumeActions,
+    Resume, SetThread, QueryThreadListFirst, QueryThreadListNext, QueryThreadAlive,
+    QueryCurrentThread, QueryAttached, TransferRead, TransferWrite, QueryWatchpointSupport, Kill,
+    Detach, MonitorCommand, QueryOffsets, QuerySymbol, QueryTraceStatus, PassSignals,
+    ProgramSignals, EnableExtendedMode, HostSetFs, HostOpen, HostPread, HostClose, HostFstat,
+    HostReadlink, EnableThreadSuffix, EnableThreadsInStopReply, QueryHostInfo, QueryProcessInfo,
+    QueryWorkingDirectory, QueryThreadStopInfo, QueryThreadsInfo, QueryMemoryRegion,
+    ReadMemoryBinary, Run, QueryLaunchSuccess, Attach, SetLaunchSetting, Declined, Unknown>;
 
 struct ParseError {
   std::string message;

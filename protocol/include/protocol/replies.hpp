@@ -25,12 +25,23 @@ struct StopReply {
   std::int64_t tid = 0;
   int core = -1;
   bool software_breakpoint = false;  // "swbreak:" (sent only when the client said swbreak+)
+  bool hardware_breakpoint = false;  // "hwbreak:" (sent only when the client said hwbreak+)
+  // A watchpoint hit: "watch:", "rwatch:" or "awatch:" with the data address.
+  enum class Watch : std::uint8_t { kNone, kWrite, kRead, kAccess };
+  Watch watch = Watch::kNone;
+  std::uint64_t watch_address = 0;
   // Registers sent along so the client needs no round trip: (regno, raw little-endian bytes).
   std::vector<std::pair<std::uint32_t, std::string>> expedited;
   // Further "key:value;" pairs, in order (lldb's hexname, threads, thread-pcs, reason).
   std::vector<std::pair<std::string, std::string>> extra;
 };
 std::string encode_stop_reply(const StopReply& stop, bool multiprocess);
+
+// lldb's description of a watchpoint stop ("reason:watchpoint;description:…"), hex-encoded as
+// lldb-server sends it: the watched address, the slot index and the address hit, in decimal.
+// Without a known hit address lldb takes the watched one.
+std::string lldb_watchpoint_description(std::uint64_t address, int index,
+                                        std::optional<std::uint64_t> hit_address);
 
 // One chunk of a qXfer object: 'm' + data when more follows, 'l' + data for the last one.
 std::string transfer_chunk(std::string_view document, std::uint64_t offset, std::uint64_t length);

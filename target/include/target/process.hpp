@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "target/debug_registers.hpp"
 #include "target/error.hpp"
 
 namespace gostub::target {
@@ -73,6 +74,11 @@ struct StopEvent {
   pid_t tid = 0;
   int signal = 0;
   int exit_code = 0;
+  // A SIGTRAP (kind kSignal) from a debug register: which hardware breakpoint or watchpoint
+  // fired. A watchpoint fires after the access (the pc is past the instruction); a hardware
+  // breakpoint before the instruction (the pc is its address). When a single-step also
+  // triggered a watchpoint, the watchpoint is reported (as gdbserver does).
+  std::optional<HardwareHit> hardware = std::nullopt;
 };
 
 class Process {
@@ -151,6 +157,23 @@ class Process {
   bool has_breakpoint(std::uint64_t address) const { return breakpoints_.contains(address); }
   bool has_breakpoint(std::uint64_t address, BreakpointOwner owner) const;
 
+  // Hardware breakpoints (kExecute; length ignored) and watchpoints in the four debug
+  // registers, on every thread, including threads born later. A range is split over several
+  // registers when unaligned or longer than 8 bytes; ENOSPC when the registers are used up.
+  static constexpr int kHardwareSlots = DebugRegisterState::kSlots;
+  Result<void> insert_hardware_point(HardwareKind kind, std::uint64_t address,
+                                     std::uint64_t length);
+  Result<void> remove_hardware_point(HardwareKind kind, std::uint64_t address,
+                                     std::uint64_t length);
+  // Debug register `index` (0-3, 6, 7) of a stopped thread, as the kernel has it.
+  Result<std::uint64_t> debug_register(pid_t tid, int index) const;
+
+  // The signal information (siginfo_t: 128 raw bytes) of a thread stopped by a signal, and a
+  // change to it, carried by the signal when it is delivered.
+  static constexpr std::size_t kSiginfoSize = 128;
+  Result<std::string> read_siginfo(pid_t tid) const;
+  Result<void> write_siginfo(pid_t tid, std::string_view bytes);
+
   // Kills the program and reaps it. Returns the final stop (kTerminated).
   StopEvent kill();
   // Removes every breakpoint and lets the program run on untraced.
@@ -205,6 +228,7 @@ class Process {
   std::set<int> pass_signals_;
   std::optional<std::set<int>> program_signals_;
   std::optional<StopEvent> exit_event_;  // the process ended while other work was under way
+  DebugRegisters debug_registers_;
 };
 
 }  // namespace gostub::target

@@ -1,0 +1,131 @@
+// The engine against the real kernel: a program stopped at its exec, its XSAVE state, its
+// signal information and its debug registers.
+#include <doctest/doctest.h>
+#include <sys/wait.h>
+
+#include <csignal>
+#include <cstring>
+
+#include "target/process.hpp"
+#include "target/registers.hpp"
+
+using namespace gostub::target;
+
+namespace {
+std::unique_ptr<Process> launch_stopped() {
+  LaunchOptions options;
+  options.argv = {"/bin/sleep", "30"};
+  options.take_terminal = false;
+  auto process = Process::launch(options);
+  REQUIRE_MESSAGE(process.has_value(), process.error().message);
+  return std::move(*process);
+}
+
+std::size_t offset_of(std::string_view name) {
+  for (const auto& reg : x86_64_registers()) {
+    if (reg.name == name) return reg.offset;
+  }
+  FAIL("no register ", name);
+  return 0;
+}
+}  // namespace
+
+TEST_CASE("registers written through the XSAVE area read back the same") {
+  auto process = launch_stopped();
+  const auto tid = process->pid();
+  auto file = process->read_registers(tid);
+  REQUIRE(file.has_value());
+  REQUIRE(file->size() == register_file_size());
+  std::string changed = *file;
+  changed[offset_of("xmm1")] = 0x5a;
+  if (host_xsave_layout().avx != 0) {
+    for (int i = 0; i < 16; ++i) changed[offset_of("ymm2h") + i] = static_cast<char>(0x10 + i);
+  }
+  if (host_xsave_layout().has_avx512()) {
+    changed[offset_of("k3")] = 0x33;
+    changed[offset_of("zmm5h") + 31] = 0x55;
+    changed[offset_of("xmm20")] = 0x20;
+    changed[offset_of("zmm31h")] = 0x31;
+  }
+  REQUIRE(process->write_registers(tid, changed).has_value());
+  auto back = process->read_registers(tid);
+  REQUIRE(back.has_value());
+  CHECK(*back == changed);
+  process->kill();
+}
+
+TEST_CASE("siginfo of the stopped thread: read, and written back") {
+  auto process = launch_stopped();
+  const auto tid = process->pid();
+  auto info = process->read_siginfo(tid);
+  REQUIRE(info.has_value());
+  REQUIRE(info->size() == Process::kSiginfoSize);
+  int signo = 0;
+  std::memcpy(&signo, info->data(), sizeof signo);
+  CHECK(signo == SIGTRAP);  // the exec stop
+  std::string changed = *info;
+  changed[16] = 0x42;  // inside the union
+  REQUIRE(process->write_siginfo(tid, changed).has_value());
+  CHECK(process->read_siginfo(tid).value() == changed);
+  CHECK_FALSE(process->write_siginfo(tid, "short").has_value());
+  process->kill();
+}
+
+TEST_CASE("debug registers: four slots, then an error; bad addresses refused") {
+  auto process = launch_stopped();
+  CHECK(process->insert_hardware_point(HardwareKind::kWrite, 0x10000, 8).has_value());
+  CHECK(process->insert_hardware_point(HardwareKind::kAccess, 0x10010, 4).has_value());
+  CHECK(process->insert_hardware_point(HardwareKind::kExecute, 0x401000, 1).has_value());
+  CHECK(process->insert_hardware_point(HardwareKind::kWrite, 0x10020, 2).has_value());
+  const auto fifth = process->insert_hardware_point(HardwareKind::kWrite, 0x10030, 1);
+  REQUIRE_FALSE(fifth.has_value());
+  CHECK(fifth.error().code == ENOSPC);
+  CHECK(process->remove_hardware_point(HardwareKind::kWrite, 0x10020, 2).has_value());
+  CHECK_FALSE(process->remove_hardware_point(HardwareKind::kWrite, 0x10020, 2).has_value());
+  // A kernel address: Linux refuses it, and the slot is given back.
+  CHECK_FALSE(
+      process->insert_hardware_point(HardwareKind::kWrite, 0xffffffff81000000, 8).has_value());
+  CHECK(process->insert_hardware_point(HardwareKind::kWrite, 0x10020, 2).has_value());
+  process->kill();
+}
+
+TEST_CASE("a thread born after the watchpoint was set gets the debug registers too") {
+  LaunchOptions options;
+  // The new thread stops itself with SIGUSR1 (reported: not passed), then waits.
+  options.argv = {"/usr/bin/python3", "-c",
+                  "import signal, threading, time\n"
+                  "def run():\n"
+                  "    signal.pthread_kill(threading.get_ident(), signal.SIGUSR1)\n"
+                  "    time.sleep(60)\n"
+                  "threading.Thread(target=run, daemon=True).start()\n"
+                  "time.sleep(60)\n"};
+  options.take_terminal = false;
+  auto launched = Process::launch(options);
+  REQUIRE(launched.has_value());
+  auto& process = **launched;
+  REQUIRE(process.insert_hardware_point(HardwareKind::kWrite, 0x10008, 8).has_value());
+  REQUIRE(process.insert_hardware_point(HardwareKind::kExecute, 0x401000, 1).has_value());
+  const std::uint64_t expected = 0x1 | 0x4 | 0x100 | (0x9ull << 16);
+  CHECK(process.debug_register(process.pid(), 7).value() == expected);
+
+  std::vector<ThreadAction> all;
+  for (const auto tid : process.threads()) all.push_back({tid, ResumeKind::kContinue, 0});
+  auto resumed = process.resume(all);
+  REQUIRE(resumed.has_value());
+  std::optional<StopEvent> stop = *resumed;
+  while (!stop) {
+    siginfo_t ready{};
+    ::waitid(P_ALL, 0, &ready, WEXITED | WSTOPPED | WNOWAIT | __WALL);  // blocks until one
+    stop = process.handle_wait_events();
+  }
+  REQUIRE(stop->kind == StopEvent::Kind::kSignal);
+  CHECK(stop->signal == SIGUSR1);
+  CHECK(stop->tid != process.pid());  // the new thread
+  CHECK(process.threads().size() >= 2);
+  for (const auto tid : process.threads()) {
+    CHECK(process.debug_register(tid, 7).value() == expected);
+    CHECK(process.debug_register(tid, 0).value() == 0x10008);
+    CHECK(process.debug_register(tid, 1).value() == 0x401000);
+  }
+  process.kill();
+}
