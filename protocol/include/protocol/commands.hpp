@@ -107,6 +107,7 @@ struct TransferRead {  // qXfer:OBJECT:read:ANNEX:OFFSET,LENGTH
 };
 struct Kill {  // k, vKill;PID
   std::optional<std::int64_t> pid;
+  bool answered = false;  // vKill, which always gets a reply (even "vKill;" with no pid)
 };
 struct Detach {  // D, D;PID
   std::optional<std::int64_t> pid;
