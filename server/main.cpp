@@ -13,6 +13,7 @@
 #include <charconv>
 
 #include "server/server.hpp"
+#include "server/stop_signals.hpp"
 #include "server/tools.hpp"
 #include "target/process.hpp"
 #include "target/terminal.hpp"
@@ -130,6 +131,7 @@ int main(int argc, char** argv) {
 
   ::signal(SIGPIPE, SIG_IGN);
   gostub::server::block_child_signals();
+  gostub::server::block_stop_signals();
   // No program yet (--multi alone): the client runs or attaches one.
   gostub::target::Result<std::unique_ptr<gostub::target::Process>> process{nullptr};
   if (multi && rest.size() == 1) {
@@ -173,6 +175,7 @@ int main(int argc, char** argv) {
                                     .multi = multi,
                                     .settings = settings},
       std::move(*process));
+  gostub::server::StopSignals stop_signals(io, [&server](int signal) { server.stop(signal); });
   int status = 1;
   if (server.listen()) status = server.run();
   // Give the terminal back to gostub's own process group when the program had it.

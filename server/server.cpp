@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <cstring>
 
 namespace gostub::server {
 
@@ -55,7 +56,13 @@ int Server::run() {
     accept_next();
   }
   io_.run();
-  return 0;
+  return exit_status_;
+}
+
+void Server::stop(int signal) {
+  fmt::print(stderr, "gostub: {}: ending\n", ::strsignal(signal));
+  exit_status_ = 128 + signal;
+  finish();
 }
 
 void Server::watch_children() {

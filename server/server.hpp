@@ -47,6 +47,9 @@ class Server {
   bool listen();
   // Runs until gostub has nothing more to do. Returns the exit status.
   int run();
+  // gostub was asked to end (SIGTERM, SIGINT, SIGHUP): as at exit, a launched program is
+  // killed and an attached one detached with every breakpoint removed.
+  void stop(int signal);
 
  private:
   void watch_children();
@@ -68,6 +71,7 @@ class Server {
   bool exit_requested_ = false;
   bool extended_mode_ = false;
   bool finished_ = false;
+  int exit_status_ = 0;
 };
 
 }  // namespace gostub::server
