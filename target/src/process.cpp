@@ -464,13 +464,19 @@ std::optional<StopEvent> Process::on_signal_stop(pid_t tid, Thread& thread, int 
   if (signal == SIGTRAP) {
     siginfo_t info{};
     ptrace_call(PTRACE_GETSIGINFO, tid, 0, reinterpret_cast<std::uintptr_t>(&info));
+    bool stepped = was_stepping && info.si_code == TRAP_TRACE;
     if (info.si_code == SI_KERNEL || info.si_code == TRAP_BRKPT) {
       // int3: the pc is one past it. Ours is rewound, so the client sees the breakpoint address.
       if (const auto pc = read_pc(tid); pc && breakpoints_.contains(*pc - 1)) {
         (void)write_pc(tid, *pc - 1);
         stop.kind = StopEvent::Kind::kBreakpoint;
+      } else {
+        // Linux/x86 reports a single-step over `syscall` as TRAP_BRKPT, not TRAP_TRACE
+        // (user_single_step_report()): the step is done all the same.
+        stepped = was_stepping && info.si_code == TRAP_BRKPT;
       }
-    } else if (was_stepping && info.si_code == TRAP_TRACE) {
+    }
+    if (stepped) {
       if (thread.range_end > thread.range_start) {
         // Range stepping: still inside the range, the step goes on unreported.
         if (const auto pc = read_pc(tid);
