@@ -18,10 +18,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import (GOSTUB, TOOLCHAINS, DebugServer, RspClient, fixture,  # noqa: E402
                      run_client, run_gdb)
 
-# README, "Limits on what a client can cost": gostub takes no further packet from a client once
+# README, "What one client can cost": gostub takes no further packet from a client once
 # this much of its output is unsent, and its RSS stays under RSS_BOUND_MB with a client that
 # never reads.
-RSS_BOUND_MB = 32
+RSS_BOUND_MB = 16
 
 
 def wait_for(predicate, timeout=10):
@@ -107,6 +107,22 @@ class Regex(unittest.TestCase):
                                            capture_output=True, text=True).stdout.splitlines())
             lines = monitor(client, "eval re:.")[1].splitlines()
             self.assertEqual(len(lines), min(functions, 10_000) + (functions > 10_000))
+            self.assertEqual(len(client.request("g")), 560 * 2)
+
+
+class HostFiles(unittest.TestCase):
+    def test_a_fifo_does_not_block_and_open_files_are_bounded(self):
+        binary = fixture()
+        fifo = Path(tempfile.mkdtemp()) / "fifo"
+        os.mkfifo(fifo)
+        with DebugServer("gostub", [binary, "basics"]) as server:
+            client = RspClient(server.port, timeout=5)
+            opened = client.request("vFile:open:%s,0,0" % str(fifo).encode().hex())
+            self.assertRegex(opened, r"^F[0-9a-f]+$")  # before: open(2) blocked the server
+            self.assertRegex(client.request("vFile:pread:%s,10,0" % opened[1:]), r"^F")
+            replies = [client.request("vFile:open:%s,0,0" % b"/proc/self/stat".hex())
+                       for _ in range(100)]
+            self.assertEqual(replies[-1], "F-1,%x" % 24)  # EMFILE
             self.assertEqual(len(client.request("g")), 560 * 2)
 
 
