@@ -463,7 +463,10 @@ Reply GdbSession::handle(const protocol::SetLaunchSetting& command) {
 
 Reply GdbSession::handle(const protocol::Run& command) {
   // gdbserver 13 runs programs only in extended mode: a plain `target remote` gets E01.
-  if (!command.lldb_style && !profile_.extended_mode()) return Reply::error(EPERM);
+  // lldb 19 sends vRun too, never `!` (lldb-server runs it in any mode).
+  if (!command.lldb_style && !profile_.extended_mode() && !profile_.lldb()) {
+    return Reply::error(EPERM);
+  }
   auto argv = command.argv;
   if (argv.empty() || argv.front().empty()) {
     // gdb sends an empty name when it has no `set remote exec-file`: the program gostub knows.
