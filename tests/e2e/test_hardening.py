@@ -22,6 +22,8 @@ from harness import (GOSTUB, TOOLCHAINS, DebugServer, RspClient, fixture,  # noq
 # this much of its output is unsent, and its RSS stays under RSS_BOUND_MB with a client that
 # never reads.
 RSS_BOUND_MB = 16
+# ASan's shadow memory and allocation quarantine make RSS say nothing about gostub's own.
+SANITIZED = "asan" in str(GOSTUB)
 
 
 def wait_for(predicate, timeout=10):
@@ -171,7 +173,8 @@ class Backpressure(unittest.TestCase):
                     time.sleep(0.01)
             time.sleep(1)
             rss_mb = rss_kib(server.process.pid) / 1024
-            self.assertLess(rss_mb, RSS_BOUND_MB, f"{sent // len(request)} requests sent")
+            if not SANITIZED:
+                self.assertLess(rss_mb, RSS_BOUND_MB, f"{sent // len(request)} requests sent")
             # Nothing is lost: every request sent is answered once the client reads.
             client.sock.setblocking(True)
             client.sock.sendall(wanted[sent:])
@@ -194,7 +197,8 @@ class Backpressure(unittest.TestCase):
             fds, rss = open_fds(server.process.pid), rss_kib(server.process.pid)
             cycle(950)
             self.assertLessEqual(open_fds(server.process.pid), fds)
-            self.assertLess(rss_kib(server.process.pid), rss + 1024)
+            if not SANITIZED:
+                self.assertLess(rss_kib(server.process.pid), rss + 1024)
 
 
 class RangeStepping(unittest.TestCase):
@@ -368,7 +372,13 @@ class StopSignals(unittest.TestCase):
                     self.assertEqual(client.request("Z0,%x,1" % self.square_address(binary)),
                                      "OK")
                     client.send_raw(client.frame("vCont;c"))
-                    self.assertRegex(client.read_packet(), r"^T05")  # hit: spin calls square
+                    stop = client.read_packet()
+                    for _ in range(20):  # (under ASan a SIGURG was seen reported here once)
+                        if not stop.startswith("T") or stop.startswith("T05"):
+                            break
+                        client.send_raw(client.frame("vCont;C%s" % stop[1:3]))
+                        stop = client.read_packet()
+                    self.assertRegex(stop, r"^T05")  # hit: spin calls square
                     server.process.send_signal(sig)
                     status = server.wait(10)
                 time.sleep(0.5)  # square runs all the time: an int3 left behind would kill it
