@@ -14,9 +14,9 @@
 
 #include "server/connection.hpp"
 #include "server/gdb_session.hpp"
+#include "server/listener.hpp"
 #include "server/programs.hpp"
 #include "server/traced_program.hpp"
-#include "server/listener.hpp"
 #include "target/process.hpp"
 
 namespace gostub::server {
