@@ -10,14 +10,35 @@ namespace gostub::server {
 namespace asio = boost::asio;
 
 Connection::Connection(asio::io_context& io, int input_fd, int output_fd, bool log_packets)
-    : input_(io, input_fd), log_packets_(log_packets) {
+    : input_(io, input_fd), log_packets_(log_packets), idle_timer_(io) {
   if (output_fd != input_fd)
     output_ = std::make_unique<asio::posix::stream_descriptor>(io, output_fd);
 }
 
 void Connection::start(Callbacks callbacks) {
   callbacks_ = std::move(callbacks);
+  if (idle_timeout_.count() > 0) {
+    note_activity();
+    arm_idle_timer();
+  }
   read_more();
+}
+
+void Connection::arm_idle_timer() {
+  idle_timer_.expires_at(last_activity_ + idle_timeout_);
+  idle_timer_.async_wait([weak = weak_from_this()](const boost::system::error_code& error) {
+    const auto self = weak.lock();
+    if (!self || error || !self->open_) return;
+    // A client waiting for a reply (a stop) is not idle: its time starts with the reply.
+    if (self->reply_owed_) self->note_activity();
+    if (std::chrono::steady_clock::now() >= self->last_activity_ + self->idle_timeout_) {
+      fmt::print(stderr, "gostub: no packet from the client for {} s (--idle-timeout): closing\n",
+                 self->idle_timeout_.count());
+      self->shut_down();
+      return;
+    }
+    self->arm_idle_timer();
+  });
 }
 
 void Connection::read_more() {
@@ -30,30 +51,50 @@ void Connection::read_more() {
           return;
         }
         self->events_.clear();
+        self->next_event_ = 0;
         self->decoder_.feed(std::string_view(self->read_buffer_.data(), length), self->events_);
-        for (auto& event : self->events_) {
-          if (!self->open_) return;
-          if (auto* packet = std::get_if<protocol::PacketReceived>(&event)) {
-            if (self->log_packets_) fmt::print(stderr, "gostub: <- {}\n", packet->payload);
-            if (!self->no_ack_) self->send_raw("+");
-            self->callbacks_.on_packet(packet->payload);
-          } else if (std::holds_alternative<protocol::InterruptReceived>(event)) {
-            if (self->log_packets_) fmt::print(stderr, "gostub: <- ^C\n");
-            self->callbacks_.on_interrupt();
-          } else if (std::holds_alternative<protocol::NackReceived>(event)) {
-            if (!self->last_packet_.empty()) self->send_raw(self->last_packet_);
-          } else if (auto* bad = std::get_if<protocol::BadPacketReceived>(&event)) {
-            if (self->log_packets_) fmt::print(stderr, "gostub: bad packet: {}\n", bad->reason);
-            if (!self->no_ack_) self->send_raw("-");
-          }
-        }
-        if (self->open_ && !self->closing_) self->read_more();
+        self->handle_events();
       });
+}
+
+void Connection::handle_events() {
+  while (open_ && next_event_ < events_.size()) {
+    if (unsent_bytes_ > kMaxUnsentBytes) {
+      paused_ = true;  // write_next() takes up again once the client has read
+      return;
+    }
+    handle_event(events_[next_event_++]);
+  }
+  if (open_ && !closing_) read_more();
+}
+
+void Connection::handle_event(protocol::InputEvent& event) {
+  if (auto* packet = std::get_if<protocol::PacketReceived>(&event)) {
+    if (log_packets_) fmt::print(stderr, "gostub: <- {}\n", packet->payload);
+    note_activity();
+    reply_owed_ = true;
+    if (!no_ack_) send_raw("+");
+    callbacks_.on_packet(packet->payload);
+  } else if (std::holds_alternative<protocol::InterruptReceived>(event)) {
+    if (log_packets_) fmt::print(stderr, "gostub: <- ^C\n");
+    note_activity();
+    callbacks_.on_interrupt();
+  } else if (std::holds_alternative<protocol::NackReceived>(event)) {
+    if (!last_packet_.empty()) send_raw(last_packet_);
+  } else if (auto* bad = std::get_if<protocol::BadPacketReceived>(&event)) {
+    if (log_packets_) fmt::print(stderr, "gostub: bad packet: {}\n", bad->reason);
+    if (!no_ack_) send_raw("-");
+  }
 }
 
 void Connection::send_packet(std::string_view payload) {
   if (!open_) return;
   if (log_packets_) fmt::print(stderr, "gostub: -> {}\n", payload.substr(0, 512));
+  // Console output ("O…") comes before the reply it belongs to; anything else answers.
+  if (!payload.starts_with('O') || payload == "OK") {
+    reply_owed_ = false;
+    note_activity();
+  }
   // A buffer that was written before, so that steady traffic (memory dumps) allocates nothing.
   std::string framed;
   if (!spare_buffers_.empty()) {
@@ -67,6 +108,7 @@ void Connection::send_packet(std::string_view payload) {
 
 void Connection::send_raw(std::string bytes) {
   if (!open_) return;
+  unsent_bytes_ += bytes.size();
   write_queue_.push_back(std::move(bytes));
   if (!writing_) write_next();
 }
@@ -84,11 +126,16 @@ void Connection::write_next() {
       self->shut_down();
       return;
     }
+    self->unsent_bytes_ -= self->write_queue_.front().size();
     if (self->spare_buffers_.size() < kSpareBuffers) {
       self->spare_buffers_.push_back(std::move(self->write_queue_.front()));
     }
     self->write_queue_.pop_front();
     self->write_next();
+    if (self->paused_ && self->unsent_bytes_ <= kMaxUnsentBytes / 2) {
+      self->paused_ = false;
+      self->handle_events();
+    }
   };
   if (output_) {
     asio::async_write(*output_, asio::buffer(write_queue_.front()), on_written);
@@ -108,6 +155,7 @@ void Connection::shut_down() {
   boost::system::error_code ignored;
   input_.close(ignored);
   if (output_) output_->close(ignored);
+  idle_timer_.cancel();
   if (callbacks_.on_closed) {
     auto on_closed = std::move(callbacks_.on_closed);
     callbacks_ = {};

@@ -389,6 +389,10 @@ Reply GdbSession::handle(const protocol::Kill& command) {
   if (command.pid && (current == nullptr || *command.pid != current->pid())) {
     return Reply::error(ESRCH);
   }
+  // "vKill;" names no process: gdbserver 13 answers E01 in multiprocess mode, else kills.
+  if (command.answered && !command.pid && (profile_.multiprocess() || current == nullptr)) {
+    return Reply::error(ESRCH);
+  }
   std::optional<target::StopEvent> ended;
   if (current != nullptr && current->alive())
     ended = current->kill();
@@ -396,7 +400,7 @@ Reply GdbSession::handle(const protocol::Kill& command) {
     ended = current->last_stop();
   // vKill is answered with OK. "k" has no reply for gdb, which does not wait for one; lldb
   // waits for the exit, as lldb-server sends it.
-  if (command.pid) return Reply::ok();
+  if (command.answered) return Reply::ok();
   if (profile_.lldb() && ended) return Reply::packet(stop_replies_.stop_reply(*current, *ended));
   return Reply::none();
 }
@@ -518,6 +522,11 @@ Reply GdbSession::handle(const protocol::SetLaunchSetting& command) {
 }
 
 Reply GdbSession::handle(const protocol::Run& command) {
+  // gdbserver 13 runs programs only in extended mode: a plain `target remote` gets E01.
+  // lldb 19 sends vRun too, never `!` (lldb-server runs it in any mode).
+  if (!command.lldb_style && !profile_.extended_mode() && !profile_.lldb()) {
+    return Reply::error(EPERM);
+  }
   auto argv = command.argv;
   if (argv.empty() || argv.front().empty()) {
     // gdb sends an empty name when it has no `set remote exec-file`: the program gostub knows.

@@ -42,7 +42,10 @@ std::string HostFiles::open(const protocol::HostOpen& command) {
       (command.flags & kFileioAccessMask) != kFileioReadOnly) {
     return protocol::host_io_error(EACCES);
   }
-  const int fd = ::open(resolve(command.path).c_str(), O_RDONLY | O_CLOEXEC);
+  // A client may hold only so many files (each is a descriptor of gostub's), and no open or
+  // read may block the event loop: a FIFO or a terminal is opened non-blocking.
+  if (open_files_.size() >= kMaxOpenFiles) return protocol::host_io_error(EMFILE);
+  const int fd = ::open(resolve(command.path).c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) return protocol::host_io_error(errno);
   open_files_[fd] = fd;
   return protocol::host_io_result(fd);

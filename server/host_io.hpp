@@ -27,8 +27,9 @@ class HostFiles {
  private:
   std::string resolve(const std::string& path) const;
 
-  pid_t filesystem_pid_ = 0;       // 0: gostub's own view of the filesystem
-  std::map<int, int> open_files_;  // descriptors handed out to the client -> ours
+  pid_t filesystem_pid_ = 0;                        // 0: gostub's own view of the filesystem
+  static constexpr std::size_t kMaxOpenFiles = 64;  // more: EMFILE (gdb holds a few at a time)
+  std::map<int, int> open_files_;                   // descriptors handed out to the client -> ours
   std::string buffer_;
 };
 

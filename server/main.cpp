@@ -3,6 +3,7 @@
 //   gostub [--once] [OPTIONS] [HOST]:PORT PROG [ARGS...]
 //   gostub [OPTIONS] [HOST]:PORT --attach PID      gostub --attach [HOST]:PORT PID
 //   gostub - PROG [ARGS...]                         (RSP over stdin/stdout)
+//   gostub unix:/PATH PROG [ARGS...]                (a unix socket, mode 0600)
 #include <fmt/core.h>
 #include <signal.h>
 #include <unistd.h>
@@ -12,6 +13,7 @@
 #include <charconv>
 
 #include "server/server.hpp"
+#include "server/stop_signals.hpp"
 #include "server/tools.hpp"
 #include "target/process.hpp"
 #include "target/terminal.hpp"
@@ -24,10 +26,15 @@ struct Endpoint {
   bool stdio = false;
   std::string host;
   std::uint16_t port = 0;
+  std::string unix_path;
 };
 
 std::optional<Endpoint> parse_endpoint(std::string_view text) {
-  if (text == "-" || text == "stdio") return Endpoint{true, {}, 0};
+  if (text == "-" || text == "stdio") return Endpoint{true, {}, 0, {}};
+  if (text.starts_with("unix:")) {
+    if (text.size() == 5) return std::nullopt;
+    return Endpoint{false, {}, 0, std::string(text.substr(5))};
+  }
   const auto colon = text.rfind(':');
   if (colon == std::string_view::npos) return std::nullopt;
   std::string host(text.substr(0, colon));
@@ -40,7 +47,7 @@ std::optional<Endpoint> parse_endpoint(std::string_view text) {
   if (error != std::errc() || end != port_text.data() + port_text.size() || port > 65535) {
     return std::nullopt;
   }
-  return Endpoint{false, host, static_cast<std::uint16_t>(port)};
+  return Endpoint{false, host, static_cast<std::uint16_t>(port), {}};
 }
 
 }  // namespace
@@ -53,6 +60,7 @@ int main(int argc, char** argv) {
       "  gostub [OPTIONS] [HOST]:PORT --attach PID\n"
       "  gostub --multi [OPTIONS] [HOST]:PORT [PROG [ARGS...]]  (the client runs or attaches)\n"
       "  gostub [OPTIONS] - PROG [ARGS...]        (RSP over stdin/stdout)\n"
+      "  gostub [OPTIONS] unix:/PATH PROG [ARGS...]  (a unix socket, mode 0600)\n"
       "  gostub info PROG | symbolize PROG ADDR... | lines PROG FUNC | functions PROG\n"
       "\n"
       ":PORT listens on 127.0.0.1 only; name a host (0.0.0.0, ::) to listen elsewhere.\n"
@@ -73,6 +81,10 @@ int main(int argc, char** argv) {
                  "Where to stop the program on gostub's own: a comma-separated list of panic "
                  "(unrecovered), throw (fatal errors), recovered-panic (every panic), or none")
       ->capture_default_str();
+  unsigned idle_timeout = 0;
+  app.add_option("--idle-timeout", idle_timeout,
+                 "Disconnect a client that sends no packet for SECONDS while it waits for "
+                 "nothing (0: never); the program is then treated as on any disconnect");
   app.prefix_command();
   try {
     app.parse(argc, argv);
@@ -95,7 +107,7 @@ int main(int argc, char** argv) {
   }
   const auto endpoint = parse_endpoint(rest[0]);
   if (!endpoint) {
-    fmt::print(stderr, "gostub: '{}' is not [HOST]:PORT or '-'\n", rest[0]);
+    fmt::print(stderr, "gostub: '{}' is not [HOST]:PORT, unix:/PATH or '-'\n", rest[0]);
     return 2;
   }
 
@@ -119,6 +131,7 @@ int main(int argc, char** argv) {
 
   ::signal(SIGPIPE, SIG_IGN);
   gostub::server::block_child_signals();
+  gostub::server::block_stop_signals();
   // No program yet (--multi alone): the client runs or attaches one.
   gostub::target::Result<std::unique_ptr<gostub::target::Process>> process{nullptr};
   if (multi && rest.size() == 1) {
@@ -150,15 +163,19 @@ int main(int argc, char** argv) {
   }
 
   boost::asio::io_context io;
-  gostub::server::Server server(io,
-                                gostub::server::ServerOptions{.stdio = endpoint->stdio,
-                                                              .host = endpoint->host,
-                                                              .port = endpoint->port,
-                                                              .once = once,
-                                                              .log_packets = debug,
-                                                              .multi = multi,
-                                                              .settings = settings},
-                                std::move(*process));
+  gostub::server::Server server(
+      io,
+      gostub::server::ServerOptions{.stdio = endpoint->stdio,
+                                    .host = endpoint->host,
+                                    .port = endpoint->port,
+                                    .unix_path = endpoint->unix_path,
+                                    .idle_timeout = std::chrono::seconds(idle_timeout),
+                                    .once = once,
+                                    .log_packets = debug,
+                                    .multi = multi,
+                                    .settings = settings},
+      std::move(*process));
+  gostub::server::StopSignals stop_signals(io, [&server](int signal) { server.stop(signal); });
   int status = 1;
   if (server.listen()) status = server.run();
   // Give the terminal back to gostub's own process group when the program had it.

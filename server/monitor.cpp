@@ -3,7 +3,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <regex>
+
+#include "server/function_search.hpp"
 
 namespace gostub::server {
 
@@ -114,22 +115,7 @@ std::string MonitorCommands::eval(GoState& go, std::string_view expression) {
   const auto& lines = go.binary(why_not)->lines();
   const auto bias = go.load_bias();
   if (expression.starts_with("re:")) {
-    std::regex pattern;
-    try {
-      pattern = std::regex(std::string(expression.substr(3)), std::regex::extended);
-    } catch (const std::regex_error& error) {
-      return fmt::format("bad regular expression: {}\n", error.what());
-    }
-    std::string out;
-    for (std::uint32_t i = 0; i < lines.function_count(); ++i) {
-      const auto function = lines.function(i);
-      if (!function) continue;
-      const auto name = lines.name(*function);
-      if (std::regex_search(name.begin(), name.end(), pattern)) {
-        out += fmt::format("{:#x} {}\n", function->entry + bias, name);
-      }
-    }
-    return out.empty() ? "no function matches\n" : out;
+    return list_matching_functions(lines, bias, expression.substr(3));
   }
   if (expression.starts_with("addr:")) {
     const auto function = lines.find_by_name(expression.substr(5));

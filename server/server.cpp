@@ -6,11 +6,11 @@
 #include <unistd.h>
 
 #include <array>
+#include <cstring>
 
 namespace gostub::server {
 
 namespace asio = boost::asio;
-using asio::ip::tcp;
 
 void block_child_signals() {
   sigset_t child;
@@ -34,43 +34,15 @@ Server::Server(asio::io_context& io, ServerOptions options,
       options_(std::move(options)),
       factory_(options_.settings, options_.log_packets),
       programs_(factory_),
-      child_events_(io, child_signal_fd()) {
+      child_events_(io, child_signal_fd()),
+      listener_(io) {
   if (process) programs_.add(factory_.adopt(std::move(process)));
 }
 
 bool Server::listen() {
   if (options_.stdio) return true;
-  boost::system::error_code error;
-  asio::ip::address address = asio::ip::address_v4::loopback();
-  if (!options_.host.empty()) {
-    tcp::resolver resolver(io_);
-    const auto results = resolver.resolve(options_.host, std::to_string(options_.port), error);
-    if (error || results.empty()) {
-      fmt::print(stderr, "Can't resolve address {}: {}.\nExiting\n", options_.host,
-                 error.message());
-      return false;
-    }
-    address = results.begin()->endpoint().address();
-  }
-  if (!address.is_loopback()) {
-    fmt::print(stderr,
-               "gostub: warning: listening on {}: anyone who can reach this port controls the "
-               "program and can run code as this user.\n",
-               address.to_string());
-  }
-  acceptor_.emplace(io_);
-  const tcp::endpoint endpoint(address, options_.port);
-  acceptor_->open(endpoint.protocol(), error);
-  if (!error) acceptor_->set_option(tcp::acceptor::reuse_address(true), error);
-  if (!error) acceptor_->bind(endpoint, error);
-  if (!error) acceptor_->listen(1, error);
-  if (error) {
-    fmt::print(stderr, "Can't bind address: {}.\nExiting\n",
-               error == asio::error::address_in_use ? "Address already in use" : error.message());
-    return false;
-  }
-  fmt::print(stderr, "Listening on port {}\n", acceptor_->local_endpoint().port());
-  return true;
+  return listener_.listen(
+      ListenAddress{.host = options_.host, .port = options_.port, .unix_path = options_.unix_path});
 }
 
 int Server::run() {
@@ -84,7 +56,13 @@ int Server::run() {
     accept_next();
   }
   io_.run();
-  return 0;
+  return exit_status_;
+}
+
+void Server::stop(int signal) {
+  fmt::print(stderr, "gostub: {}: ending\n", ::strsignal(signal));
+  exit_status_ = 128 + signal;
+  finish();
 }
 
 void Server::watch_children() {
@@ -109,24 +87,16 @@ void Server::watch_children() {
 }
 
 void Server::accept_next() {
-  acceptor_->async_accept([this](const boost::system::error_code& error, tcp::socket socket) {
-    if (error) {
-      if (error != asio::error::operation_aborted) finish();
-      return;
-    }
-    boost::system::error_code ignored;
-    const auto peer = socket.remote_endpoint(ignored);
-    fmt::print(stderr, "Remote debugging from host {}, port {}\n", peer.address().to_string(),
-               peer.port());
-    socket.set_option(tcp::no_delay(true), ignored);
-    if (options_.once) acceptor_->close(ignored);
-    const int fd = ::dup(socket.native_handle());
+  listener_.accept([this](int fd) {
+    if (fd < 0) return finish();
+    if (options_.once) listener_.close();
     start_session(fd, fd);
   });
 }
 
 void Server::start_session(int input_fd, int output_fd) {
   connection_ = std::make_shared<Connection>(io_, input_fd, output_fd, options_.log_packets);
+  connection_->set_idle_timeout(options_.idle_timeout);
   session_ = std::make_unique<GdbSession>(programs_, connection_,
                                           GdbSession::Hooks{.request_exit =
                                                                 [this] {
@@ -154,7 +124,7 @@ void Server::on_session_closed() {
   if (program != nullptr && program->running()) (void)program->interrupt();
   fmt::print(stderr,
              "Remote side has terminated connection.  GDBserver will reopen the connection.\n");
-  fmt::print(stderr, "Listening on port {}\n", acceptor_->local_endpoint().port());
+  listener_.announce();
   accept_next();
 }
 
@@ -163,7 +133,7 @@ void Server::finish() {
   finished_ = true;
   programs_.end_all();
   boost::system::error_code ignored;
-  if (acceptor_) acceptor_->close(ignored);
+  listener_.close();
   child_events_.cancel(ignored);
   io_.stop();
 }

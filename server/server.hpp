@@ -5,8 +5,8 @@
 #pragma once
 
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -14,6 +14,7 @@
 
 #include "server/connection.hpp"
 #include "server/gdb_session.hpp"
+#include "server/listener.hpp"
 #include "server/programs.hpp"
 #include "server/traced_program.hpp"
 #include "target/process.hpp"
@@ -25,12 +26,14 @@ namespace gostub::server {
 void block_child_signals();
 
 struct ServerOptions {
-  bool stdio = false;        // RSP over stdin/stdout ("-")
-  std::string host;          // empty: loopback only
-  std::uint16_t port = 0;    // 0: any free port
-  bool once = false;         // exit when the first client goes
-  bool log_packets = false;  // --debug / --remote-debug
-  bool multi = false;        // --multi: stay for clients that run or attach programs
+  bool stdio = false;                    // RSP over stdin/stdout ("-")
+  std::string host;                      // empty: loopback only
+  std::uint16_t port = 0;                // 0: any free port
+  std::string unix_path;                 // unix:PATH: a unix socket instead of TCP
+  std::chrono::seconds idle_timeout{0};  // --idle-timeout: drop a silent client; 0: never
+  bool once = false;                     // exit when the first client goes
+  bool log_packets = false;              // --debug / --remote-debug
+  bool multi = false;                    // --multi: stay for clients that run or attach programs
   GoSettings settings;
 };
 
@@ -39,10 +42,14 @@ class Server {
   // `process`: the program gostub was started with; nullptr for none yet (--multi).
   Server(boost::asio::io_context& io, ServerOptions options,
          std::unique_ptr<target::Process> process);
-  // Binds (TCP) and prints "Listening on port N". Returns false when the address is unusable.
+  // Binds (TCP, or a unix socket) and prints "Listening on …". Returns false when the address
+  // is unusable.
   bool listen();
   // Runs until gostub has nothing more to do. Returns the exit status.
   int run();
+  // gostub was asked to end (SIGTERM, SIGINT, SIGHUP): as at exit, a launched program is
+  // killed and an attached one detached with every breakpoint removed.
+  void stop(int signal);
 
  private:
   void watch_children();
@@ -58,12 +65,13 @@ class Server {
   // SIGCHLD, blocked and read from a signalfd: however many threads stop at once, the loop
   // wakes once (Asio's signal_set runs a handler and writes a pipe for each).
   boost::asio::posix::stream_descriptor child_events_;
-  std::optional<boost::asio::ip::tcp::acceptor> acceptor_;
+  Listener listener_;
   std::shared_ptr<Connection> connection_;
   std::unique_ptr<GdbSession> session_;
   bool exit_requested_ = false;
   bool extended_mode_ = false;
   bool finished_ = false;
+  int exit_status_ = 0;
 };
 
 }  // namespace gostub::server

@@ -275,7 +275,7 @@ Result parse_optional_pid(std::string_view args, bool is_kill) {
     if (!value || *value > INT32_MAX) return fail("bad process id");
     pid = static_cast<std::int64_t>(*value);
   }
-  if (is_kill) return Kill{pid};
+  if (is_kill) return Kill{pid, true};
   return Detach{pid};
 }
 

@@ -64,7 +64,7 @@ std::optional<std::string> unescape_binary(std::string_view data) {
   return out;
 }
 
-std::optional<std::string> expand_run_length(std::string_view raw) {
+std::optional<std::string> expand_run_length(std::string_view raw, std::size_t max_size) {
   if (raw.find(kRunLength) == std::string_view::npos) return std::string(raw);
   std::string out;
   out.reserve(raw.size() * 2);
@@ -83,6 +83,7 @@ std::optional<std::string> expand_run_length(std::string_view raw) {
     if (out.empty() || i + 1 == raw.size()) return std::nullopt;
     const int repeat = static_cast<std::uint8_t>(raw[++i]) - kRunLengthBias;
     if (repeat < 0) return std::nullopt;
+    if (out.size() + static_cast<std::size_t>(repeat) > max_size) return std::nullopt;
     out.append(static_cast<std::size_t>(repeat), out.back());
   }
   return out;
@@ -148,9 +149,10 @@ void Decoder::finish_frame(int sent_checksum, std::vector<InputEvent>& out) {
     out.emplace_back(BadPacketReceived{"bad checksum"});
     return;
   }
-  auto expanded = expand_run_length(raw_);
+  // Runs can multiply a frame's size by 32: the expanded payload has the same bound.
+  auto expanded = expand_run_length(raw_, max_payload_);
   if (!expanded) {
-    out.emplace_back(BadPacketReceived{"malformed run-length encoding"});
+    out.emplace_back(BadPacketReceived{"malformed or oversized run-length encoding"});
     return;
   }
   out.emplace_back(PacketReceived{std::move(*expanded)});

@@ -363,13 +363,20 @@ std::string Goroutines::labels(const MemoryReader& memory, const Goroutine& goro
   if (bucket_bits > 8 || buckets == 0) return {};
   constexpr std::uint64_t kBucketSize = 8 + 8 * 16 * 2 + 8;
   constexpr std::uint8_t kMinTopHash = 5;
+  // A goroutine has a few labels; memory that says otherwise (a corrupt map) must not cost a
+  // listing more than this many bucket reads and labels (found by the goroutines fuzzer).
+  constexpr int kMaxBucketReads = 1024;
+  constexpr std::size_t kMaxLabels = 16;
+  int bucket_reads = 0;
   std::vector<std::pair<std::string, std::string>> pairs;
-  for (std::uint64_t b = 0; b < (1u << bucket_bits); ++b) {
+  for (std::uint64_t b = 0; b < (1u << bucket_bits) && bucket_reads < kMaxBucketReads; ++b) {
     auto bucket = buckets + b * kBucketSize;
-    for (int chain = 0; bucket != 0 && chain < 64; ++chain) {
+    for (int chain = 0; bucket != 0 && chain < 64 && ++bucket_reads <= kMaxBucketReads &&
+                        pairs.size() < kMaxLabels;
+         ++chain) {
       std::array<char, kBucketSize> data;
       if (!memory.read(bucket, data)) break;
-      for (int slot = 0; slot < 8; ++slot) {
+      for (int slot = 0; slot < 8 && pairs.size() < kMaxLabels; ++slot) {
         if (static_cast<std::uint8_t>(data[slot]) < kMinTopHash) continue;
         const auto string_at = [&](std::uint64_t offset) {
           std::uint64_t pointer, length;

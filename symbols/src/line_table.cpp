@@ -239,7 +239,8 @@ void LineTable::walk(std::uint32_t table, std::uint64_t entry, Visit visit) cons
     const auto value_delta = static_cast<std::uint32_t>(*value_varint);
     // zig-zag: the low bit is the sign
     const auto delta = (value_delta & 1) ? ~(value_delta >> 1) : (value_delta >> 1);
-    value += static_cast<std::int32_t>(delta);
+    // int32 arithmetic wraps in Go, as the runtime reads the table; in C++ only unsigned does.
+    value = static_cast<std::int32_t>(static_cast<std::uint32_t>(value) + delta);
     const auto start = pc;
     pc += static_cast<std::uint64_t>(static_cast<std::uint32_t>(*pc_varint)) * quantum_;
     if (!visit(start, pc, value)) return;

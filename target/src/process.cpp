@@ -74,6 +74,51 @@ std::optional<std::string> resolve_program(const std::string& name) {
   return std::nullopt;
 }
 
+// Why a launched child ended before its exec, sent to gostub over a close-on-exec pipe.
+struct ChildFailure {
+  enum Step : int { kExec, kStdin, kStdout, kStderr, kDirectory } step;
+  int error;
+};
+
+// gdbserver 13's wording is "Cannot exec PROG: Permission denied." (fork_inferior); the steps
+// before exec say which file or directory.
+std::string describe(const ChildFailure& failure, const LaunchOptions& options) {
+  const char* text = std::strerror(failure.error);
+  switch (failure.step) {
+    case ChildFailure::kExec:
+      return text;
+    case ChildFailure::kStdin:
+      return fmt::format("cannot open {} for stdin: {}", options.stdin_path, text);
+    case ChildFailure::kStdout:
+      return fmt::format("cannot open {} for stdout: {}", options.stdout_path, text);
+    case ChildFailure::kStderr:
+      return fmt::format("cannot open {} for stderr: {}", options.stderr_path, text);
+    case ChildFailure::kDirectory:
+      return fmt::format("cannot change to directory {}: {}", options.working_directory, text);
+  }
+  return text;
+}
+
+// gostub describes the program to the client as x86-64 (gdb's amd64 register file): a 32-bit
+// program (ELFCLASS32, i386 or x32) is refused rather than shown with the wrong registers. A
+// file that cannot be read, or is no ELF file, is left for exec to judge.
+Result<void> refuse_32_bit(const std::string& path, const std::string& name) {
+  unsigned char ident[EI_NIDENT] = {};
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return {};
+  const auto got = ::read(fd, ident, sizeof ident);
+  ::close(fd);
+  if (got != static_cast<ssize_t>(sizeof ident) || std::memcmp(ident, ELFMAG, SELFMAG) != 0) {
+    return {};
+  }
+  if (ident[EI_CLASS] == ELFCLASS32) {
+    return fail(ENOEXEC, fmt::format("Cannot debug {}: it is a 32-bit program; gostub debugs "
+                                     "x86-64 (64-bit) programs only.",
+                                     name));
+  }
+  return {};
+}
+
 constexpr long kLaunchOptions = PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC | PTRACE_O_EXITKILL;
 constexpr long kAttachOptions = PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC;
 
@@ -93,13 +138,23 @@ Process::~Process() {
 Result<std::unique_ptr<Process>> Process::launch(const LaunchOptions& options) {
   if (options.argv.empty()) return fail(EINVAL, "no program to run");
   const auto program = resolve_program(options.argv[0]);
-  if (!program || ::access(program->c_str(), X_OK) != 0) {
-    return fail(ENOENT, fmt::format("Cannot exec {}: No such file or directory.", options.argv[0]));
+  if (!program) {
+    return fail(ENOENT, fmt::format("Cannot exec {}: {}.", options.argv[0], std::strerror(ENOENT)));
+  }
+  if (auto refused = refuse_32_bit(*program, options.argv[0]); !refused) {
+    return std::unexpected(refused.error());
   }
 
   // The child waits on this pipe until it is seized, so that exec is its first traced event.
   int gate[2];
   if (::pipe2(gate, O_CLOEXEC) != 0) return std::unexpected(last_system_error("pipe2"));
+  // What failed in the child, if anything: a ChildFailure. Closed by a successful exec.
+  int failure_pipe[2];
+  if (::pipe2(failure_pipe, O_CLOEXEC) != 0) {
+    ::close(gate[0]);
+    ::close(gate[1]);
+    return std::unexpected(last_system_error("pipe2"));
+  }
 
   std::vector<char*> argv;
   for (const auto& argument : options.argv) argv.push_back(const_cast<char*>(argument.c_str()));
@@ -115,6 +170,12 @@ Result<std::unique_ptr<Process>> Process::launch(const LaunchOptions& options) {
   if (pid < 0) return std::unexpected(last_system_error("fork"));
   if (pid == 0) {
     ::close(gate[1]);
+    ::close(failure_pipe[0]);
+    const auto report = [&](ChildFailure::Step step) {
+      const ChildFailure failure{step, errno};
+      (void)!::write(failure_pipe[1], &failure, sizeof failure);
+      ::_exit(127);
+    };
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);  // the server blocks SIGCHLD; the program must not
@@ -131,11 +192,15 @@ Result<std::unique_ptr<Process>> Process::launch(const LaunchOptions& options) {
       const int opened = ::open(path.c_str(), flags | O_CLOEXEC, 0666);
       return opened >= 0 && ::dup2(opened, fd) >= 0;
     };
-    if (!redirect(options.stdin_path, STDIN_FILENO, O_RDONLY) ||
-        !redirect(options.stdout_path, STDOUT_FILENO, O_WRONLY | O_CREAT | O_TRUNC) ||
-        !redirect(options.stderr_path, STDERR_FILENO, O_WRONLY | O_CREAT | O_TRUNC) ||
-        (!options.working_directory.empty() && ::chdir(options.working_directory.c_str()) != 0)) {
-      ::_exit(127);
+    if (!redirect(options.stdin_path, STDIN_FILENO, O_RDONLY)) report(ChildFailure::kStdin);
+    if (!redirect(options.stdout_path, STDOUT_FILENO, O_WRONLY | O_CREAT | O_TRUNC)) {
+      report(ChildFailure::kStdout);
+    }
+    if (!redirect(options.stderr_path, STDERR_FILENO, O_WRONLY | O_CREAT | O_TRUNC)) {
+      report(ChildFailure::kStderr);
+    }
+    if (!options.working_directory.empty() && ::chdir(options.working_directory.c_str()) != 0) {
+      report(ChildFailure::kDirectory);
     }
     if (options.disable_address_randomization) ::personality(ADDR_NO_RANDOMIZE);
     char byte;
@@ -146,10 +211,24 @@ Result<std::unique_ptr<Process>> Process::launch(const LaunchOptions& options) {
     } else {
       ::execv(program->c_str(), argv.data());
     }
-    ::_exit(127);
+    report(ChildFailure::kExec);
   }
 
   ::close(gate[0]);
+  ::close(failure_pipe[1]);
+  // The child's own account of its failure (after it ended), in gdbserver's words.
+  const auto child_failure = [&, read_end = failure_pipe[0]]() -> std::string {
+    ChildFailure failure{};
+    ssize_t got;
+    while ((got = ::read(read_end, &failure, sizeof failure)) < 0 && errno == EINTR) {
+    }
+    if (got != static_cast<ssize_t>(sizeof failure)) return "the program did not start";
+    return describe(failure, options);
+  };
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } close_failure_pipe{failure_pipe[0]};
   ::setpgid(pid, pid);  // also done by the child; whichever runs first wins the race
   std::unique_ptr<Process> process(new Process());
   process->pid_ = pid;
@@ -173,10 +252,15 @@ Result<std::unique_ptr<Process>> Process::launch(const LaunchOptions& options) {
       ::kill(pid, SIGKILL);
       ::waitpid(pid, nullptr, __WALL);
     }
-    return fail(ENOEXEC, fmt::format("Cannot exec {}: the program did not start.", *program));
+    return fail(ENOEXEC, fmt::format("Cannot exec {}: {}.", options.argv[0], child_failure()));
   }
   process->add_thread(pid);
   process->memory_fd_ = ::open(fmt::format("/proc/{}/mem", pid).c_str(), O_RDWR | O_CLOEXEC);
+  // What actually runs (a script's interpreter, say) may be a 32-bit program.
+  if (auto refused = refuse_32_bit(fmt::format("/proc/{}/exe", pid), options.argv[0]); !refused) {
+    (void)process->kill();
+    return std::unexpected(refused.error());
+  }
   return process;
 }
 
@@ -192,6 +276,14 @@ Result<std::unique_ptr<Process>> Process::attach(pid_t pid) {
   const auto length = ::readlink(fmt::format("/proc/{}/exe", pid).c_str(), exe, sizeof exe - 1);
   if (length > 0) process->executable_.assign(exe, static_cast<std::size_t>(length));
   process->memory_fd_ = ::open(fmt::format("/proc/{}/mem", pid).c_str(), O_RDWR | O_CLOEXEC);
+  if (auto refused =
+          refuse_32_bit(fmt::format("/proc/{}/exe", pid), fmt::format("process {}", pid));
+      !refused) {
+    for (const auto& [tid, thread] : process->threads_) ptrace_call(PTRACE_DETACH, tid);
+    process->threads_.clear();
+    process->alive_ = false;
+    return std::unexpected(refused.error());
+  }
   for (auto& [tid, thread] : process->threads_) {
     ptrace_call(PTRACE_INTERRUPT, tid);
     thread.running = true;
@@ -515,13 +607,19 @@ std::optional<StopEvent> Process::on_signal_stop(pid_t tid, Thread& thread, int 
         return stop;
       }
     }
+    bool stepped = was_stepping && info.si_code == TRAP_TRACE;
     if (info.si_code == SI_KERNEL || info.si_code == TRAP_BRKPT) {
       // int3: the pc is one past it. Ours is rewound, so the client sees the breakpoint address.
       if (const auto pc = read_pc(tid); pc && breakpoints_.contains(*pc - 1)) {
         (void)write_pc(tid, *pc - 1);
         stop.kind = StopEvent::Kind::kBreakpoint;
+      } else {
+        // Linux/x86 reports a single-step over `syscall` as TRAP_BRKPT, not TRAP_TRACE
+        // (user_single_step_report()): the step is done all the same.
+        stepped = was_stepping && info.si_code == TRAP_BRKPT;
       }
-    } else if (was_stepping && info.si_code == TRAP_TRACE) {
+    }
+    if (stepped) {
       if (thread.range_end > thread.range_start) {
         // Range stepping: still inside the range, the step goes on unreported.
         if (const auto pc = read_pc(tid);

@@ -201,7 +201,11 @@ TEST_CASE("qXfer reads and writes") {
 
 TEST_CASE("kill, detach, monitor and signals") {
   CHECK_FALSE(parse_as<Kill>("k").pid.has_value());
+  CHECK_FALSE(parse_as<Kill>("k").answered);
   CHECK(parse_as<Kill>("vKill;1f").pid == 0x1f);
+  CHECK(parse_as<Kill>("vKill;1f").answered);
+  CHECK_FALSE(parse_as<Kill>("vKill;").pid.has_value());  // gdbserver: E01 or the current one
+  CHECK(parse_as<Kill>("vKill;").answered);
   CHECK(malformed("vKill;zz"));
   CHECK_FALSE(parse_as<Detach>("D").pid.has_value());
   CHECK(parse_as<Detach>("D;1f").pid == 0x1f);

@@ -81,6 +81,21 @@ TEST_CASE("run-length encoding expands, and malformed runs are rejected") {
   CHECK(std::holds_alternative<BadPacketReceived>(decode(frame("*a"))[0]));
 }
 
+TEST_CASE("run-length encoding cannot expand a packet past the decoder's bound") {
+  CHECK_FALSE(expand_run_length("0*~0*~", 100).has_value());  // 2 * 98 bytes
+  CHECK(expand_run_length("0*~", 98) == std::string(98, '0'));
+  // 3 bytes on the wire become 98: a frame within the bound must stay within it expanded.
+  std::string bomb;
+  for (int i = 0; i < 20; ++i) bomb += "0*~";
+  Decoder decoder(64);
+  std::vector<InputEvent> out;
+  decoder.feed(frame(bomb), out);
+  decoder.feed(frame("OK"), out);
+  REQUIRE(out.size() == 2);
+  CHECK(std::holds_alternative<BadPacketReceived>(out[0]));
+  CHECK(payload_of(out[1]) == "OK");
+}
+
 TEST_CASE("binary escaping round-trips every byte value") {
   std::string all;
   for (int i = 0; i < 256; ++i) all.push_back(static_cast<char>(i));

@@ -307,6 +307,17 @@ TEST_CASE("every reply kind: packet, failure, sent, stop later, none") {
   CHECK(!t.program->alive());
 }
 
+TEST_CASE("vKill; without a pid is answered, as by gdbserver 13") {
+  Transcript multiprocess;
+  multiprocess.ask("qSupported:multiprocess+");
+  CHECK(multiprocess.ask("vKill;") == "E03");  // names no process
+  CHECK(multiprocess.program->alive());
+  Transcript single;
+  CHECK(single.ask("vKill;") == "OK");  // the program there is
+  CHECK(!single.program->alive());
+  CHECK(Transcript(false).ask("vKill;") == "E03");
+}
+
 TEST_CASE("errors are shaped for the dialect: E.text for gdb, Exx for lldb") {
   Transcript gdb;
   gdb.ask("qSupported:multiprocess+");
@@ -374,9 +385,12 @@ TEST_CASE("no program yet: gdb gets W00, lldb an error and an OK thread list") {
   CHECK(gdb.ask("m1000,4") == "E03");
   CHECK(gdb.ask("vCont;c") == "E03");
   CHECK(gdb.ask("D") == "E03");
+  CHECK(gdb.ask("vRun;") == "E01");  // gdbserver: programs are run in extended mode only
+  CHECK(gdb.ask("!") == "OK");
   CHECK(gdb.ask("vRun;") == "E.no program: give one to gostub or `set remote exec-file` in gdb");
   Transcript lldb(false);
   lldb.become_lldb();
+  CHECK(lldb.ask("vRun;") == "E02");  // lldb 19 sends vRun without `!`, as lldb-server takes it
   CHECK(lldb.ask("?") == "E03");
   CHECK(lldb.ask("qfThreadInfo") == "OK");
   CHECK(lldb.ask("qProcessInfo") == "E03");
@@ -385,6 +399,8 @@ TEST_CASE("no program yet: gdb gets W00, lldb an error and an OK thread list") {
 TEST_CASE("run and attach make a new program; the client's settings come along") {
   Transcript t;
   t.ask("qSupported:multiprocess+");
+  CHECK(t.ask("vRun;" + protocol::to_hex("/bin/prog")) == "E01");  // not in extended mode yet
+  t.ask("!");
   t.ask("QPassSignals:1e");
   CHECK(t.ask("QEnvironmentHexEncoded:" + protocol::to_hex("K=V")) == "OK");
   CHECK(t.ask("QSetWorkingDir:" + protocol::to_hex("/tmp")) == "OK");

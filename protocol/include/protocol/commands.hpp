@@ -114,6 +114,7 @@ struct TransferWrite {  // qXfer:OBJECT:write:ANNEX:OFFSET:DATA (binary, unescap
 struct QueryWatchpointSupport {};  // lldb's qWatchpointSupportInfo (with or without ':')
 struct Kill {                      // k, vKill;PID
   std::optional<std::int64_t> pid;
+  bool answered = false;  // vKill, which always gets a reply (even "vKill;" with no pid)
 };
 struct Detach {  // D, D;PID
   std::optional<std::int64_t> pid;

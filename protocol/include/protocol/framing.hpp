@@ -62,7 +62,7 @@ void append_escaped(std::string& out, std::string_view data);
 std::optional<std::string> unescape_binary(std::string_view data);
 
 // Expands "X*n" run-length encoding (n - 29 further copies of X). Escaped bytes are
-// copied as they are. nullopt for a malformed run.
-std::optional<std::string> expand_run_length(std::string_view raw);
+// copied as they are. nullopt for a malformed run, or one that would pass `max_size` bytes.
+std::optional<std::string> expand_run_length(std::string_view raw, std::size_t max_size = SIZE_MAX);
 
 }  // namespace gostub::protocol
