@@ -609,16 +609,7 @@ std::vector<StopEvent> Process::take_pending_stops() {
   return stops;
 }
 
-Result<StopEvent> Process::step_over_breakpoint(pid_t tid, Thread& thread, std::uint64_t pc) {
-  // Only this thread runs, with the original instruction back in place, so no other thread can
-  // run through the breakpoint unseen. Signals that arrive meanwhile are held and delivered with
-  // the next resume: delivering one now would run its handler and then return onto the
-  // re-inserted breakpoint, reporting the same hit twice.
-  const auto original = breakpoints_.at(pc).original;
-  if (auto restored = poke_bytes(pc, std::string(1, static_cast<char>(original))); !restored) {
-    return std::unexpected(restored.error());
-  }
-  auto reinsert = [&] { (void)poke_bytes(pc, std::string(1, static_cast<char>(kInt3))); };
+std::optional<StopEvent> Process::step_alone(pid_t tid, Thread& thread) {
   thread.stepping = true;
   ptrace_call(PTRACE_SINGLESTEP, tid);
   for (;;) {
@@ -627,7 +618,7 @@ Result<StopEvent> Process::step_over_breakpoint(pid_t tid, Thread& thread, std::
     if (waited < 0) {
       if (errno == EINTR) continue;
       on_process_gone(StopEvent{StopEvent::Kind::kTerminated, pid_, SIGKILL, 0});
-      return *exit_event_;
+      return exit_event_;
     }
     if (waited != tid) {
       if (auto gone = on_wait_status(waited, status, true)) {
@@ -642,7 +633,6 @@ Result<StopEvent> Process::step_over_breakpoint(pid_t tid, Thread& thread, std::
         return *gone;
       }
       // This thread exited during its step (e.g. it was a syscall exit); the others go on.
-      reinsert();
       return StopEvent{StopEvent::Kind::kStepDone, tid, SIGTRAP, 0};
     }
     const int event = status >> 16;
@@ -671,6 +661,23 @@ Result<StopEvent> Process::step_over_breakpoint(pid_t tid, Thread& thread, std::
   }
   thread.running = false;
   thread.stepping = false;
+  return std::nullopt;
+}
+
+Result<StopEvent> Process::step_over_breakpoint(pid_t tid, Thread& thread, std::uint64_t pc) {
+  // Only this thread runs, with the original instruction back in place, so no other thread can
+  // run through the breakpoint unseen. Signals that arrive meanwhile are held and delivered with
+  // the next resume: delivering one now would run its handler and then return onto the
+  // re-inserted breakpoint, reporting the same hit twice.
+  const auto original = breakpoints_.at(pc).original;
+  if (auto restored = poke_bytes(pc, std::string(1, static_cast<char>(original))); !restored) {
+    return std::unexpected(restored.error());
+  }
+  auto reinsert = [&] { (void)poke_bytes(pc, std::string(1, static_cast<char>(kInt3))); };
+  if (auto ended = step_alone(tid, thread)) {
+    if (ended->kind == StopEvent::Kind::kStepDone) reinsert();  // this thread exited
+    return *ended;
+  }
   reinsert();
   // New threads cloned during the step have reported their first stop by now.
   while (std::any_of(threads_.begin(), threads_.end(),
@@ -684,6 +691,68 @@ Result<StopEvent> Process::step_over_breakpoint(pid_t tid, Thread& thread, std::
     }
   }
   return StopEvent{StopEvent::Kind::kStepDone, tid, SIGTRAP, 0};
+}
+
+Result<std::int64_t> Process::inject_syscall(pid_t tid, long number,
+                                             std::span<const std::uint64_t> arguments) {
+  if (!alive_) return fail(ESRCH, "the process is not running");
+  const auto found = threads_.find(tid);
+  if (found == threads_.end()) return fail(ESRCH, fmt::format("no thread {}", tid));
+  if (found->second.running) return fail(EBUSY, "the thread is running");
+  if (arguments.size() > 6) return fail(EINVAL, "a system call takes at most six arguments");
+  user_regs_struct saved{};
+  if (ptrace_call(PTRACE_GETREGS, tid, 0, reinterpret_cast<std::uintptr_t>(&saved)) != 0) {
+    return std::unexpected(last_system_error("PTRACE_GETREGS"));
+  }
+  // The word under the pc as it is in memory (a breakpoint's int3 included), put back as is.
+  errno = 0;
+  const long code = ptrace_call(PTRACE_PEEKDATA, tid, saved.rip);
+  if (errno != 0) return std::unexpected(last_system_error("PTRACE_PEEKDATA"));
+  constexpr unsigned long kSyscall = 0x050f;  // 0f 05
+  const unsigned long patched = (static_cast<unsigned long>(code) & ~0xffffUL) | kSyscall;
+  if (ptrace_call(PTRACE_POKEDATA, tid, saved.rip, patched) != 0) {
+    return std::unexpected(last_system_error("PTRACE_POKEDATA"));
+  }
+  user_regs_struct call = saved;
+  call.rax = static_cast<unsigned long long>(number);
+  // orig_rax -1: not inside a system call, so the kernel restarts no interrupted one here.
+  call.orig_rax = ~0ULL;
+  unsigned long long* const slots[] = {&call.rdi, &call.rsi, &call.rdx,
+                                       &call.r10, &call.r8,  &call.r9};
+  for (std::size_t i = 0; i < arguments.size(); ++i) *slots[i] = arguments[i];
+  auto restore = [&] {
+    (void)ptrace_call(PTRACE_POKEDATA, tid, saved.rip, static_cast<std::uintptr_t>(code));
+    (void)ptrace_call(PTRACE_SETREGS, tid, 0, reinterpret_cast<std::uintptr_t>(&saved));
+  };
+  if (ptrace_call(PTRACE_SETREGS, tid, 0, reinterpret_cast<std::uintptr_t>(&call)) != 0) {
+    auto error = last_system_error("PTRACE_SETREGS");
+    restore();
+    return std::unexpected(error);
+  }
+  // A thread stopped inside a system call (the exec stop, an interrupted futex) first finishes
+  // leaving that one, which may store its result in rax: its first step can end before the
+  // syscall instruction has run. Then the registers are set again and it steps again.
+  user_regs_struct after{};
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    if (step_alone(tid, threads_.at(tid))) {
+      if (alive_) restore();
+      return fail(ESRCH, "the thread ended during the system call");
+    }
+    if (ptrace_call(PTRACE_GETREGS, tid, 0, reinterpret_cast<std::uintptr_t>(&after)) != 0) {
+      auto error = last_system_error("PTRACE_GETREGS");
+      restore();
+      return std::unexpected(error);
+    }
+    if (after.rip != saved.rip) break;
+    if (ptrace_call(PTRACE_SETREGS, tid, 0, reinterpret_cast<std::uintptr_t>(&call)) != 0) {
+      auto error = last_system_error("PTRACE_SETREGS");
+      restore();
+      return std::unexpected(error);
+    }
+  }
+  restore();
+  if (after.rip != saved.rip + 2) return fail(EIO, "the injected system call did not complete");
+  return static_cast<std::int64_t>(after.rax);
 }
 
 Result<std::optional<StopEvent>> Process::resume(std::span<const ThreadAction> actions) {

@@ -151,6 +151,13 @@ class Process {
   bool has_breakpoint(std::uint64_t address) const { return breakpoints_.contains(address); }
   bool has_breakpoint(std::uint64_t address, BreakpointOwner owner) const;
 
+  // Runs one system call in the stopped program, on `tid`'s behalf, and returns its raw result
+  // (a negative errno on failure): the thread's registers and the code under its pc are saved,
+  // a `syscall` instruction is put at the pc and single-stepped alone, and everything is put
+  // back. How memory is allocated in the program (lldb's _M, for Delve). x86-64 numbering.
+  Result<std::int64_t> inject_syscall(pid_t tid, long number,
+                                      std::span<const std::uint64_t> arguments);
+
   // Kills the program and reaps it. Returns the final stop (kTerminated).
   StopEvent kill();
   // Removes every breakpoint and lets the program run on untraced.
@@ -183,6 +190,9 @@ class Process {
   bool wait_until_stopped(pid_t tid);
   void resume_thread(pid_t tid, Thread& thread, ResumeKind kind, int signal);
   Result<StopEvent> step_over_breakpoint(pid_t tid, Thread& thread, std::uint64_t pc);
+  // Single-steps `tid` alone until the step completes; signals meanwhile are held. A stop
+  // that ends the step otherwise (the process gone, the thread exited) is returned.
+  std::optional<StopEvent> step_alone(pid_t tid, Thread& thread);
   std::optional<StopEvent> take_pending_stop(std::span<const ThreadAction> actions);
   void on_process_gone(const StopEvent& event);
   // Every stop handed to the caller goes through here.
