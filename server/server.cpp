@@ -39,7 +39,7 @@ Server::Server(asio::io_context& io, ServerOptions options,
 }
 
 bool Server::listen() {
-  if (options_.stdio) return true;
+  if (options_.stdio || options_.connected_fd >= 0) return true;
   boost::system::error_code error;
   asio::ip::address address = asio::ip::address_v4::loopback();
   if (!options_.host.empty()) {
@@ -73,6 +73,13 @@ bool Server::listen() {
   return true;
 }
 
+std::uint16_t Server::port() const {
+  if (!acceptor_ || !acceptor_->is_open()) return 0;
+  boost::system::error_code error;
+  const auto endpoint = acceptor_->local_endpoint(error);
+  return error ? 0 : endpoint.port();
+}
+
 int Server::run() {
   watch_children();
   // Statuses that arrived before SIGCHLD was watched are still waiting in the kernel.
@@ -80,6 +87,8 @@ int Server::run() {
   if (options_.stdio) {
     fmt::print(stderr, "Remote debugging using stdio\n");
     start_session(::dup(STDIN_FILENO), ::dup(STDOUT_FILENO));
+  } else if (options_.connected_fd >= 0) {
+    start_session(options_.connected_fd, options_.connected_fd);
   } else {
     accept_next();
   }

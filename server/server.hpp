@@ -31,6 +31,7 @@ struct ServerOptions {
   bool once = false;         // exit when the first client goes
   bool log_packets = false;  // --debug / --remote-debug
   bool multi = false;        // --multi: stay for clients that run or attach programs
+  int connected_fd = -1;     // a client already connected (lldb-server's --fd, --reverse-connect)
   GoSettings settings;
 };
 
@@ -41,6 +42,8 @@ class Server {
          std::unique_ptr<target::Process> process);
   // Binds (TCP) and prints "Listening on port N". Returns false when the address is unusable.
   bool listen();
+  // The TCP port listened on, once listen() succeeded; 0 otherwise.
+  std::uint16_t port() const;
   // Runs until gostub has nothing more to do. Returns the exit status.
   int run();
 
