@@ -142,6 +142,84 @@ class DelveCommandLine(unittest.TestCase):
             self, ours, lambda: normalise(run_dlv_script("lldb-server", binary, commands)))
 
 
+class LldbServerCommandLine(unittest.TestCase):
+    """gostub started as lldb-server, without Delve: lldb-server's ways to connect, as
+    lldb-server-19 does them."""
+
+    def start(self, kind, args, **popen):
+        with LldbServerOnPath(kind) as path:
+            return subprocess.Popen([os.path.join(path.dir, "lldb-server"), *args],
+                                    stdin=subprocess.DEVNULL, **popen)
+
+    def launch_with_pipe(self, kind):
+        """--pipe FD with port 0: the port comes back through the pipe, as text and a NUL."""
+        read_end, write_end = os.pipe()
+        server = self.start(kind, ["gdbserver", "127.0.0.1:0", "--pipe", str(write_end), "--",
+                                   str(fixture("delvefixture"))],
+                            pass_fds=(write_end,), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+        os.close(write_end)
+        text = b""
+        while not text.endswith(b"\0"):
+            chunk = os.read(read_end, 16)
+            self.assertTrue(chunk, "the server closed the pipe without a port")
+            text += chunk
+        os.close(read_end)
+        return server, int(text[:-1])
+
+    def test_pipe_gives_the_port_and_the_session_speaks_lldb(self):
+        for kind in ("gostub", "lldb-server"):
+            with self.subTest(kind):
+                server, port = self.launch_with_pipe(kind)
+                client = harness.RspClient(port)
+                try:
+                    client.no_ack()
+                    self.assertEqual(client.request("QThreadSuffixSupported"), "OK")
+                    self.assertTrue(client.request("qRegisterInfo0").startswith("name:rax;"))
+                    # Memory for the client, as Delve asks for it: mapped, writable, freed.
+                    address = int(client.request("_M100,rwx"), 16)
+                    self.assertEqual(client.request(f"M{address:x},2:c3c3"), "OK")
+                    self.assertEqual(client.request(f"m{address:x},2"), "c3c3")
+                    self.assertEqual(client.request(f"_m{address:x}"), "OK")
+                    self.assertTrue(client.request(f"m{address:x},2").startswith("E"))
+                    # The program is where it was: its first stop, at its entry point.
+                    self.assertTrue(client.request("?").startswith("T13"))
+                    client.send_raw(client.frame("k"))
+                finally:
+                    client.close()
+                self.assertEqual(server.wait(timeout=TIMEOUT), 0)
+
+    def test_reverse_connect(self):
+        with socket.socket() as listener:
+            listener.bind(("127.0.0.1", 0))
+            listener.listen(1)
+            port = listener.getsockname()[1]
+            server = self.start("gostub", ["gdbserver", "--reverse-connect", f"127.0.0.1:{port}",
+                                           "--", str(fixture("delvefixture"))],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            connection, _ = listener.accept()
+            with connection:
+                connection.sendall(harness.RspClient.frame("qRegisterInfo2"))
+                reply = b""
+                while not re.search(rb"#[0-9a-f]{2}$", reply):
+                    reply += connection.recv(4096)
+                self.assertIn(b"name:rcx;", reply)
+                connection.sendall(b"+" + harness.RspClient.frame("k"))
+            self.assertEqual(server.wait(timeout=TIMEOUT), 0)
+
+    def test_other_subcommands_are_refused(self):
+        server = self.start("gostub", ["platform", "--listen", "*:0"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+        out, err = server.communicate(timeout=TIMEOUT)
+        self.assertEqual(server.returncode, 1)
+        self.assertIn("'platform' is not offered", err)
+        server = self.start("gostub", ["gdbserver", "--bogus", ":0"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+        out, err = server.communicate(timeout=TIMEOUT)
+        self.assertEqual(server.returncode, 1)
+        self.assertIn("error: unknown argument '--bogus'", err)
+
+
 class DapClient:
     """Just enough of the Debug Adapter Protocol: requests, their responses, and the events
     that arrive meanwhile."""
