@@ -260,6 +260,7 @@ int serve(const LldbServerCommand& command) {
                               .log_packets = command.log_packets,
                               .multi = !*process,
                               .connected_fd = connected_fd,
+                              .gdbserver_notices = false,
                               .settings = settings},
                 std::move(*process));
   if (!server.listen()) return 1;

@@ -69,7 +69,9 @@ bool Server::listen() {
                error == asio::error::address_in_use ? "Address already in use" : error.message());
     return false;
   }
-  fmt::print(stderr, "Listening on port {}\n", acceptor_->local_endpoint().port());
+  if (options_.gdbserver_notices) {
+    fmt::print(stderr, "Listening on port {}\n", acceptor_->local_endpoint().port());
+  }
   return true;
 }
 
@@ -125,8 +127,10 @@ void Server::accept_next() {
     }
     boost::system::error_code ignored;
     const auto peer = socket.remote_endpoint(ignored);
-    fmt::print(stderr, "Remote debugging from host {}, port {}\n", peer.address().to_string(),
-               peer.port());
+    if (options_.gdbserver_notices) {
+      fmt::print(stderr, "Remote debugging from host {}, port {}\n", peer.address().to_string(),
+                 peer.port());
+    }
     socket.set_option(tcp::no_delay(true), ignored);
     if (options_.once) acceptor_->close(ignored);
     const int fd = ::dup(socket.native_handle());

@@ -32,6 +32,7 @@ struct ServerOptions {
   bool log_packets = false;  // --debug / --remote-debug
   bool multi = false;        // --multi: stay for clients that run or attach programs
   int connected_fd = -1;     // a client already connected (lldb-server's --fd, --reverse-connect)
+  bool gdbserver_notices = true;  // "Listening on port N", "Remote debugging from host …"
   GoSettings settings;
 };
 
