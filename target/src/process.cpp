@@ -425,6 +425,10 @@ std::optional<StopEvent> Process::on_wait_status(pid_t tid, int status, bool sto
       return stop;
     }
     case PTRACE_EVENT_STOP:
+      if (stopping_all) {
+        if (auto hit = queued_breakpoint_hit(tid, thread)) thread.pending = hit;
+        return std::nullopt;
+      }
       // Stopping all: this is the stop we asked for (or a job-control stop, treated alike).
       // Otherwise it is an interrupt that was requested while the thread was reporting
       // something else, delivered now: the thread was meant to run on.
@@ -456,6 +460,25 @@ std::optional<StopEvent> Process::on_wait_status(pid_t tid, int status, bool sto
   }
 }
 
+// The kernel reports a requested stop before it dequeues signals: a thread that has just run
+// into one of our int3s can stop for PTRACE_INTERRUPT with the SIGTRAP still queued and its pc
+// one past the breakpoint. That is the hit: the pc is rewound now (the client may remove the
+// breakpoint before the SIGTRAP would be seen, and the thread would run on mid-instruction).
+std::optional<StopEvent> Process::queued_breakpoint_hit(pid_t tid, Thread& thread) {
+  const auto status = read_text_file(fmt::format("/proc/{}/task/{}/status", pid_, tid));
+  const auto field = status.find("\nSigPnd:");
+  if (field == std::string::npos) return std::nullopt;
+  const auto pending = std::strtoull(status.c_str() + field + 8, nullptr, 16);
+  if ((pending & (1ULL << (SIGTRAP - 1))) == 0) return std::nullopt;
+  const auto pc = read_pc(tid);
+  if (!pc || !breakpoints_.contains(*pc - 1)) return std::nullopt;
+  if (!write_pc(tid, *pc - 1)) return std::nullopt;
+  thread.drop_queued_trap = true;
+  thread.stepping = false;
+  thread.range_start = thread.range_end = 0;
+  return StopEvent{StopEvent::Kind::kBreakpoint, tid, SIGTRAP, 0};
+}
+
 // Decides what a signal-delivery stop means. A signal to pass is queued on the thread's
 // held_signals (the caller delivers it) and nothing is returned.
 std::optional<StopEvent> Process::on_signal_stop(pid_t tid, Thread& thread, int signal) {
@@ -464,6 +487,10 @@ std::optional<StopEvent> Process::on_signal_stop(pid_t tid, Thread& thread, int 
   if (signal == SIGTRAP) {
     siginfo_t info{};
     ptrace_call(PTRACE_GETSIGINFO, tid, 0, reinterpret_cast<std::uintptr_t>(&info));
+    const bool drop = std::exchange(thread.drop_queued_trap, false);
+    if (drop && (info.si_code == SI_KERNEL || info.si_code == TRAP_BRKPT)) {
+      return std::nullopt;  // the hit queued_breakpoint_hit took already: not delivered
+    }
     if (info.si_code == SI_KERNEL || info.si_code == TRAP_BRKPT) {
       // int3: the pc is one past it. Ours is rewound, so the client sees the breakpoint address.
       if (const auto pc = read_pc(tid); pc && breakpoints_.contains(*pc - 1)) {
@@ -652,6 +679,11 @@ std::optional<StopEvent> Process::step_alone(pid_t tid, Thread& thread) {
     siginfo_t info{};
     ptrace_call(PTRACE_GETSIGINFO, tid, 0, reinterpret_cast<std::uintptr_t>(&info));
     if (signal == SIGTRAP && info.si_code == TRAP_TRACE) break;
+    if (signal == SIGTRAP && (info.si_code == SI_KERNEL || info.si_code == TRAP_BRKPT) &&
+        std::exchange(thread.drop_queued_trap, false)) {
+      ptrace_call(PTRACE_SINGLESTEP, tid);  // a hit already taken (queued_breakpoint_hit)
+      continue;
+    }
     if (signal != SIGTRAP || info.si_code == SI_USER || info.si_code == SI_TKILL) {
       thread.held_signals.push_back(signal);
       ptrace_call(PTRACE_SINGLESTEP, tid);

@@ -176,6 +176,9 @@ class Process {
     // address has not hit it yet, and must, or the hit would be lost.
     std::optional<std::uint64_t> reported_breakpoint;
     std::uint64_t range_start = 0, range_end = 0;  // range stepping: see ThreadAction
+    // A breakpoint hit taken from a still-queued SIGTRAP at an interrupt stop: that SIGTRAP,
+    // delivered at the next resume, is the same hit and is dropped.
+    bool drop_queued_trap = false;
   };
 
   Process() = default;
@@ -186,6 +189,7 @@ class Process {
   // Classifies one wait status. Returns a stop to report; may resume the thread instead.
   std::optional<StopEvent> on_wait_status(pid_t tid, int status, bool stopping_all);
   std::optional<StopEvent> on_signal_stop(pid_t tid, Thread& thread, int signal);
+  std::optional<StopEvent> queued_breakpoint_hit(pid_t tid, Thread& thread);
   void stop_all_threads();
   bool wait_until_stopped(pid_t tid);
   void resume_thread(pid_t tid, Thread& thread, ResumeKind kind, int signal);
