@@ -95,6 +95,9 @@ class GdbSession {
   Reply handle(const protocol::QueryThreadsInfo& command);
   Reply handle(const protocol::QueryMemoryRegion& command);
   Reply handle(const protocol::ReadMemoryBinary& command);
+  Reply handle(const protocol::QueryRegisterInfo& command);
+  Reply handle(const protocol::AllocateMemory& command);
+  Reply handle(const protocol::DeallocateMemory& command);
 
   // The program the client debugs, when it names it (no pid, or any/all, or its own).
   Program* program() const { return programs_.current(); }

@@ -8,6 +8,7 @@
 
 #include "protocol/hex.hpp"
 #include "server/gdb_session.hpp"
+#include "server/target_description.hpp"
 
 namespace gostub::server {
 
@@ -93,6 +94,28 @@ Reply GdbSession::handle(const protocol::QueryMemoryRegion& command) {
   }
   return Reply::packet(
       fmt::format("start:{:x};size:{:x};", gap_start, ~std::uint64_t{0} - gap_start));
+}
+
+Reply GdbSession::handle(const protocol::QueryRegisterInfo& command) {
+  // Past the last register lldb-server answers E45; clients stop asking at any error.
+  if (auto info = x86_64_register_info(command.regno)) return Reply::packet(std::move(*info));
+  return Reply::packet("E45");
+}
+
+Reply GdbSession::handle(const protocol::AllocateMemory& command) {
+  if (program() == nullptr) return Reply::error(ESRCH);
+  auto address = program()->allocate_memory(command.size, command.readable, command.writable,
+                                            command.executable);
+  if (!address) return Reply::error(address.error());
+  return Reply::packet(fmt::format("{:x}", *address));
+}
+
+Reply GdbSession::handle(const protocol::DeallocateMemory& command) {
+  if (program() == nullptr) return Reply::error(ESRCH);
+  if (auto freed = program()->deallocate_memory(command.address); !freed) {
+    return Reply::error(freed.error());
+  }
+  return Reply::ok();
 }
 
 Reply GdbSession::handle(const protocol::ReadMemoryBinary& command) {

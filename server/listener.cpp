@@ -36,6 +36,7 @@ bool stale_socket(const std::string& path) {
 }  // namespace
 
 bool Listener::listen(const ListenAddress& where) {
+  notices_ = where.notices;
   boost::system::error_code error;
   if (!where.unix_path.empty()) {
     if (where.unix_path.size() >= sizeof(sockaddr_un{}.sun_path)) {
@@ -92,7 +93,15 @@ bool Listener::listen(const ListenAddress& where) {
   return true;
 }
 
+std::uint16_t Listener::port() const {
+  if (!tcp_ || !tcp_->is_open()) return 0;
+  boost::system::error_code error;
+  const auto endpoint = tcp_->local_endpoint(error);
+  return error ? 0 : endpoint.port();
+}
+
 void Listener::announce() const {
+  if (!notices_) return;
   if (unix_) {
     fmt::print(stderr, "Listening on unix socket {}\n", unix_path_);
   } else if (tcp_) {
@@ -102,25 +111,29 @@ void Listener::announce() const {
 
 void Listener::accept(std::function<void(int fd)> accepted) {
   if (unix_) {
-    unix_->async_accept([accepted = std::move(accepted)](const boost::system::error_code& error,
+    unix_->async_accept([accepted = std::move(accepted), notices = notices_](
+                            const boost::system::error_code& error,
                                                          local::socket socket) {
       if (error) {
         if (error != asio::error::operation_aborted) accepted(-1);
         return;
       }
-      fmt::print(stderr, "Remote debugging from unix socket\n");
+      if (notices) fmt::print(stderr, "Remote debugging from unix socket\n");
       accepted(::dup(socket.native_handle()));
     });
     return;
   }
   if (!tcp_) return accepted(-1);
   tcp_->async_accept(
-      [accepted = std::move(accepted)](const boost::system::error_code& error, tcp::socket socket) {
+      [accepted = std::move(accepted), notices = notices_](const boost::system::error_code& error,
+                                                           tcp::socket socket) {
         if (error) return accepted(-1);
         boost::system::error_code ignored;
         const auto peer = socket.remote_endpoint(ignored);
-        fmt::print(stderr, "Remote debugging from host {}, port {}\n", peer.address().to_string(),
-                   peer.port());
+        if (notices) {
+          fmt::print(stderr, "Remote debugging from host {}, port {}\n",
+                     peer.address().to_string(), peer.port());
+        }
         socket.set_option(tcp::no_delay(true), ignored);
         accepted(::dup(socket.native_handle()));
       });

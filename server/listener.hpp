@@ -17,6 +17,7 @@ struct ListenAddress {
   std::string host;        // empty: loopback only
   std::uint16_t port = 0;  // 0: any free port
   std::string unix_path;   // non-empty: a unix socket instead of TCP
+  bool notices = true;     // gdbserver's "Listening on …", "Remote debugging from …"
 };
 
 class Listener {
@@ -33,6 +34,7 @@ class Listener {
   // listener failed; not at all when it was closed meanwhile.
   void accept(std::function<void(int fd)> accepted);
   void announce() const;  // "Listening on …" again, for the next client
+  std::uint16_t port() const;  // the TCP port bound, 0 when none
   // Stops listening; a unix socket's file is removed.
   void close();
 
@@ -41,6 +43,7 @@ class Listener {
   std::optional<boost::asio::ip::tcp::acceptor> tcp_;
   std::optional<boost::asio::local::stream_protocol::acceptor> unix_;
   std::string unix_path_;
+  bool notices_ = true;
 };
 
 }  // namespace gostub::server

@@ -12,6 +12,7 @@
 #include <boost/asio/io_context.hpp>
 #include <charconv>
 
+#include "server/lldb_server_cli.hpp"
 #include "server/server.hpp"
 #include "server/stop_signals.hpp"
 #include "server/tools.hpp"
@@ -53,6 +54,8 @@ std::optional<Endpoint> parse_endpoint(std::string_view text) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Started as lldb-server (a symlink by that name): lldb-server's command line instead.
+  if (const auto status = gostub::server::run_as_lldb_server(argc, argv)) return *status;
   CLI::App app{"gostub: a GDB remote debug server for Go programs on Linux"};
   app.footer(
       "Usage:\n"

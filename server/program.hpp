@@ -79,6 +79,10 @@ class Program {
                                                   std::span<char> out) const = 0;
   virtual target::Result<void> write_memory(std::uint64_t address, std::string_view bytes) = 0;
   virtual target::Result<std::vector<target::MemoryRegion>> memory_regions() const = 0;
+  // Memory mapped in the program for the client (lldb's _M/_m; Delve writes code there).
+  virtual target::Result<std::uint64_t> allocate_memory(std::uint64_t size, bool readable,
+                                                        bool writable, bool executable) = 0;
+  virtual target::Result<void> deallocate_memory(std::uint64_t address) = 0;
   virtual target::Result<std::string> auxv() const = 0;
   virtual target::Result<target::ProcessFacts> facts() const = 0;
 

@@ -40,9 +40,15 @@ Server::Server(asio::io_context& io, ServerOptions options,
 }
 
 bool Server::listen() {
-  if (options_.stdio) return true;
-  return listener_.listen(
-      ListenAddress{.host = options_.host, .port = options_.port, .unix_path = options_.unix_path});
+  if (options_.stdio || options_.connected_fd >= 0) return true;
+  return listener_.listen(ListenAddress{.host = options_.host,
+                                        .port = options_.port,
+                                        .unix_path = options_.unix_path,
+                                        .notices = options_.gdbserver_notices});
+}
+
+std::uint16_t Server::port() const {
+  return listener_.port();
 }
 
 int Server::run() {
@@ -52,6 +58,8 @@ int Server::run() {
   if (options_.stdio) {
     fmt::print(stderr, "Remote debugging using stdio\n");
     start_session(::dup(STDIN_FILENO), ::dup(STDOUT_FILENO));
+  } else if (options_.connected_fd >= 0) {
+    start_session(options_.connected_fd, options_.connected_fd);
   } else {
     accept_next();
   }

@@ -34,6 +34,8 @@ struct ServerOptions {
   bool once = false;                     // exit when the first client goes
   bool log_packets = false;              // --debug / --remote-debug
   bool multi = false;                    // --multi: stay for clients that run or attach programs
+  int connected_fd = -1;  // a client already connected (lldb-server's --fd, --reverse-connect)
+  bool gdbserver_notices = true;  // "Listening on port N", "Remote debugging from host …"
   GoSettings settings;
 };
 
@@ -45,6 +47,8 @@ class Server {
   // Binds (TCP, or a unix socket) and prints "Listening on …". Returns false when the address
   // is unusable.
   bool listen();
+  // The TCP port listened on, once listen() succeeded; 0 otherwise.
+  std::uint16_t port() const;
   // Runs until gostub has nothing more to do. Returns the exit status.
   int run();
   // gostub was asked to end (SIGTERM, SIGINT, SIGHUP): as at exit, a launched program is

@@ -113,7 +113,47 @@ std::string build(bool lldb) {
   return xml;
 }
 
+// lldb-server's register sets, by gdb feature.
+std::string_view register_set(std::string_view feature, std::string_view type) {
+  if (feature == "org.gnu.gdb.i386.sse") return "Floating Point Registers";
+  if (type == "i387_ext" || (feature == "org.gnu.gdb.i386.core" && type == "int")) {
+    return "Floating Point Registers";
+  }
+  return "General Purpose Registers";
+}
+
 }  // namespace
+
+std::optional<std::string> x86_64_register_info(std::size_t regno) {
+  const auto registers = target::x86_64_registers();
+  if (regno < registers.size()) {
+    const auto& reg = registers[regno];
+    const bool vector = reg.type == "vec128" || reg.type == "i387_ext";
+    std::string info = fmt::format("name:{};", reg.name);
+    // Named as in gdb's layout (a 32-bit eflags), with lldb-server's name as the alternative.
+    if (reg.name == "eflags") info += "alt-name:rflags;";
+    info += fmt::format("bitsize:{};offset:{};encoding:{};format:{};set:{};", reg.bitsize,
+                        reg.offset, vector ? "vector" : "uint", vector ? "vector-uint8" : "hex",
+                        register_set(reg.feature, reg.type));
+    if (reg.dwarf >= 0) info += fmt::format("ehframe:{};dwarf:{};", reg.dwarf, reg.dwarf);
+    if (const auto role = generic_role(reg.name); !role.empty()) {
+      info += fmt::format("generic:{};", role);
+    } else if (reg.name == "fs_base") {
+      info += "generic:tp;";
+    }
+    return info;
+  }
+  const auto subregisters = target::x86_64_subregisters();
+  if (regno - registers.size() < subregisters.size()) {
+    const auto& sub = subregisters[regno - registers.size()];
+    return fmt::format(
+        "name:{};bitsize:{};offset:{};encoding:uint;format:hex;set:General Purpose "
+        "Registers;container-regs:{:x};invalidate-regs:{:x};",
+        sub.name, sub.bitsize, registers[sub.parent].offset + sub.byte_offset, sub.parent,
+        sub.parent);
+  }
+  return std::nullopt;
+}
 
 const std::string& x86_64_target_xml() {
   static const std::string xml = build(false);

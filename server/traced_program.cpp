@@ -2,6 +2,8 @@
 
 #include <fmt/core.h>
 #include <signal.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -192,6 +194,40 @@ target::Result<std::string> TracedProgram::siginfo(ClientThread thread) {
 target::Result<void> TracedProgram::write_siginfo(ClientThread thread, std::string_view bytes) {
   if (thread.is_goroutine()) return target::fail(ESRCH, "a parked goroutine has no signal");
   return process_->write_siginfo(thread.tid(), bytes);
+}
+
+target::Result<std::uint64_t> TracedProgram::allocate_memory(std::uint64_t size, bool readable,
+                                                             bool writable, bool executable) {
+  const auto threads = process_->threads();
+  if (threads.empty()) return target::fail(ESRCH, "no thread to run mmap on");
+  const std::uint64_t protection =
+      (readable ? PROT_READ : 0) | (writable ? PROT_WRITE : 0) | (executable ? PROT_EXEC : 0);
+  const std::uint64_t arguments[] = {0, size, protection, MAP_PRIVATE | MAP_ANONYMOUS, ~0ULL, 0};
+  auto result = process_->inject_syscall(threads.front(), SYS_mmap, arguments);
+  if (!result) return std::unexpected(result.error());
+  if (*result < 0 && *result > -4096) {
+    return target::fail(static_cast<int>(-*result), "mmap in the program failed");
+  }
+  const auto address = static_cast<std::uint64_t>(*result);
+  allocations_[address] = size;
+  return address;
+}
+
+target::Result<void> TracedProgram::deallocate_memory(std::uint64_t address) {
+  const auto found = allocations_.find(address);
+  if (found == allocations_.end()) {
+    return target::fail(EINVAL, "not memory that _M allocated");
+  }
+  const auto threads = process_->threads();
+  if (threads.empty()) return target::fail(ESRCH, "no thread to run munmap on");
+  const std::uint64_t arguments[] = {address, found->second};
+  auto result = process_->inject_syscall(threads.front(), SYS_munmap, arguments);
+  if (!result) return std::unexpected(result.error());
+  if (*result != 0) {
+    return target::fail(static_cast<int>(-*result), "munmap in the program failed");
+  }
+  allocations_.erase(found);
+  return {};
 }
 
 void TracedProgram::set_signals(const SignalSettings& signals) {

@@ -46,6 +46,9 @@ class TracedProgram final : public Program {
   target::Result<std::vector<target::MemoryRegion>> memory_regions() const override {
     return process_->memory_regions();
   }
+  target::Result<std::uint64_t> allocate_memory(std::uint64_t size, bool readable, bool writable,
+                                                bool executable) override;
+  target::Result<void> deallocate_memory(std::uint64_t address) override;
   target::Result<std::string> auxv() const override { return process_->auxv(); }
   target::Result<target::ProcessFacts> facts() const override { return process_->facts(); }
 
@@ -84,6 +87,7 @@ class TracedProgram final : public Program {
   StackWatches stack_watches_;
   std::optional<target::StopEvent> last_stop_;
   std::map<pid_t, target::StopEvent> other_stops_;
+  std::map<std::uint64_t, std::uint64_t> allocations_;  // _M's mappings: address -> size
   bool resumed_yet_ = false;
   // The last resume continued every thread: redone past false breakpoint conditions.
   bool continued_all_ = false;

@@ -366,6 +366,43 @@ Result parse_memory_region(std::string_view args) {
   return QueryMemoryRegion{*address};
 }
 
+Result parse_register_info(std::string_view args) {
+  const auto regno = parse_hex_number(args);
+  if (!regno) return fail("qRegisterInfo: bad register number");
+  return QueryRegisterInfo{*regno};
+}
+
+Result parse_allocate_memory(std::string_view args) {
+  const auto comma = args.find(',');
+  const auto size = parse_hex_number(args.substr(0, comma));
+  if (!size || *size == 0 || comma == std::string_view::npos) {
+    return fail("_M: expected SIZE,PERMISSIONS");
+  }
+  AllocateMemory allocate{*size};
+  for (const char permission : args.substr(comma + 1)) {
+    switch (permission) {
+      case 'r':
+        allocate.readable = true;
+        break;
+      case 'w':
+        allocate.writable = true;
+        break;
+      case 'x':
+        allocate.executable = true;
+        break;
+      default:
+        return fail("_M: permissions are r, w and x");
+    }
+  }
+  return allocate;
+}
+
+Result parse_deallocate_memory(std::string_view args) {
+  const auto address = parse_hex_number(args);
+  if (!address) return fail("_m: bad address");
+  return DeallocateMemory{*address};
+}
+
 Result parse_read_memory_binary(std::string_view args) {
   const auto range = parse_address_length(args);
   if (!range) return fail("x: expected ADDR,LENGTH");
@@ -500,6 +537,9 @@ constexpr std::array kTable = {
     Entry{{"jThreadsInfo", true}, no_arguments<QueryThreadsInfo>},
     Entry{{"qThreadStopInfo", false}, parse_thread_stop_info},
     Entry{{"qMemoryRegionInfo:", false}, parse_memory_region},
+    Entry{{"qRegisterInfo", false}, parse_register_info},
+    Entry{{"_M", false}, parse_allocate_memory},
+    Entry{{"_m", false}, parse_deallocate_memory},
     Entry{{"jThreadExtendedInfo:", false}, declined<kNoExtendedInfo>},
     Entry{{"qStructuredDataPlugins", true}, declined<kNoPlugins>},
     Entry{{"qVAttachOrWaitSupported", true}, declined<kNoAttachWait>},

@@ -558,6 +558,10 @@ std::optional<StopEvent> Process::on_wait_status(pid_t tid, int status, bool sto
       return stop;
     }
     case PTRACE_EVENT_STOP:
+      if (stopping_all) {
+        if (auto hit = queued_breakpoint_hit(tid, thread)) thread.pending = hit;
+        return std::nullopt;
+      }
       // Stopping all: this is the stop we asked for (or a job-control stop, treated alike).
       // Otherwise it is an interrupt that was requested while the thread was reporting
       // something else, delivered now: the thread was meant to run on.
@@ -589,6 +593,25 @@ std::optional<StopEvent> Process::on_wait_status(pid_t tid, int status, bool sto
   }
 }
 
+// The kernel reports a requested stop before it dequeues signals: a thread that has just run
+// into one of our int3s can stop for PTRACE_INTERRUPT with the SIGTRAP still queued and its pc
+// one past the breakpoint. That is the hit: the pc is rewound now (the client may remove the
+// breakpoint before the SIGTRAP would be seen, and the thread would run on mid-instruction).
+std::optional<StopEvent> Process::queued_breakpoint_hit(pid_t tid, Thread& thread) {
+  const auto status = read_text_file(fmt::format("/proc/{}/task/{}/status", pid_, tid));
+  const auto field = status.find("\nSigPnd:");
+  if (field == std::string::npos) return std::nullopt;
+  const auto pending = std::strtoull(status.c_str() + field + 8, nullptr, 16);
+  if ((pending & (1ULL << (SIGTRAP - 1))) == 0) return std::nullopt;
+  const auto pc = read_pc(tid);
+  if (!pc || !breakpoints_.contains(*pc - 1)) return std::nullopt;
+  if (!write_pc(tid, *pc - 1)) return std::nullopt;
+  thread.drop_queued_trap = true;
+  thread.stepping = false;
+  thread.range_start = thread.range_end = 0;
+  return StopEvent{StopEvent::Kind::kBreakpoint, tid, SIGTRAP, 0};
+}
+
 // Decides what a signal-delivery stop means. A signal to pass is queued on the thread's
 // held_signals (the caller delivers it) and nothing is returned.
 std::optional<StopEvent> Process::on_signal_stop(pid_t tid, Thread& thread, int signal) {
@@ -597,6 +620,10 @@ std::optional<StopEvent> Process::on_signal_stop(pid_t tid, Thread& thread, int 
   if (signal == SIGTRAP) {
     siginfo_t info{};
     ptrace_call(PTRACE_GETSIGINFO, tid, 0, reinterpret_cast<std::uintptr_t>(&info));
+    const bool drop = std::exchange(thread.drop_queued_trap, false);
+    if (drop && (info.si_code == SI_KERNEL || info.si_code == TRAP_BRKPT)) {
+      return std::nullopt;  // the hit queued_breakpoint_hit took already: not delivered
+    }
     // A debug register: TRAP_HWBKPT, or TRAP_TRACE when a single-step also triggered it (the
     // kernel names the step first; DR6 says both).
     if (info.si_code == TRAP_HWBKPT || info.si_code == TRAP_TRACE) {
@@ -772,16 +799,7 @@ std::vector<StopEvent> Process::take_pending_stops() {
   return stops;
 }
 
-Result<StopEvent> Process::step_over_breakpoint(pid_t tid, Thread& thread, std::uint64_t pc) {
-  // Only this thread runs, with the original instruction back in place, so no other thread can
-  // run through the breakpoint unseen. Signals that arrive meanwhile are held and delivered with
-  // the next resume: delivering one now would run its handler and then return onto the
-  // re-inserted breakpoint, reporting the same hit twice.
-  const auto original = breakpoints_.at(pc).original;
-  if (auto restored = poke_bytes(pc, std::string(1, static_cast<char>(original))); !restored) {
-    return std::unexpected(restored.error());
-  }
-  auto reinsert = [&] { (void)poke_bytes(pc, std::string(1, static_cast<char>(kInt3))); };
+std::optional<StopEvent> Process::step_alone(pid_t tid, Thread& thread) {
   (void)debug_registers_.sync(tid);
   thread.stepping = true;
   ptrace_call(PTRACE_SINGLESTEP, tid);
@@ -791,7 +809,7 @@ Result<StopEvent> Process::step_over_breakpoint(pid_t tid, Thread& thread, std::
     if (waited < 0) {
       if (errno == EINTR) continue;
       on_process_gone(StopEvent{StopEvent::Kind::kTerminated, pid_, SIGKILL, 0});
-      return *exit_event_;
+      return exit_event_;
     }
     if (waited != tid) {
       if (auto gone = on_wait_status(waited, status, true)) {
@@ -806,7 +824,6 @@ Result<StopEvent> Process::step_over_breakpoint(pid_t tid, Thread& thread, std::
         return *gone;
       }
       // This thread exited during its step (e.g. it was a syscall exit); the others go on.
-      reinsert();
       return StopEvent{StopEvent::Kind::kStepDone, tid, SIGTRAP, 0};
     }
     const int event = status >> 16;
@@ -826,6 +843,11 @@ Result<StopEvent> Process::step_over_breakpoint(pid_t tid, Thread& thread, std::
     siginfo_t info{};
     ptrace_call(PTRACE_GETSIGINFO, tid, 0, reinterpret_cast<std::uintptr_t>(&info));
     if (signal == SIGTRAP && (info.si_code == TRAP_TRACE || info.si_code == TRAP_HWBKPT)) break;
+    if (signal == SIGTRAP && (info.si_code == SI_KERNEL || info.si_code == TRAP_BRKPT) &&
+        std::exchange(thread.drop_queued_trap, false)) {
+      ptrace_call(PTRACE_SINGLESTEP, tid);  // a hit already taken (queued_breakpoint_hit)
+      continue;
+    }
     if (signal != SIGTRAP || info.si_code == SI_USER || info.si_code == SI_TKILL) {
       thread.held_signals.push_back(signal);
       ptrace_call(PTRACE_SINGLESTEP, tid);
@@ -835,6 +857,23 @@ Result<StopEvent> Process::step_over_breakpoint(pid_t tid, Thread& thread, std::
   }
   thread.running = false;
   thread.stepping = false;
+  return std::nullopt;
+}
+
+Result<StopEvent> Process::step_over_breakpoint(pid_t tid, Thread& thread, std::uint64_t pc) {
+  // Only this thread runs, with the original instruction back in place, so no other thread can
+  // run through the breakpoint unseen. Signals that arrive meanwhile are held and delivered with
+  // the next resume: delivering one now would run its handler and then return onto the
+  // re-inserted breakpoint, reporting the same hit twice.
+  const auto original = breakpoints_.at(pc).original;
+  if (auto restored = poke_bytes(pc, std::string(1, static_cast<char>(original))); !restored) {
+    return std::unexpected(restored.error());
+  }
+  auto reinsert = [&] { (void)poke_bytes(pc, std::string(1, static_cast<char>(kInt3))); };
+  if (auto ended = step_alone(tid, thread)) {
+    if (ended->kind == StopEvent::Kind::kStepDone) reinsert();  // this thread exited
+    return *ended;
+  }
   reinsert();
   // The stepped instruction may have written a watched address: that is the stop to report.
   const auto hit = debug_registers_.take_hit(tid);
@@ -851,6 +890,68 @@ Result<StopEvent> Process::step_over_breakpoint(pid_t tid, Thread& thread, std::
   }
   if (hit) return StopEvent{StopEvent::Kind::kSignal, tid, SIGTRAP, 0, hit};
   return StopEvent{StopEvent::Kind::kStepDone, tid, SIGTRAP, 0};
+}
+
+Result<std::int64_t> Process::inject_syscall(pid_t tid, long number,
+                                             std::span<const std::uint64_t> arguments) {
+  if (!alive_) return fail(ESRCH, "the process is not running");
+  const auto found = threads_.find(tid);
+  if (found == threads_.end()) return fail(ESRCH, fmt::format("no thread {}", tid));
+  if (found->second.running) return fail(EBUSY, "the thread is running");
+  if (arguments.size() > 6) return fail(EINVAL, "a system call takes at most six arguments");
+  user_regs_struct saved{};
+  if (ptrace_call(PTRACE_GETREGS, tid, 0, reinterpret_cast<std::uintptr_t>(&saved)) != 0) {
+    return std::unexpected(last_system_error("PTRACE_GETREGS"));
+  }
+  // The word under the pc as it is in memory (a breakpoint's int3 included), put back as is.
+  errno = 0;
+  const long code = ptrace_call(PTRACE_PEEKDATA, tid, saved.rip);
+  if (errno != 0) return std::unexpected(last_system_error("PTRACE_PEEKDATA"));
+  constexpr unsigned long kSyscall = 0x050f;  // 0f 05
+  const unsigned long patched = (static_cast<unsigned long>(code) & ~0xffffUL) | kSyscall;
+  if (ptrace_call(PTRACE_POKEDATA, tid, saved.rip, patched) != 0) {
+    return std::unexpected(last_system_error("PTRACE_POKEDATA"));
+  }
+  user_regs_struct call = saved;
+  call.rax = static_cast<unsigned long long>(number);
+  // orig_rax -1: not inside a system call, so the kernel restarts no interrupted one here.
+  call.orig_rax = ~0ULL;
+  unsigned long long* const slots[] = {&call.rdi, &call.rsi, &call.rdx,
+                                       &call.r10, &call.r8,  &call.r9};
+  for (std::size_t i = 0; i < arguments.size(); ++i) *slots[i] = arguments[i];
+  auto restore = [&] {
+    (void)ptrace_call(PTRACE_POKEDATA, tid, saved.rip, static_cast<std::uintptr_t>(code));
+    (void)ptrace_call(PTRACE_SETREGS, tid, 0, reinterpret_cast<std::uintptr_t>(&saved));
+  };
+  if (ptrace_call(PTRACE_SETREGS, tid, 0, reinterpret_cast<std::uintptr_t>(&call)) != 0) {
+    auto error = last_system_error("PTRACE_SETREGS");
+    restore();
+    return std::unexpected(error);
+  }
+  // A thread stopped inside a system call (the exec stop, an interrupted futex) first finishes
+  // leaving that one, which may store its result in rax: its first step can end before the
+  // syscall instruction has run. Then the registers are set again and it steps again.
+  user_regs_struct after{};
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    if (step_alone(tid, threads_.at(tid))) {
+      if (alive_) restore();
+      return fail(ESRCH, "the thread ended during the system call");
+    }
+    if (ptrace_call(PTRACE_GETREGS, tid, 0, reinterpret_cast<std::uintptr_t>(&after)) != 0) {
+      auto error = last_system_error("PTRACE_GETREGS");
+      restore();
+      return std::unexpected(error);
+    }
+    if (after.rip != saved.rip) break;
+    if (ptrace_call(PTRACE_SETREGS, tid, 0, reinterpret_cast<std::uintptr_t>(&call)) != 0) {
+      auto error = last_system_error("PTRACE_SETREGS");
+      restore();
+      return std::unexpected(error);
+    }
+  }
+  restore();
+  if (after.rip != saved.rip + 2) return fail(EIO, "the injected system call did not complete");
+  return static_cast<std::int64_t>(after.rax);
 }
 
 Result<std::optional<StopEvent>> Process::resume(std::span<const ThreadAction> actions) {

@@ -259,6 +259,27 @@ TEST_CASE("lldb's packets") {
   CHECK(malformed("x4a03c0"));
   parse_as<Declined>("qVAttachOrWaitSupported");
   parse_as<Declined>("QTinit");
+  CHECK(parse_as<QueryRegisterInfo>("qRegisterInfo0").regno == 0);
+  CHECK(parse_as<QueryRegisterInfo>("qRegisterInfo3a").regno == 0x3a);
+  CHECK(malformed("qRegisterInfo"));
+  CHECK(malformed("qRegisterInfox"));
+}
+
+TEST_CASE("lldb's memory allocation in the program: _M and _m") {
+  const auto allocate = parse_as<AllocateMemory>("_M100,rwx");  // Delve's, for its code
+  CHECK(allocate.size == 0x100);
+  CHECK(allocate.readable);
+  CHECK(allocate.writable);
+  CHECK(allocate.executable);
+  const auto read_only = parse_as<AllocateMemory>("_M2000,r");
+  CHECK(read_only.readable);
+  CHECK_FALSE(read_only.writable);
+  CHECK_FALSE(read_only.executable);
+  CHECK(malformed("_M100"));
+  CHECK(malformed("_M0,rw"));
+  CHECK(malformed("_M100,rwz"));
+  CHECK(parse_as<DeallocateMemory>("_m7ffff7ff6000").address == 0x7ffff7ff6000);
+  CHECK(malformed("_m"));
 }
 
 TEST_CASE("launching and attaching from the client") {

@@ -2,6 +2,7 @@
 // program model. The end-to-end tests with real gdb and lldb remain the authority on what
 // the clients accept; these pin the dialects, the error mapping and every kind of reply.
 #include <doctest/doctest.h>
+#include <fmt/format.h>
 #include <signal.h>
 
 #include <algorithm>
@@ -91,6 +92,16 @@ class FakeProgram final : public server::Program {
   target::Result<std::vector<target::MemoryRegion>> memory_regions() const override {
     return std::vector<target::MemoryRegion>{{0x1000, 0x1100, true, false, false, "[heap]"}};
   }
+  target::Result<std::uint64_t> allocate_memory(std::uint64_t size, bool readable, bool writable,
+                                                bool executable) override {
+    if (!readable || !writable || !executable) return target::fail(EINVAL, "rwx only");
+    allocated_[0x7000'0000 + allocated_.size() * 0x1000] = size;
+    return 0x7000'0000 + (allocated_.size() - 1) * 0x1000;
+  }
+  target::Result<void> deallocate_memory(std::uint64_t address) override {
+    if (allocated_.erase(address) == 0) return target::fail(EINVAL, "not allocated");
+    return {};
+  }
   target::Result<std::string> auxv() const override { return std::string(32, '\1'); }
   target::Result<target::ProcessFacts> facts() const override {
     return target::ProcessFacts{1, 0, 0, 0, 0, "/srv"};
@@ -168,6 +179,7 @@ class FakeProgram final : public server::Program {
   std::vector<HardwarePoint> hardware_;
   // SIGSEGV (11), SEGV_MAPERR (1), si_addr 0 at offset 16.
   std::string siginfo_ = std::string("\x0b\0\0\0\0\0\0\0\x01\0\0\0", 12) + std::string(116, '\0');
+  std::map<std::uint64_t, std::uint64_t> allocated_;  // _M: address -> size
   server::SignalSettings signals_;
   int register_writes_ = 0;
   std::string executable_ = "/srv/fake";
@@ -536,4 +548,48 @@ TEST_CASE("$_siginfo: qXfer:siginfo read and write, and lldb's crash description
                    protocol::to_hex("signal SIGSEGV: address not mapped to object (fault "
                                     "address: 0x0)") +
                    ";") != std::string::npos);
+TEST_CASE("lldb: qRegisterInfo describes the g packet's registers, then sub-registers") {
+  Transcript t;
+  t.become_lldb();
+  // Delve reads registers with g and slices them at these offsets.
+  CHECK(t.ask("qRegisterInfo0") ==
+        "name:rax;bitsize:64;offset:0;encoding:uint;format:hex;set:General Purpose Registers;"
+        "ehframe:0;dwarf:0;");
+  CHECK(t.ask("qRegisterInfo2") ==
+        "name:rcx;bitsize:64;offset:16;encoding:uint;format:hex;set:General Purpose Registers;"
+        "ehframe:2;dwarf:2;generic:arg4;");
+  CHECK(t.ask("qRegisterInfo10") ==
+        "name:rip;bitsize:64;offset:128;encoding:uint;format:hex;set:General Purpose Registers;"
+        "ehframe:16;dwarf:16;generic:pc;");
+  CHECK(t.ask("qRegisterInfo11") ==
+        "name:eflags;alt-name:rflags;bitsize:32;offset:136;encoding:uint;format:hex;"
+        "set:General Purpose Registers;ehframe:49;dwarf:49;generic:flags;");
+  const auto st0 = t.ask("qRegisterInfo18");
+  CHECK(st0.starts_with("name:st0;bitsize:80;"));
+  CHECK(st0.find("encoding:vector;format:vector-uint8;set:Floating Point Registers;") !=
+        std::string::npos);
+  const auto fs_base = t.ask("qRegisterInfo3a");
+  CHECK(fs_base.starts_with("name:fs_base;bitsize:64;"));
+  CHECK(fs_base.ends_with("ehframe:58;dwarf:58;generic:tp;"));
+  // The first sub-register: eax inside rax, which a client must not read on its own.
+  CHECK(t.ask("qRegisterInfo3c") ==
+        "name:eax;bitsize:32;offset:0;encoding:uint;format:hex;set:General Purpose Registers;"
+        "container-regs:0;invalidate-regs:0;");
+  std::size_t count = 0;
+  while (t.ask(fmt::format("qRegisterInfo{:x}", count)).starts_with("name:")) ++count;
+  CHECK(count == target::x86_64_registers().size() + target::x86_64_subregisters().size());
+  CHECK(t.ask(fmt::format("qRegisterInfo{:x}", count)) == "E45");
+  CHECK(t.ask("qRegisterInfozz") == "E16");  // malformed: EINVAL
+}
+
+TEST_CASE("lldb: _M allocates memory in the program and _m frees it") {
+  Transcript t;
+  t.become_lldb();
+  CHECK(t.ask("_M100,rwx") == "70000000");
+  CHECK(t.program->allocated_.at(0x7000'0000) == 0x100);
+  CHECK(t.ask("_M100,rx").starts_with("E"));   // the fake allocates rwx only
+  CHECK(t.ask("_M100,rwq").starts_with("E"));  // malformed permissions
+  CHECK(t.ask("_m70000000") == "OK");
+  CHECK(t.program->allocated_.empty());
+  CHECK(t.ask("_m70000000").starts_with("E"));
 }

@@ -174,6 +174,18 @@ struct ReadMemoryBinary {  // x ADDR,LENGTH
   std::uint64_t address;
   std::uint64_t length;
 };
+struct QueryRegisterInfo {  // qRegisterInfoN (hex): one register's description
+  std::uint64_t regno;
+};
+struct AllocateMemory {  // _MSIZE,PERMISSIONS (e.g. "_M100,rwx"): memory in the program
+  std::uint64_t size;
+  bool readable = false;
+  bool writable = false;
+  bool executable = false;
+};
+struct DeallocateMemory {  // _mADDR
+  std::uint64_t address;
+};
 
 // Launching and attaching from the client (gdb's extended-remote run/attach, lldb's launch).
 struct Run {  // vRun;PROGRAM;ARG…  (hex); lldb: A LEN,N,ARG,… (hex), then qLaunchSuccess
@@ -215,7 +227,7 @@ using Command = std::variant<
     ProgramSignals, EnableExtendedMode, HostSetFs, HostOpen, HostPread, HostClose, HostFstat,
     HostReadlink, EnableThreadSuffix, EnableThreadsInStopReply, QueryHostInfo, QueryProcessInfo,
     QueryWorkingDirectory, QueryThreadStopInfo, QueryThreadsInfo, QueryMemoryRegion,
-    ReadMemoryBinary, Run, QueryLaunchSuccess, Attach, SetLaunchSetting, Declined, Unknown>;
+    ReadMemoryBinary, QueryRegisterInfo, AllocateMemory, DeallocateMemory, Run, QueryLaunchSuccess, Attach, SetLaunchSetting, Declined, Unknown>;
 
 struct ParseError {
   std::string message;

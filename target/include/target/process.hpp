@@ -173,6 +173,12 @@ class Process {
   static constexpr std::size_t kSiginfoSize = 128;
   Result<std::string> read_siginfo(pid_t tid) const;
   Result<void> write_siginfo(pid_t tid, std::string_view bytes);
+  // Runs one system call in the stopped program, on `tid`'s behalf, and returns its raw result
+  // (a negative errno on failure): the thread's registers and the code under its pc are saved,
+  // a `syscall` instruction is put at the pc and single-stepped alone, and everything is put
+  // back. How memory is allocated in the program (lldb's _M, for Delve). x86-64 numbering.
+  Result<std::int64_t> inject_syscall(pid_t tid, long number,
+                                      std::span<const std::uint64_t> arguments);
 
   // Kills the program and reaps it. Returns the final stop (kTerminated).
   StopEvent kill();
@@ -192,6 +198,9 @@ class Process {
     // address has not hit it yet, and must, or the hit would be lost.
     std::optional<std::uint64_t> reported_breakpoint;
     std::uint64_t range_start = 0, range_end = 0;  // range stepping: see ThreadAction
+    // A breakpoint hit taken from a still-queued SIGTRAP at an interrupt stop: that SIGTRAP,
+    // delivered at the next resume, is the same hit and is dropped.
+    bool drop_queued_trap = false;
   };
 
   Process() = default;
@@ -202,10 +211,14 @@ class Process {
   // Classifies one wait status. Returns a stop to report; may resume the thread instead.
   std::optional<StopEvent> on_wait_status(pid_t tid, int status, bool stopping_all);
   std::optional<StopEvent> on_signal_stop(pid_t tid, Thread& thread, int signal);
+  std::optional<StopEvent> queued_breakpoint_hit(pid_t tid, Thread& thread);
   void stop_all_threads();
   bool wait_until_stopped(pid_t tid);
   void resume_thread(pid_t tid, Thread& thread, ResumeKind kind, int signal);
   Result<StopEvent> step_over_breakpoint(pid_t tid, Thread& thread, std::uint64_t pc);
+  // Single-steps `tid` alone until the step completes; signals meanwhile are held. A stop
+  // that ends the step otherwise (the process gone, the thread exited) is returned.
+  std::optional<StopEvent> step_alone(pid_t tid, Thread& thread);
   std::optional<StopEvent> take_pending_stop(std::span<const ThreadAction> actions);
   void on_process_gone(const StopEvent& event);
   // Every stop handed to the caller goes through here.
