@@ -256,6 +256,8 @@ int serve(const LldbServerCommand& command) {
                 ServerOptions{.stdio = false,
                               .host = address.host,
                               .port = address.port,
+                              .unix_path = {},
+                              .idle_timeout = std::chrono::seconds{0},
                               .once = true,
                               .log_packets = command.log_packets,
                               .multi = !*process,

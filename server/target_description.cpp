@@ -143,15 +143,7 @@ std::optional<std::string> x86_64_register_info(std::size_t regno) {
     }
     return info;
   }
-  const auto subregisters = target::x86_64_subregisters();
-  if (regno - registers.size() < subregisters.size()) {
-    const auto& sub = subregisters[regno - registers.size()];
-    return fmt::format(
-        "name:{};bitsize:{};offset:{};encoding:uint;format:hex;set:General Purpose "
-        "Registers;container-regs:{:x};invalidate-regs:{:x};",
-        sub.name, sub.bitsize, registers[sub.parent].offset + sub.byte_offset, sub.parent,
-        sub.parent);
-  }
+  // No sub-registers (eax…al): as in target.xml, the client's x86 ABI derives them.
   return std::nullopt;
 }
 
