@@ -16,7 +16,7 @@ import unittest
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import GOSTUB, REPO, fixture, run_gdb  # noqa: E402
+from harness import GOSTUB, REPO, TOOLCHAINS, fixture, run_gdb  # noqa: E402
 
 BUILD_DIR = Path(os.environ.get("GOSTUB_BUILD_DIR", REPO / "build" / "default"))
 CMAKE = os.environ.get("CMAKE_COMMAND", "cmake")
@@ -62,6 +62,12 @@ class Package(unittest.TestCase):
         self.assertEqual(self.field("Package"), "gostub")
         self.assertEqual(self.field("Version"), self.version)
         self.assertEqual(self.field("Architecture"), "amd64")
+
+    def test_version_lists_the_runtime_layouts_the_tests_check(self):
+        lines = run([self.gostub, "--version"]).stdout.splitlines()
+        self.assertEqual(lines[0], f"gostub {self.version}")
+        for go in TOOLCHAINS:  # test_goroutines checks each layout against that Go's DWARF
+            self.assertRegex(lines[1], rf" go{re.escape(go)}(?!\d)")
 
     def test_contents_are_gostub_and_its_documentation_only(self):
         listing = run(["dpkg-deb", "-c", self.deb]).stdout.splitlines()
