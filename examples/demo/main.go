@@ -42,13 +42,15 @@ func main() {
 	for w := 0; w < 3; w++ {
 		wg.Add(1)
 		go func() {
-			defer wg.Done()
 			for order := range orders {
 				cents := checkout(order)
 				mu.Lock()
 				revenue += cents
 				mu.Unlock()
 			}
+			// Not deferred: a worker that panics must not let main finish (and exit 0)
+			// while the runtime is still on its way to printing the panic.
+			wg.Done()
 		}()
 	}
 	for id := 1; id <= 5; id++ {
