@@ -56,7 +56,7 @@ int main(int argc, char** argv) {
       "  gostub [OPTIONS] - PROG [ARGS...]        (RSP over stdin/stdout)\n"
       "  gostub [OPTIONS] - --attach PID          (RSP over stdin/stdout, e.g. kubectl exec -i)\n"
       "  gostub info PROG | symbolize [--inline] PROG ADDR... | lines PROG FUNC\n"
-      "         | functions PROG | layout PROG      (read a Go binary, no process)\n"
+      "         | functions PROG | layout PROG | symbols PROG -o OUT   (read a Go binary)\n"
       "\n"
       ":PORT listens on 127.0.0.1 only; name a host (0.0.0.0, ::) to listen elsewhere.\n"
       "Then: gdb PROG -ex 'target remote HOST:PORT'; 'monitor help' lists gostub's commands.\n"
