@@ -51,6 +51,7 @@ packages=(
   libboost-dev libcapstone-dev doctest-dev libfmt-dev libcli11-dev libdw-dev libdwarf-dev
   libre2-dev clang-19 libclang-rt-19-dev
   gdb gdbserver lldb-19 golang-go python3
+  file lintian man-db  # the Debian package: CPack finds executables with file; its test
 )
 optional=(golang-1.21-go golang-1.22-go golang-1.23-go delve)
 

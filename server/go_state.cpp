@@ -3,6 +3,7 @@
 #include <elf.h>
 #include <fmt/format.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -18,9 +19,29 @@ GoState::GoState(target::Process& process, const GoSettings& settings)
       memory_(process),
       catches_(process, *this, settings) {}
 
+namespace {
+
+// The program's file as gostub can open it: its path, or /proc/PID/exe when that path names
+// another file or none, as when gostub runs in another mount namespace than the program (a
+// Kubernetes debug container shares the pod's PID namespace, not its files).
+std::string program_file(const target::Process& process) {
+  if (!process.alive()) return process.executable();
+  const auto exe = fmt::format("/proc/{}/exe", process.pid());
+  struct stat named {
+  }, running{};
+  if (::stat(exe.c_str(), &running) != 0) return process.executable();
+  if (::stat(process.executable().c_str(), &named) == 0 && named.st_dev == running.st_dev &&
+      named.st_ino == running.st_ino) {
+    return process.executable();
+  }
+  return exe;
+}
+
+}  // namespace
+
 const symbols::GoBinary* GoState::binary(std::string& why_not) {
   if (!binary_ && binary_error_.empty()) {
-    if (auto binary = symbols::GoBinary::open(process_.executable())) {
+    if (auto binary = symbols::GoBinary::open(program_file(process_))) {
       binary_ = std::move(*binary);
     } else {
       binary_error_ = binary.error().message;

@@ -16,12 +16,13 @@
 #include "server/server.hpp"
 #include "server/stop_signals.hpp"
 #include "server/tools.hpp"
+#include "symbols/runtime_layout.hpp"
 #include "target/process.hpp"
 #include "target/terminal.hpp"
 
 namespace {
 
-constexpr const char* kVersion = "0.1.0";
+constexpr const char* kVersion = GOSTUB_VERSION;  // CMake's project version
 
 struct Endpoint {
   bool stdio = false;
@@ -64,10 +65,13 @@ int main(int argc, char** argv) {
       "  gostub --multi [OPTIONS] [HOST]:PORT [PROG [ARGS...]]  (the client runs or attaches)\n"
       "  gostub [OPTIONS] - PROG [ARGS...]        (RSP over stdin/stdout)\n"
       "  gostub [OPTIONS] unix:/PATH PROG [ARGS...]  (a unix socket, mode 0600)\n"
-      "  gostub info PROG | symbolize PROG ADDR... | lines PROG FUNC | functions PROG\n"
+      "  gostub [OPTIONS] - --attach PID          (RSP over stdin/stdout, e.g. kubectl exec -i)\n"
+      "  gostub info PROG | symbolize [--inline] PROG ADDR... | lines PROG FUNC\n"
+      "         | functions PROG | layout PROG | symbols PROG -o OUT   (read a Go binary)\n"
       "\n"
       ":PORT listens on 127.0.0.1 only; name a host (0.0.0.0, ::) to listen elsewhere.\n"
-      "Then: gdb PROG -ex 'target remote HOST:PORT'");
+      "Then: gdb PROG -ex 'target remote HOST:PORT'; 'monitor help' lists gostub's commands.\n"
+      "More in gostub(1): man gostub");
   bool once = false, attach = false, debug = false, version = false, goroutine_threads = false,
        multi = false;
   app.add_flag("--once", once, "Exit when the first client disconnects");
@@ -95,7 +99,10 @@ int main(int argc, char** argv) {
     return app.exit(error);
   }
   if (version) {
-    fmt::print("gostub {}\n", kVersion);
+    fmt::print("gostub {}\nGo runtime layouts known (goroutines, wait reasons; linux/amd64):",
+               kVersion);
+    for (const int minor : gostub::symbols::known_go_minors()) fmt::print(" go1.{}", minor);
+    fmt::print("\n");
     return 0;
   }
   auto rest = app.remaining();

@@ -39,7 +39,7 @@ std::string symbolize(const GoBinary& binary, std::uint64_t address) {
 int usage() {
   fmt::print(stderr,
              "usage: gostub info PROG | symbolize [--inline] PROG ADDR... | lines PROG FUNC |"
-             " functions PROG | symbols PROG -o OUTPUT\n");
+             " functions PROG | layout PROG | symbols PROG -o OUTPUT\n");
   return 2;
 }
 

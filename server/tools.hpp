@@ -3,6 +3,7 @@
 //   gostub symbolize PROG ADDR…   function and file:line of each address
 //   gostub lines PROG FUNC        where each source line of FUNC starts
 //   gostub functions PROG         every function: entry, end, name
+//   gostub layout PROG            the runtime offsets and wait reasons gostub uses for it
 #pragma once
 
 #include <optional>

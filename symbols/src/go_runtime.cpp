@@ -84,6 +84,11 @@ std::optional<GoRuntime::Goroutine> GoRuntime::thread_goroutine(const MemoryRead
   return Goroutine{*id, std::string(binary_.lines().name(*function))};
 }
 
+std::span<const int> known_go_minors() {
+  static constexpr int kMinors[] = {19, 20, 21, 22, 23};
+  return kMinors;
+}
+
 RuntimeLayout RuntimeLayout::for_go_minor(std::optional<int> minor) {
   RuntimeLayout layout;
   const int m = minor.value_or(23);

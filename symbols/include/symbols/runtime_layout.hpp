@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 
 namespace gostub::symbols {
 
@@ -19,5 +20,9 @@ struct RuntimeLayout {
   static RuntimeLayout for_go_minor(std::optional<int> minor);
   std::uint64_t g_prefix() const { return g_labels + 8; }  // every field above lies before it
 };
+
+// The Go releases (minor versions of Go 1) whose layouts for_go_minor knows, oldest first:
+// what `gostub --version` lists. Other releases get the nearest known layout.
+std::span<const int> known_go_minors();
 
 }  // namespace gostub::symbols
