@@ -6,7 +6,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstring>
+#include <future>
 
 #include "symbols/symbol_image.hpp"
 #include "target/registers.hpp"
@@ -157,34 +159,55 @@ void GoState::set_allgs_from_client(std::uint64_t runtime_address) {
 }
 
 GoState::SymbolImage::~SymbolImage() {
+  if (made.valid()) made.wait();  // the worker writes through fd
   if (fd >= 0) ::close(fd);
 }
 
-std::optional<std::string> GoState::symbol_image() {
-  const auto path = [&] { return fmt::format("/proc/self/fd/{}", symbol_image_.fd); };
-  if (symbol_image_.tried) {
-    return symbol_image_.fd >= 0 ? std::optional(path()) : std::nullopt;
-  }
+void GoState::prepare_symbol_image() {
+  if (symbol_image_.tried) return;
   symbol_image_.tried = true;
   std::string why_not;
   const auto* go_binary = binary(why_not);
   if (go_binary == nullptr || go_binary->image().has_symbol_table() ||
       go_binary->image().has_dwarf()) {
-    return std::nullopt;
+    return;
   }
   symbol_image_.fd = ::memfd_create("gostub-symbols", MFD_CLOEXEC);
+  if (symbol_image_.fd < 0) return;
+  // Made on a thread of its own, from its own reading of the file (no ptrace, nothing shared
+  // with the event loop), so that no packet waits for it: a large binary takes seconds.
+  symbol_image_.made = std::async(
+      std::launch::async,
+      [file = program_file(process_), path = fmt::format("/proc/self/fd/{}", symbol_image_.fd)] {
+        auto copy = symbols::GoBinary::open(file);
+        if (!copy) return copy.error().message;
+        const auto written = symbols::write_symbol_image(*copy, path);
+        return written ? std::string() : written.error().message;
+      });
+}
+
+std::optional<std::string> GoState::symbol_image() {
+  prepare_symbol_image();
   if (symbol_image_.fd < 0) return std::nullopt;
-  const auto written = symbols::write_symbol_image(*go_binary, path());
-  if (!written) {
-    fmt::print(stderr, "gostub: cannot rebuild symbols for {}: {}\n", process_.executable(),
-               written.error().message);
-    ::close(symbol_image_.fd);
-    symbol_image_.fd = -1;
-    return std::nullopt;
+  if (symbol_image_.made.valid()) {
+    // The client waits for this answer at most its timeout (gdb: 2 s): wait a little for the
+    // copy, else serve the file as it is.
+    if (symbol_image_.made.wait_for(std::chrono::milliseconds(1500)) != std::future_status::ready) {
+      fmt::print(stderr, "gostub: symbols for {} are not ready yet; serving it as it is\n",
+                 process_.executable());
+      return std::nullopt;
+    }
+    if (const auto error = symbol_image_.made.get(); !error.empty()) {
+      fmt::print(stderr, "gostub: cannot rebuild symbols for {}: {}\n", process_.executable(),
+                 error);
+      ::close(symbol_image_.fd);
+      symbol_image_.fd = -1;
+      return std::nullopt;
+    }
+    fmt::print(stderr, "gostub: {} is stripped; serving it with symbols from its pclntab\n",
+               process_.executable());
   }
-  fmt::print(stderr, "gostub: {} is stripped; serving it with {} functions from its pclntab\n",
-             process_.executable(), written->functions);
-  return path();
+  return fmt::format("/proc/self/fd/{}", symbol_image_.fd);
 }
 
 bool GoState::ask_client_for_allgs() {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <future>
 #include <map>
 #include <optional>
 #include <string>
@@ -90,12 +91,16 @@ class GoState {
   // (`gostub symbols`), made on first use in memory; its path, or nullopt when the binary has
   // symbols of its own or the copy cannot be made.
   std::optional<std::string> symbol_image();
+  // Starts making that copy in the background (when the program is made, so that it is ready
+  // by the time a client reads the program).
+  void prepare_symbol_image();
 
  private:
   // The in-memory file behind symbol_image().
   struct SymbolImage {
     int fd = -1;
     bool tried = false;
+    std::future<std::string> made;  // the worker's error, empty on success
     SymbolImage() = default;
     SymbolImage(const SymbolImage&) = delete;
     SymbolImage& operator=(const SymbolImage&) = delete;

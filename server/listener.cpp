@@ -112,8 +112,7 @@ void Listener::announce() const {
 void Listener::accept(std::function<void(int fd)> accepted) {
   if (unix_) {
     unix_->async_accept([accepted = std::move(accepted), notices = notices_](
-                            const boost::system::error_code& error,
-                                                         local::socket socket) {
+                            const boost::system::error_code& error, local::socket socket) {
       if (error) {
         if (error != asio::error::operation_aborted) accepted(-1);
         return;
@@ -124,19 +123,18 @@ void Listener::accept(std::function<void(int fd)> accepted) {
     return;
   }
   if (!tcp_) return accepted(-1);
-  tcp_->async_accept(
-      [accepted = std::move(accepted), notices = notices_](const boost::system::error_code& error,
-                                                           tcp::socket socket) {
-        if (error) return accepted(-1);
-        boost::system::error_code ignored;
-        const auto peer = socket.remote_endpoint(ignored);
-        if (notices) {
-          fmt::print(stderr, "Remote debugging from host {}, port {}\n",
-                     peer.address().to_string(), peer.port());
-        }
-        socket.set_option(tcp::no_delay(true), ignored);
-        accepted(::dup(socket.native_handle()));
-      });
+  tcp_->async_accept([accepted = std::move(accepted), notices = notices_](
+                         const boost::system::error_code& error, tcp::socket socket) {
+    if (error) return accepted(-1);
+    boost::system::error_code ignored;
+    const auto peer = socket.remote_endpoint(ignored);
+    if (notices) {
+      fmt::print(stderr, "Remote debugging from host {}, port {}\n", peer.address().to_string(),
+                 peer.port());
+    }
+    socket.set_option(tcp::no_delay(true), ignored);
+    accepted(::dup(socket.native_handle()));
+  });
 }
 
 void Listener::close() {

@@ -33,7 +33,7 @@ class Listener {
   // Calls `accepted` with the client's descriptor (owned by the callee), or with -1 when the
   // listener failed; not at all when it was closed meanwhile.
   void accept(std::function<void(int fd)> accepted);
-  void announce() const;  // "Listening on …" again, for the next client
+  void announce() const;       // "Listening on …" again, for the next client
   std::uint16_t port() const;  // the TCP port bound, 0 when none
   // Stops listening; a unix socket's file is removed.
   void close();

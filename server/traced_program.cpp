@@ -53,6 +53,7 @@ TracedProgram::TracedProgram(std::unique_ptr<target::Process> process, const GoS
   }
   set_signals({});
   go_.catches().apply();
+  go_.prepare_symbol_image();
 }
 
 void TracedProgram::collect_other_stops() {

@@ -227,7 +227,8 @@ using Command = std::variant<
     ProgramSignals, EnableExtendedMode, HostSetFs, HostOpen, HostPread, HostClose, HostFstat,
     HostReadlink, EnableThreadSuffix, EnableThreadsInStopReply, QueryHostInfo, QueryProcessInfo,
     QueryWorkingDirectory, QueryThreadStopInfo, QueryThreadsInfo, QueryMemoryRegion,
-    ReadMemoryBinary, QueryRegisterInfo, AllocateMemory, DeallocateMemory, Run, QueryLaunchSuccess, Attach, SetLaunchSetting, Declined, Unknown>;
+    ReadMemoryBinary, QueryRegisterInfo, AllocateMemory, DeallocateMemory, Run, QueryLaunchSuccess,
+    Attach, SetLaunchSetting, Declined, Unknown>;
 
 struct ParseError {
   std::string message;
