@@ -15,6 +15,7 @@ import unittest
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import harness  # noqa: E402
 from harness import (GOSTUB, TOOLCHAINS, DebugServer, RspClient, fixture,  # noqa: E402
                      run_client, run_gdb)
 
@@ -109,7 +110,7 @@ class Regex(unittest.TestCase):
                                            capture_output=True, text=True).stdout.splitlines())
             lines = monitor(client, "eval re:.")[1].splitlines()
             self.assertEqual(len(lines), min(functions, 10_000) + (functions > 10_000))
-            self.assertEqual(len(client.request("g")), 560 * 2)
+            self.assertEqual(len(client.request("g")), harness.register_file_bytes() * 2)
 
 
 class HostFiles(unittest.TestCase):
@@ -125,7 +126,7 @@ class HostFiles(unittest.TestCase):
             replies = [client.request("vFile:open:%s,0,0" % b"/proc/self/stat".hex())
                        for _ in range(100)]
             self.assertEqual(replies[-1], "F-1,%x" % 24)  # EMFILE
-            self.assertEqual(len(client.request("g")), 560 * 2)
+            self.assertEqual(len(client.request("g")), harness.register_file_bytes() * 2)
 
 
 class ClientLaunch(unittest.TestCase):
@@ -180,7 +181,7 @@ class Backpressure(unittest.TestCase):
             client.sock.sendall(wanted[sent:])
             for _ in range(1500):
                 self.assertEqual(len(client.read_packet()), 0x20000)
-            self.assertEqual(len(client.request("g")), 560 * 2)
+            self.assertEqual(len(client.request("g")), harness.register_file_bytes() * 2)
 
     def test_a_thousand_connections_leave_fds_and_memory_flat(self):
         binary = fixture()
