@@ -15,6 +15,7 @@ import unittest
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness import alive, wait_for  # noqa: E402
 import harness  # noqa: E402
 from harness import (GOSTUB, TOOLCHAINS, DebugServer, RspClient, fixture,  # noqa: E402
                      run_client, run_gdb)
@@ -27,22 +28,6 @@ RSS_BOUND_MB = 16
 SANITIZED = "asan" in str(GOSTUB)
 
 
-def wait_for(predicate, timeout=10):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
-
-
-def alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    status = Path(f"/proc/{pid}/stat")
-    return status.exists() and status.read_text().split(") ")[1][0] != "Z"
 
 
 def rss_kib(pid):
