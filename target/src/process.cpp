@@ -41,6 +41,17 @@ std::string read_text_file(const std::string& path) {
   return content.str();
 }
 
+// A /proc record that the kernel writes whole in one read (a thread's stat, status, comm):
+// open, one read, close, where an ifstream costs a read more and a copy or two.
+std::string read_proc_record(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return {};
+  std::array<char, 4096> buffer;
+  const auto length = ::read(fd, buffer.data(), buffer.size());
+  ::close(fd);
+  return length > 0 ? std::string(buffer.data(), static_cast<std::size_t>(length)) : std::string();
+}
+
 std::vector<pid_t> list_tasks(pid_t pid) {
   std::vector<pid_t> tids;
   const auto path = fmt::format("/proc/{}/task", pid);
@@ -341,13 +352,13 @@ std::vector<pid_t> Process::threads() const {
 }
 
 std::string Process::thread_name(pid_t tid) const {
-  auto name = read_text_file(fmt::format("/proc/{}/task/{}/comm", pid_, tid));
+  auto name = read_proc_record(fmt::format("/proc/{}/task/{}/comm", pid_, tid));
   while (!name.empty() && name.back() == '\n') name.pop_back();
   return name;
 }
 
 int Process::thread_core(pid_t tid) const {
-  const auto stat = read_text_file(fmt::format("/proc/{}/task/{}/stat", pid_, tid));
+  const auto stat = read_proc_record(fmt::format("/proc/{}/task/{}/stat", pid_, tid));
   const auto name_end = stat.rfind(')');
   if (name_end == std::string::npos) return -1;
   std::istringstream fields(stat.substr(name_end + 2));
@@ -422,36 +433,51 @@ Result<std::string> read_xsave(pid_t tid) {
 
 }  // namespace
 
-Result<std::string> Process::read_registers(pid_t tid) const {
-  if (!threads_.contains(tid)) return fail(ESRCH, fmt::format("no thread {}", tid));
-  user_regs_struct general{};
-  if (ptrace_call(PTRACE_GETREGS, tid, 0, reinterpret_cast<std::uintptr_t>(&general)) != 0) {
-    return std::unexpected(last_system_error("PTRACE_GETREGS"));
+Result<user_regs_struct> Process::general_registers(pid_t tid) const {
+  const auto found = threads_.find(tid);
+  if (found == threads_.end()) return fail(ESRCH, fmt::format("no thread {}", tid));
+  auto& cached = found->second.general;
+  if (!cached) {
+    user_regs_struct general{};
+    if (ptrace_call(PTRACE_GETREGS, tid, 0, reinterpret_cast<std::uintptr_t>(&general)) != 0) {
+      return std::unexpected(last_system_error("PTRACE_GETREGS"));
+    }
+    cached = general;
   }
+  return *cached;
+}
+
+void Process::forget_registers(pid_t tid) {
+  if (const auto found = threads_.find(tid); found != threads_.end()) {
+    found->second.general.reset();
+  }
+}
+
+Result<std::string> Process::read_registers(pid_t tid) const {
+  const auto general = general_registers(tid);
+  if (!general) return std::unexpected(general.error());
   if (const auto& layout = host_xsave_layout(); layout.xsave) {
     auto xsave = read_xsave(tid);
     if (!xsave) return std::unexpected(xsave.error());
-    return to_register_file(general, *xsave, layout);
+    return to_register_file(*general, *xsave, layout);
   }
   user_fpregs_struct fp{};
   if (ptrace_call(PTRACE_GETFPREGS, tid, 0, reinterpret_cast<std::uintptr_t>(&fp)) != 0) {
     return std::unexpected(last_system_error("PTRACE_GETFPREGS"));
   }
-  return to_register_file(general, fp);
+  return to_register_file(*general, fp);
 }
 
 Result<std::string> Process::read_general_registers(pid_t tid) const {
-  if (!threads_.contains(tid)) return fail(ESRCH, fmt::format("no thread {}", tid));
-  user_regs_struct general{};
-  if (ptrace_call(PTRACE_GETREGS, tid, 0, reinterpret_cast<std::uintptr_t>(&general)) != 0) {
-    return std::unexpected(last_system_error("PTRACE_GETREGS"));
-  }
-  return to_register_file(general, user_fpregs_struct{});
+  const auto general = general_registers(tid);
+  if (!general) return std::unexpected(general.error());
+  return to_register_file(*general, user_fpregs_struct{});
 }
 
 Result<void> Process::write_registers(pid_t tid, std::string_view file) {
   if (!threads_.contains(tid)) return fail(ESRCH, fmt::format("no thread {}", tid));
   if (file.size() != register_file_size()) return fail(EINVAL, "register data has the wrong size");
+  forget_registers(tid);
   user_regs_struct general{};
   // Start from the current values so that fields gdb does not describe (padding, mxcsr_mask,
   // components of the XSAVE area it does not show) keep theirs.
@@ -484,13 +510,13 @@ Result<void> Process::write_registers(pid_t tid, std::string_view file) {
 }
 
 Result<std::uint64_t> Process::read_pc(pid_t tid) const {
-  errno = 0;
-  const long pc = ptrace_call(PTRACE_PEEKUSER, tid, offsetof(user_regs_struct, rip));
-  if (errno != 0) return std::unexpected(last_system_error("PTRACE_PEEKUSER"));
-  return static_cast<std::uint64_t>(pc);
+  const auto general = general_registers(tid);
+  if (!general) return std::unexpected(general.error());
+  return general->rip;
 }
 
 Result<void> Process::write_pc(pid_t tid, std::uint64_t pc) {
+  forget_registers(tid);
   if (ptrace_call(PTRACE_POKEUSER, tid, offsetof(user_regs_struct, rip), pc) != 0) {
     return std::unexpected(last_system_error("PTRACE_POKEUSER"));
   }
@@ -520,6 +546,7 @@ std::optional<StopEvent> Process::on_wait_status(pid_t tid, int status, bool sto
   Thread& thread = found->second;
   const bool was_running = thread.running;
   thread.running = false;
+  thread.general.reset();
   const int event = status >> 16;
 
   if (thread.awaiting_first_stop && event == PTRACE_EVENT_STOP) {
@@ -598,13 +625,15 @@ std::optional<StopEvent> Process::on_wait_status(pid_t tid, int status, bool sto
 // one past the breakpoint. That is the hit: the pc is rewound now (the client may remove the
 // breakpoint before the SIGTRAP would be seen, and the thread would run on mid-instruction).
 std::optional<StopEvent> Process::queued_breakpoint_hit(pid_t tid, Thread& thread) {
-  const auto status = read_text_file(fmt::format("/proc/{}/task/{}/status", pid_, tid));
+  // The pc first (one GETREGS, which the stop's other readers share); the pending signals
+  // (/proc, three system calls) only for a thread just past one of our breakpoints.
+  const auto pc = read_pc(tid);
+  if (!pc || !breakpoints_.contains(*pc - 1)) return std::nullopt;
+  const auto status = read_proc_record(fmt::format("/proc/{}/task/{}/status", pid_, tid));
   const auto field = status.find("\nSigPnd:");
   if (field == std::string::npos) return std::nullopt;
   const auto pending = std::strtoull(status.c_str() + field + 8, nullptr, 16);
   if ((pending & (1ULL << (SIGTRAP - 1))) == 0) return std::nullopt;
-  const auto pc = read_pc(tid);
-  if (!pc || !breakpoints_.contains(*pc - 1)) return std::nullopt;
   if (!write_pc(tid, *pc - 1)) return std::nullopt;
   thread.drop_queued_trap = true;
   thread.stepping = false;
@@ -675,6 +704,7 @@ void Process::resume_thread(pid_t tid, Thread& thread, ResumeKind kind, int sign
   // New threads, and all after a Z1-Z4, get the debug registers here. A failure leaves the
   // thread's as they were: the insert already checked the values on the threads it had.
   (void)debug_registers_.sync(tid);
+  thread.general.reset();
   const int request = kind == ResumeKind::kStep ? PTRACE_SINGLESTEP : PTRACE_CONT;
   // On failure (ESRCH) the thread is dying: its exit status is still to be reaped.
   ptrace_call(request, tid, 0, static_cast<std::uintptr_t>(signal));
@@ -801,6 +831,7 @@ std::vector<StopEvent> Process::take_pending_stops() {
 
 std::optional<StopEvent> Process::step_alone(pid_t tid, Thread& thread) {
   (void)debug_registers_.sync(tid);
+  thread.general.reset();
   thread.stepping = true;
   ptrace_call(PTRACE_SINGLESTEP, tid);
   for (;;) {
@@ -899,6 +930,13 @@ Result<std::int64_t> Process::inject_syscall(pid_t tid, long number,
   if (found == threads_.end()) return fail(ESRCH, fmt::format("no thread {}", tid));
   if (found->second.running) return fail(EBUSY, "the thread is running");
   if (arguments.size() > 6) return fail(EINVAL, "a system call takes at most six arguments");
+  forget_registers(tid);
+  // However it ends, the registers are as before, or the thread is gone: no cache survives.
+  struct Forget {
+    Process& process;
+    pid_t tid;
+    ~Forget() { process.forget_registers(tid); }
+  } forget{*this, tid};
   user_regs_struct saved{};
   if (ptrace_call(PTRACE_GETREGS, tid, 0, reinterpret_cast<std::uintptr_t>(&saved)) != 0) {
     return std::unexpected(last_system_error("PTRACE_GETREGS"));

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <sys/types.h>
+#include <sys/user.h>
 
 #include <cstdint>
 #include <map>
@@ -201,6 +202,10 @@ class Process {
     // A breakpoint hit taken from a still-queued SIGTRAP at an interrupt stop: that SIGTRAP,
     // delivered at the next resume, is the same hit and is dropped.
     bool drop_queued_trap = false;
+    // The general registers as read at this stop: a stop's readers (the stop reply, the
+    // interrupt check, thread names, `g`) share one PTRACE_GETREGS. Forgotten whenever the
+    // thread runs or we write its registers.
+    mutable std::optional<user_regs_struct> general;
   };
 
   Process() = default;
@@ -212,6 +217,8 @@ class Process {
   std::optional<StopEvent> on_wait_status(pid_t tid, int status, bool stopping_all);
   std::optional<StopEvent> on_signal_stop(pid_t tid, Thread& thread, int signal);
   std::optional<StopEvent> queued_breakpoint_hit(pid_t tid, Thread& thread);
+  Result<user_regs_struct> general_registers(pid_t tid) const;
+  void forget_registers(pid_t tid);
   void stop_all_threads();
   bool wait_until_stopped(pid_t tid);
   void resume_thread(pid_t tid, Thread& thread, ResumeKind kind, int signal);
