@@ -2,8 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
 #include <cstring>
+#include <vector>
 
 #include "uvarint.hpp"
 
@@ -74,14 +76,38 @@ std::optional<std::uint64_t> GoRuntime::thread_g(const MemoryReader& memory,
 
 std::optional<GoRuntime::Goroutine> GoRuntime::thread_goroutine(const MemoryReader& memory,
                                                                 std::uint64_t fs_base) const {
-  const auto g = thread_g(memory, fs_base);
-  if (!g) return std::nullopt;
-  const auto id = goroutine_id(memory, *g);
-  const auto start = read_word(memory, *g + layout_.g_startpc);
-  if (!id || *id <= 0 || !start) return std::nullopt;
-  const auto function = binary_.lines().find(*start - load_bias_);
-  if (!function || function->entry != *start - load_bias_) return std::nullopt;
-  return Goroutine{*id, std::string(binary_.lines().name(*function))};
+  // Asked for every thread at every stop (thread names): the g and the m are read whole, one
+  // read each, rather than a word at a time (three reads a thread where there were five).
+  if (fs_base < 8) return std::nullopt;
+  const auto g = read_word(memory, fs_base - 8);
+  if (!g || *g == 0) return std::nullopt;
+  struct Block {
+    std::vector<char> bytes;
+    bool read(const MemoryReader& memory, std::uint64_t address) {
+      return memory.read(address, std::span(bytes.data(), bytes.size()));
+    }
+    std::uint64_t word(std::uint64_t offset) const {
+      std::uint64_t value;
+      std::memcpy(&value, bytes.data() + offset, sizeof value);
+      return value;
+    }
+  };
+  Block g_block{std::vector<char>(std::max({layout_.g_m, layout_.g_goid, layout_.g_startpc}) + 8)};
+  Block m_block{std::vector<char>(std::max(layout_.m_g0, layout_.m_curg) + 8)};
+  if (!g_block.read(memory, *g)) return std::nullopt;
+  if (const auto m = g_block.word(layout_.g_m); m != 0) {
+    if (!m_block.read(memory, m)) return std::nullopt;
+    if (m_block.word(layout_.m_g0) == *g) {
+      const auto user_g = m_block.word(layout_.m_curg);  // on the scheduler stack
+      if (user_g == 0 || !g_block.read(memory, user_g)) return std::nullopt;
+    }
+  }
+  const auto id = static_cast<std::int64_t>(g_block.word(layout_.g_goid));
+  const auto start = g_block.word(layout_.g_startpc);
+  if (id <= 0 || start == 0) return std::nullopt;
+  const auto function = binary_.lines().find(start - load_bias_);
+  if (!function || function->entry != start - load_bias_) return std::nullopt;
+  return Goroutine{id, std::string(binary_.lines().name(*function))};
 }
 
 std::span<const int> known_go_minors() {
