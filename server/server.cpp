@@ -74,24 +74,23 @@ void Server::stop(int signal) {
 }
 
 void Server::watch_children() {
-  child_events_.async_wait(
-      asio::posix::stream_descriptor::wait_read, [this](const boost::system::error_code& error) {
-        if (error) return;
-        std::array<signalfd_siginfo, 16> drained;
-        while (::read(child_events_.native_handle(), drained.data(), sizeof drained) > 0) {
-        }
-        if (auto* program = programs_.current()) {
-          if (auto report = program->handle_wait_events()) {
-            if (session_) {
-              session_->on_stop(*report);
-            } else if (!program->alive() && !options_.multi) {
-              finish();  // the program died with nobody attached
-              return;
-            }
-          }
-        }
-        watch_children();
-      });
+  child_events_.async_read_some(asio::buffer(child_event_buffer_),
+                                [this](const boost::system::error_code& error, std::size_t) {
+                                  if (error) return;
+                                  // SIGCHLD does not queue: one read takes it, however many
+                                  // children changed state.
+                                  if (auto* program = programs_.current()) {
+                                    if (auto report = program->handle_wait_events()) {
+                                      if (session_) {
+                                        session_->on_stop(*report);
+                                      } else if (!program->alive() && !options_.multi) {
+                                        finish();  // the program died with nobody attached
+                                        return;
+                                      }
+                                    }
+                                  }
+                                  watch_children();
+                                });
 }
 
 void Server::accept_next() {

@@ -4,6 +4,9 @@
 // blocks on the program running.
 #pragma once
 
+#include <sys/signalfd.h>
+
+#include <array>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <chrono>
@@ -69,6 +72,9 @@ class Server {
   // SIGCHLD, blocked and read from a signalfd: however many threads stop at once, the loop
   // wakes once (Asio's signal_set runs a handler and writes a pipe for each).
   boost::asio::posix::stream_descriptor child_events_;
+  // Read into, not waited on: Boost 1.74's reactor re-arms a descriptor with epoll_ctl at every
+  // async_wait, where a read is tried at once and otherwise waits on the registration it has.
+  std::array<signalfd_siginfo, 16> child_event_buffer_{};
   Listener listener_;
   std::shared_ptr<Connection> connection_;
   std::unique_ptr<GdbSession> session_;
