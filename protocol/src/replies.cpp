@@ -31,6 +31,9 @@ std::string encode_stop_reply(const StopReply& stop, bool multiprocess) {
   out = "T";
   append_hex_byte(out, static_cast<std::uint8_t>(stop.signal));
   for (const auto& [regno, bytes] : stop.expedited) {
+    // At least two digits, as gdbserver and lldb-server write them: lldb takes only two-digit
+    // keys for registers and ignores "6:" (then asks for rbp with a p packet at every stop).
+    if (regno < 0x10) out += '0';
     out += hex_number(regno);
     out += ':';
     append_hex(out, bytes);

@@ -15,6 +15,10 @@ TEST_CASE("stop replies carry signal, registers, thread, core and swbreak") {
   stop.software_breakpoint = true;
   stop.expedited = {{16, std::string("\xc0\x03\x4a\x00\x00\x00\x00\x00", 8)}};
   CHECK(encode_stop_reply(stop, true) == "T0510:c0034a0000000000;thread:p10.11;core:1;swbreak:;");
+  // Registers below 0x10 have two digits too: lldb reads only two-digit register keys.
+  stop.expedited.emplace_back(7, std::string(8, '\0'));
+  CHECK(encode_stop_reply(stop, true) ==
+        "T0510:c0034a0000000000;07:0000000000000000;thread:p10.11;core:1;swbreak:;");
   stop.software_breakpoint = false;
   stop.expedited.clear();
   stop.core = -1;
