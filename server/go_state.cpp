@@ -143,14 +143,19 @@ std::optional<std::string> GoState::thread_goroutine_name(std::string_view gener
   const auto* go_runtime = runtime();
   if (go_runtime == nullptr) return std::nullopt;
   const auto fs_base = target::register_value(general_registers, target::regno::kFsBase);
-  const auto running = go_runtime->thread_goroutine(memory_, fs_base);
-  if (!running) return std::nullopt;
-  return fmt::format("goroutine {} {}", running->id, running->start_function);
+  auto [named, is_new] = thread_names_.try_emplace(fs_base);
+  if (is_new) {
+    if (const auto running = go_runtime->thread_goroutine(memory_, fs_base)) {
+      named->second = fmt::format("goroutine {} {}", running->id, running->start_function);
+    }
+  }
+  return named->second;
 }
 
 void GoState::forget_stop() {
   goroutines_.reset();
   goroutine_index_.clear();
+  thread_names_.clear();
 }
 
 void GoState::set_allgs_from_client(std::uint64_t runtime_address) {

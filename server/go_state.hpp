@@ -117,6 +117,8 @@ class GoState {
   std::optional<symbols::Goroutines> reader_;
   std::optional<std::vector<symbols::Goroutine>> goroutines_;      // this stop's
   std::unordered_map<std::int64_t, std::size_t> goroutine_index_;  // goroutine id -> position
+  // This stop's names of threads' goroutines, by fs_base: lldb asks for names three ways a stop.
+  std::unordered_map<std::uint64_t, std::optional<std::string>> thread_names_;
   std::optional<std::uint64_t> client_allgs_;  // runtime.allgs as the client's symbols say
   bool asked_for_allgs_ = false;
   CatchPoints catches_;

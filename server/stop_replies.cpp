@@ -15,15 +15,28 @@ namespace {
 
 using Kind = target::StopEvent::Kind;
 
-// The registers a client needs to unwind the stopped frame without asking: rbp, rsp, rip.
+// The registers a client needs to unwind the stopped frame without asking: rbp, rsp, rip for
+// gdb (it reads no other at a stop). lldb reads the frame's registers at every stop, whatever
+// it was sent, unless it was sent all the general ones (as lldb-server does): rax … gs.
+constexpr std::uint32_t kLastGeneral = 23;  // gs: then come x87's
+
 template <typename Each>
-void for_each_expedited(std::string_view file, Each each) {
+void for_each_expedited(std::string_view file, bool all_general, Each each) {
   const auto registers = target::x86_64_registers();
-  for (const auto n : {target::regno::kRbp, target::regno::kRsp, target::regno::kRip}) {
+  auto one = [&](std::uint32_t n) {
     const auto& info = registers[n];
     each(n, file.substr(info.offset, info.bitsize / 8));
+  };
+  if (all_general) {
+    for (std::uint32_t n = 0; n <= kLastGeneral; ++n) one(n);
+    return;
   }
+  for (const auto n : {target::regno::kRbp, target::regno::kRsp, target::regno::kRip}) one(n);
 }
+
+// lldb's jstopinfo (in the stop reply, hex) holds every thread's stop info, so that it asks no
+// qThreadStopInfo per thread; beyond this many threads (goroutine threads) it is left out.
+constexpr std::size_t kMaxStopInfoThreads = 512;
 
 std::string json_string(std::string_view text) {
   std::string out = "\"";
@@ -155,11 +168,11 @@ std::optional<target::StopEvent> StopReplies::current_stop(const Program& progra
 }
 
 std::string StopReplies::stop_reply(Program& program, const target::StopEvent& stop) {
-  return encode(program, stop, ClientThread::os_thread(stop.tid));
+  return encode(program, stop, ClientThread::os_thread(stop.tid), true);
 }
 
 std::string StopReplies::encode(Program& program, const target::StopEvent& stop,
-                                ClientThread thread) {
+                                ClientThread thread, bool whole) {
   protocol::StopReply reply;
   reply.pid = program.pid();
   reply.tid = thread.wire();
@@ -194,9 +207,9 @@ std::string StopReplies::encode(Program& program, const target::StopEvent& stop,
   }
   // No "core:": it costs a /proc read (3 system calls) per stop, ~10% of a breakpoint hit,
   // and neither gdb nor lldb needs it there (qXfer:threads still says each thread's core).
-  if (profile_.wants_thread_lists()) add_lldb_keys(program, reply, stop, thread);
+  if (profile_.wants_thread_lists()) add_lldb_keys(program, reply, stop, thread, whole);
   if (auto file = program.general_registers(thread)) {
-    for_each_expedited(*file, [&](std::uint32_t n, std::string_view bytes) {
+    for_each_expedited(*file, profile_.lldb(), [&](std::uint32_t n, std::string_view bytes) {
       reply.expedited.emplace_back(n, std::string(bytes));
     });
   }
@@ -204,7 +217,7 @@ std::string StopReplies::encode(Program& program, const target::StopEvent& stop,
 }
 
 void StopReplies::add_lldb_keys(Program& program, protocol::StopReply& reply,
-                                const target::StopEvent& stop, ClientThread thread) {
+                                const target::StopEvent& stop, ClientThread thread, bool whole) {
   reply.extra.emplace_back("hexname", protocol::to_hex(program.thread_name(thread)));
   // The same two lists for every thread's stop info at this stop: made once (lldb asks each
   // thread, and with goroutine threads there may be thousands).
@@ -222,6 +235,11 @@ void StopReplies::add_lldb_keys(Program& program, protocol::StopReply& reply,
   }
   const auto& [tids, pcs] = *thread_lists_;
   reply.extra.emplace_back("threads", tids);
+  if (whole && profile_.lldb()) {
+    if (auto json = threads_json(program, false); !json.empty()) {
+      reply.extra.emplace_back("jstopinfo", protocol::to_hex(json));
+    }
+  }
   reply.extra.emplace_back("thread-pcs", pcs);
   if (const auto reason = lldb_reason(stop); !reason.empty()) {
     reply.extra.emplace_back("reason", std::string(reason));
@@ -238,49 +256,67 @@ void StopReplies::add_lldb_keys(Program& program, protocol::StopReply& reply,
 std::string StopReplies::thread_stop_info(Program& program, ClientThread thread) {
   if (!thread.is_goroutine()) {
     if (const auto stop = current_stop(program); stop && stop->tid == thread.tid()) {
-      return stop_reply(program, *stop);
+      return encode(program, *stop, thread, false);
     }
     const auto& others = program.other_stops();
     if (const auto other = others.find(thread.tid()); other != others.end()) {
-      return stop_reply(program, other->second);
+      return encode(program, other->second, thread, false);
     }
   }
   // A thread that was merely stopped along with the others: no signal, no reason.
-  return encode(program, target::StopEvent{Kind::kSignal, 0, 0, 0}, thread);
+  return encode(program, target::StopEvent{Kind::kSignal, 0, 0, 0}, thread, false);
 }
 
 std::string StopReplies::threads_info(Program& program) {
+  return protocol::escape_binary(threads_json(program, true));  // '}' is the protocol's escape
+}
+
+std::string StopReplies::threads_json(Program& program, bool with_registers) {
+  const auto threads = program.threads();
+  if (!with_registers && threads.size() > kMaxStopInfoThreads) return {};
   const auto stop = current_stop(program);
+  const auto& others = program.other_stops();
   std::string json = "[";
-  for (const auto thread : program.threads()) {
+  for (const auto thread : threads) {
     if (json.size() > 1) json += ',';
     json += fmt::format("{{\"tid\":{},\"name\":{}", thread.wire(),
                         json_string(program.thread_name(thread)));
-    if (stop && !thread.is_goroutine() && stop->tid == thread.tid()) {
-      if (const auto reason = lldb_reason(*stop); !reason.empty()) {
+    // The thread's own stop: the one reported, or another seen at the same time.
+    std::optional<target::StopEvent> own;
+    if (!thread.is_goroutine()) {
+      if (stop && stop->tid == thread.tid()) {
+        own = stop;
+      } else if (const auto other = others.find(thread.tid()); other != others.end()) {
+        own = other->second;
+      }
+    }
+    if (own) {
+      if (const auto reason = lldb_reason(*own); !reason.empty()) {
         json += fmt::format(",\"reason\":\"{}\"", reason);
       }
-      if (const auto description = lldb_description(program, *stop); !description.empty()) {
+      if (const auto description = lldb_description(program, *own); !description.empty()) {
         json += ",\"description\":" + json_string(description);
       }
-      const int signal = stop->kind == Kind::kInterrupt ? SIGINT
-                         : stop->kind == Kind::kSignal  ? stop->signal
-                                                        : SIGTRAP;
+      const int signal = own->kind == Kind::kInterrupt ? SIGINT
+                         : own->kind == Kind::kSignal  ? own->signal
+                                                       : SIGTRAP;
       json += fmt::format(",\"signal\":{}", profile_.wire_signal(signal));
     }
-    if (auto file = program.general_registers(thread)) {
-      json += ",\"registers\":{";
-      bool first = true;
-      for_each_expedited(*file, [&](std::uint32_t n, std::string_view bytes) {
-        json += fmt::format("{}\"{}\":\"{}\"", first ? "" : ",", n, protocol::to_hex(bytes));
-        first = false;
-      });
-      json += '}';
+    if (with_registers) {
+      if (auto file = program.general_registers(thread)) {
+        json += ",\"registers\":{";
+        bool first = true;
+        for_each_expedited(*file, false, [&](std::uint32_t n, std::string_view bytes) {
+          json += fmt::format("{}\"{}\":\"{}\"", first ? "" : ",", n, protocol::to_hex(bytes));
+          first = false;
+        });
+        json += '}';
+      }
     }
     json += '}';
   }
   json += ']';
-  return protocol::escape_binary(json);  // '}' is the protocol's escape byte
+  return json;
 }
 
 }  // namespace gostub::server

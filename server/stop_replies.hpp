@@ -27,10 +27,15 @@ class StopReplies {
   void forget() { thread_lists_.reset(); }
 
  private:
-  // `stop` told as a stop of `thread` (a goroutine thread has no stop of its own).
-  std::string encode(Program& program, const target::StopEvent& stop, ClientThread thread);
+  // `stop` told as a stop of `thread` (a goroutine thread has no stop of its own); `whole`:
+  // the stop reply itself, which for lldb carries every thread's stop info too.
+  std::string encode(Program& program, const target::StopEvent& stop, ClientThread thread,
+                     bool whole);
   void add_lldb_keys(Program& program, protocol::StopReply& reply, const target::StopEvent& stop,
-                     ClientThread thread);
+                     ClientThread thread, bool whole);
+  // Every thread's name and own stop (lldb's JSON), with registers for jThreadsInfo; empty
+  // when there are too many threads for a stop reply.
+  std::string threads_json(Program& program, bool with_registers);
 
   const ClientProfile& profile_;
   std::optional<std::pair<std::string, std::string>> thread_lists_;  // lldb's threads:, pcs:

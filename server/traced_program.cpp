@@ -21,15 +21,24 @@ namespace {
 // and the client re-reports the breakpoint it was stepping over.
 constexpr int kAlwaysPassed = SIGURG;
 
-// Registers and memory of the thread that hit a conditional breakpoint.
+// Registers and memory of the thread that hit a conditional breakpoint. The general registers
+// are this stop's (no system call); the whole file, x87 and SSE control words included, is read
+// only for a condition that names one of those.
 class StoppedThread : public protocol::AgentContext {
  public:
-  StoppedThread(const target::Process& process, std::string registers)
-      : process_(process), registers_(std::move(registers)) {}
+  StoppedThread(const target::Process& process, pid_t tid) : process_(process), tid_(tid) {}
   std::optional<std::uint64_t> register_value(std::uint32_t regno) const override {
     const auto registers = target::x86_64_registers();
     if (regno >= registers.size() || registers[regno].bitsize > 64) return std::nullopt;
-    return target::register_value(registers_, regno);
+    const bool general = regno <= kLastGeneral || regno == target::regno::kFsBase ||
+                         regno == target::regno::kFsBase + 1;  // gs_base
+    auto& file = general ? general_ : whole_;
+    if (!file) {
+      auto read = general ? process_.read_general_registers(tid_) : process_.read_registers(tid_);
+      if (!read) return std::nullopt;
+      file = std::move(*read);
+    }
+    return target::register_value(*file, regno);
   }
   bool read_memory(std::uint64_t address, std::span<char> out) const override {
     const auto got = process_.read_memory_into(address, out);
@@ -37,8 +46,10 @@ class StoppedThread : public protocol::AgentContext {
   }
 
  private:
+  static constexpr std::uint32_t kLastGeneral = 23;  // gs
   const target::Process& process_;
-  std::string registers_;
+  pid_t tid_;
+  mutable std::optional<std::string> general_, whole_;
 };
 
 }  // namespace
@@ -290,6 +301,7 @@ std::optional<StopReport> TracedProgram::report(target::StopEvent stop) {
     for (const pid_t tid : process_->threads()) {
       plan.push_back({tid, target::ResumeKind::kContinue, 0});
     }
+    go_.forget_stop();
     auto resumed = process_->resume(plan);
     if (!resumed) break;                 // reported as it is
     if (!*resumed) return std::nullopt;  // running again
@@ -324,9 +336,7 @@ bool TracedProgram::condition_false(const target::StopEvent& stop) {
   if (!pc || go_.catches().contains(*pc)) return false;
   const auto found = conditions_.find(*pc);
   if (found == conditions_.end()) return false;
-  auto registers = process_->read_registers(stop.tid);
-  if (!registers) return false;
-  const StoppedThread context(*process_, std::move(*registers));
+  const StoppedThread context(*process_, stop.tid);
   for (const auto& condition : found->second) {
     const auto value = condition.evaluate(context);
     // One that cannot be evaluated stops the program, as one that is true does.
