@@ -161,9 +161,17 @@ Reply GdbSession::handle(const protocol::WriteRegisters& command) {
 Reply GdbSession::handle(const protocol::ReadRegister& command) {
   const auto registers = target::x86_64_registers();
   const auto thread = selected_thread(general_thread_);
-  if (command.regno >= registers.size()) return Reply::error(EINVAL);
+  const auto go = go_register(command.regno);
+  if (command.regno >= registers.size() && !go) return Reply::error(EINVAL);
   if (!thread) return Reply::error(ESRCH);
-  auto file = program()->registers(*thread);
+  if (go) {
+    const auto value = program()->goroutine_identity(*thread).value(*go);
+    return Reply::packet(
+        protocol::to_hex(std::string_view(reinterpret_cast<const char*>(&value), sizeof value)));
+  }
+  // A general register needs no more than this stop's GETREGS; the others, the XSAVE area.
+  auto file = target::is_general_register(command.regno) ? program()->general_registers(*thread)
+                                                         : program()->registers(*thread);
   if (!file) return Reply::error(file.error());
   const auto& info = registers[command.regno];
   return Reply::packet(
@@ -173,6 +181,9 @@ Reply GdbSession::handle(const protocol::ReadRegister& command) {
 Reply GdbSession::handle(const protocol::WriteRegister& command) {
   const auto registers = target::x86_64_registers();
   const auto thread = selected_thread(general_thread_);
+  if (go_register(command.regno)) {
+    return Reply::failure(Failure::told(EPERM, "Go's goid and g registers are read-only"));
+  }
   if (command.regno >= registers.size()) return Reply::error(EINVAL);
   if (!thread) return Reply::error(ESRCH);
   const auto& info = registers[command.regno];

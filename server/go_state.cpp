@@ -139,23 +139,25 @@ std::string GoState::status(const symbols::Goroutine& goroutine) {
   return std::string(symbols::status_name(goroutine.status));
 }
 
-std::optional<std::string> GoState::thread_goroutine_name(std::string_view general_registers) {
+const symbols::GoRuntime::Goroutine* GoState::thread_goroutine(std::string_view general_registers) {
   const auto* go_runtime = runtime();
-  if (go_runtime == nullptr) return std::nullopt;
+  if (go_runtime == nullptr) return nullptr;
   const auto fs_base = target::register_value(general_registers, target::regno::kFsBase);
-  auto [named, is_new] = thread_names_.try_emplace(fs_base);
-  if (is_new) {
-    if (const auto running = go_runtime->thread_goroutine(memory_, fs_base)) {
-      named->second = fmt::format("goroutine {} {}", running->id, running->start_function);
-    }
-  }
-  return named->second;
+  auto [found, is_new] = thread_goroutines_.try_emplace(fs_base);
+  if (is_new) found->second = go_runtime->thread_goroutine(memory_, fs_base);
+  return found->second ? &*found->second : nullptr;
+}
+
+std::optional<std::string> GoState::thread_goroutine_name(std::string_view general_registers) {
+  const auto* running = thread_goroutine(general_registers);
+  if (running == nullptr) return std::nullopt;
+  return fmt::format("goroutine {} {}", running->id, running->start_function);
 }
 
 void GoState::forget_stop() {
   goroutines_.reset();
   goroutine_index_.clear();
-  thread_names_.clear();
+  thread_goroutines_.clear();
 }
 
 void GoState::set_allgs_from_client(std::uint64_t runtime_address) {

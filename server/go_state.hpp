@@ -76,7 +76,9 @@ class GoState {
   const symbols::Goroutine* parked(std::int64_t id);
   // Its status as runtime.Stack prints it (the wait reason stands for "waiting").
   std::string status(const symbols::Goroutine& goroutine);
-  // "goroutine 17 main.worker" for the goroutine an OS thread runs, when gostub can tell.
+  // The goroutine an OS thread runs, when gostub can tell (read once a stop), and its name
+  // as threads show it: "goroutine 17 main.worker".
+  const symbols::GoRuntime::Goroutine* thread_goroutine(std::string_view general_registers);
   std::optional<std::string> thread_goroutine_name(std::string_view general_registers);
   void forget_stop();
 
@@ -117,8 +119,10 @@ class GoState {
   std::optional<symbols::Goroutines> reader_;
   std::optional<std::vector<symbols::Goroutine>> goroutines_;      // this stop's
   std::unordered_map<std::int64_t, std::size_t> goroutine_index_;  // goroutine id -> position
-  // This stop's names of threads' goroutines, by fs_base: lldb asks for names three ways a stop.
-  std::unordered_map<std::uint64_t, std::optional<std::string>> thread_names_;
+  // This stop's goroutines on threads, by fs_base: asked for by names (three ways a stop for
+  // lldb), $goid and conditions on it.
+  std::unordered_map<std::uint64_t, std::optional<symbols::GoRuntime::Goroutine>>
+      thread_goroutines_;
   std::optional<std::uint64_t> client_allgs_;  // runtime.allgs as the client's symbols say
   bool asked_for_allgs_ = false;
   CatchPoints catches_;

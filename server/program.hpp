@@ -18,6 +18,7 @@
 
 #include "protocol/agent_expression.hpp"
 #include "server/client_thread.hpp"
+#include "server/go_registers.hpp"
 #include "server/reply.hpp"
 #include "target/process.hpp"
 
@@ -71,6 +72,9 @@ class Program {
   // Only the general registers (one system call): enough for a stop's pc, sp and fp.
   virtual target::Result<std::string> general_registers(ClientThread thread) = 0;
   virtual target::Result<std::uint64_t> pc(ClientThread thread) = 0;
+  // The goroutine `thread` runs, or is (a goroutine thread): $goid and $g. Zeros when it runs
+  // none, or the program is not Go.
+  virtual GoIdentity goroutine_identity(ClientThread thread) = 0;
   virtual Outcome<void> write_registers(ClientThread thread, std::string_view file) = 0;
   // Why `thread` cannot be resumed on its own, if it cannot (a parked goroutine).
   virtual std::optional<Failure> refuse_resume(ClientThread thread) = 0;

@@ -4,6 +4,7 @@
 
 #include <string_view>
 
+#include "server/go_registers.hpp"
 #include "target/registers.hpp"
 
 namespace gostub::server {
@@ -109,6 +110,19 @@ std::string build(bool lldb) {
   }
   // No sub-registers for lldb: its x86 ABI adds eax…al, r8d…r15l and ymm0-15 (xmm + ymmNh)
   // itself, as it does for gdbserver's description, but only when none is there already.
+  xml += "</feature>\n<feature name=\"org.golang.go\">\n";
+  std::size_t offset = target::register_file_size();
+  for (const auto& go : kGoRegisters) {
+    xml += fmt::format("<reg name=\"{}\" bitsize=\"64\" type=\"{}\" regnum=\"{}\" group=\"go\"",
+                       go.name, go.type, go_register_number(go.which));
+    if (lldb) {
+      xml += fmt::format(" encoding=\"{}\" format=\"{}\" offset=\"{}\"",
+                         go.which == GoRegister::kGoid ? "sint" : "uint",
+                         go.which == GoRegister::kGoid ? "decimal" : "hex", offset);
+    }
+    xml += "/>\n";
+    offset += 8;
+  }
   xml += "</feature>\n</target>\n";
   return xml;
 }

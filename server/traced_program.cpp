@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <functional>
 
 #include "target/registers.hpp"
 
@@ -26,12 +27,13 @@ constexpr int kAlwaysPassed = SIGURG;
 // only for a condition that names one of those.
 class StoppedThread : public protocol::AgentContext {
  public:
-  StoppedThread(const target::Process& process, pid_t tid) : process_(process), tid_(tid) {}
+  StoppedThread(const target::Process& process, pid_t tid, std::function<GoIdentity()> go)
+      : process_(process), tid_(tid), go_(std::move(go)) {}
   std::optional<std::uint64_t> register_value(std::uint32_t regno) const override {
+    if (const auto which = go_register(regno)) return go_().value(*which);
     const auto registers = target::x86_64_registers();
     if (regno >= registers.size() || registers[regno].bitsize > 64) return std::nullopt;
-    const bool general = regno <= kLastGeneral || regno == target::regno::kFsBase ||
-                         regno == target::regno::kFsBase + 1;  // gs_base
+    const bool general = target::is_general_register(regno);
     auto& file = general ? general_ : whole_;
     if (!file) {
       auto read = general ? process_.read_general_registers(tid_) : process_.read_registers(tid_);
@@ -46,9 +48,9 @@ class StoppedThread : public protocol::AgentContext {
   }
 
  private:
-  static constexpr std::uint32_t kLastGeneral = 23;  // gs
   const target::Process& process_;
   pid_t tid_;
+  std::function<GoIdentity()> go_;
   mutable std::optional<std::string> general_, whole_;
 };
 
@@ -104,6 +106,15 @@ std::string TracedProgram::thread_name(ClientThread thread) {
     if (auto name = go_.thread_goroutine_name(*registers)) return std::move(*name);
   }
   return process_->thread_name(thread.tid());
+}
+
+GoIdentity TracedProgram::goroutine_identity(ClientThread thread) {
+  if (const auto* goroutine = parked(thread)) return {goroutine->id, goroutine->g};
+  if (thread.is_goroutine()) return {};
+  if (const auto registers = process_->read_general_registers(thread.tid())) {
+    if (const auto* running = go_.thread_goroutine(*registers)) return {running->id, running->g};
+  }
+  return {};
 }
 
 int TracedProgram::thread_core(ClientThread thread) {
@@ -336,7 +347,9 @@ bool TracedProgram::condition_false(const target::StopEvent& stop) {
   if (!pc || go_.catches().contains(*pc)) return false;
   const auto found = conditions_.find(*pc);
   if (found == conditions_.end()) return false;
-  const StoppedThread context(*process_, stop.tid);
+  const StoppedThread context(*process_, stop.tid, [this, tid = stop.tid] {
+    return goroutine_identity(ClientThread::os_thread(tid));
+  });
   for (const auto& condition : found->second) {
     const auto value = condition.evaluate(context);
     // One that cannot be evaluated stops the program, as one that is true does.

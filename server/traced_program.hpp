@@ -33,6 +33,7 @@ class TracedProgram final : public Program {
   target::Result<std::string> registers(ClientThread thread) override;
   target::Result<std::string> general_registers(ClientThread thread) override;
   target::Result<std::uint64_t> pc(ClientThread thread) override;
+  GoIdentity goroutine_identity(ClientThread thread) override;
   Outcome<void> write_registers(ClientThread thread, std::string_view file) override;
   std::optional<Failure> refuse_resume(ClientThread thread) override;
 

@@ -94,11 +94,12 @@ std::optional<GoRuntime::Goroutine> GoRuntime::thread_goroutine(const MemoryRead
   };
   Block g_block{std::vector<char>(std::max({layout_.g_m, layout_.g_goid, layout_.g_startpc}) + 8)};
   Block m_block{std::vector<char>(std::max(layout_.m_g0, layout_.m_curg) + 8)};
-  if (!g_block.read(memory, *g)) return std::nullopt;
+  auto user_g = *g;
+  if (!g_block.read(memory, user_g)) return std::nullopt;
   if (const auto m = g_block.word(layout_.g_m); m != 0) {
     if (!m_block.read(memory, m)) return std::nullopt;
-    if (m_block.word(layout_.m_g0) == *g) {
-      const auto user_g = m_block.word(layout_.m_curg);  // on the scheduler stack
+    if (m_block.word(layout_.m_g0) == user_g) {
+      user_g = m_block.word(layout_.m_curg);  // on the scheduler stack
       if (user_g == 0 || !g_block.read(memory, user_g)) return std::nullopt;
     }
   }
@@ -107,7 +108,7 @@ std::optional<GoRuntime::Goroutine> GoRuntime::thread_goroutine(const MemoryRead
   if (id <= 0 || start == 0) return std::nullopt;
   const auto function = binary_.lines().find(start - load_bias_);
   if (!function || function->entry != start - load_bias_) return std::nullopt;
-  return Goroutine{id, std::string(binary_.lines().name(*function))};
+  return Goroutine{id, std::string(binary_.lines().name(*function)), user_g};
 }
 
 std::span<const int> known_go_minors() {

@@ -493,6 +493,11 @@ void from_register_file(std::string_view file, user_regs_struct& general, user_f
   fp.mxcsr = get<std::uint32_t>(file, kMxcsr);
 }
 
+bool is_general_register(std::uint32_t regno) {
+  return std::any_of(kGeneralFields.begin(), kGeneralFields.end(),
+                     [regno](const GeneralField& field) { return field.index == regno; });
+}
+
 std::uint64_t register_value(std::string_view file, std::uint32_t regno) {
   const auto& info = x86_64_registers()[regno];
   std::uint64_t value = 0;

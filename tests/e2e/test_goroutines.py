@@ -268,5 +268,54 @@ class GoroutineThreads(unittest.TestCase):
         self.assertIn("Could not write register", out)
 
 
+class GoidRegister(unittest.TestCase):
+    """$goid, Go's pseudo-register (feature org.golang.go): the id runtime.Stack prints for the
+    goroutine a thread runs, readable from gdb and lldb and usable in the conditions gostub
+    evaluates, so that `break f if $goid == N` stops only goroutine N."""
+
+    def test_goid_filters_hits_in_the_server_on_every_toolchain(self):
+        for go in ("1.19", harness.available_toolchains()[-1]):
+            with self.subTest(go=go):
+                binary = fixture(go=go)
+                with DebugServer("gostub", [binary, "threads", "8", "400"],
+                                 extra=["--debug"]) as server:
+                    out = run_gdb(binary, server.port, [
+                        "break main.hit", "ignore 1 20", "continue", "p $goid", "p worker",
+                        "python gdb.execute('condition 1 $goid == %d' % "
+                        "int(gdb.parse_and_eval('$goid')))",
+                        "echo ==filtered\\n", "p main.hits",
+                        *["continue", "p $goid", "p worker"] * 4,
+                        "p main.hits", "p $g != 0", "set $goid = 5", "kill"])
+                    log = server.output()
+                goid, worker = map(int, re.search(r"\$1 = (\d+)\n\$2 = (\d+)", out).groups())
+                # The runtime's own word for that worker's goroutine (runtime.Stack's header).
+                self.assertRegex(log, rf"(?m)^worker {worker} {goid}$")
+                after = out.split("==filtered")[1]
+                self.assertEqual(after.count("hit Breakpoint 1"), 4, after)
+                self.assertEqual(re.findall(r"\$\d+ = (\d+)\n\$\d+ = \d+\n", after)[:4],
+                                 [str(goid)] * 4)
+                # Other goroutines hit main.hit meanwhile (goroutine N added 4 to the count);
+                # gdb heard of none of them: the condition went to gostub (Z0 with an agent
+                # expression) and its stop replies for breakpoints are those gdb saw.
+                before_hits = int(re.search(r"\$3 = (\d+)", after).group(1))
+                after_hits = int(re.search(r"\$\d+ = (\d+)\n\$\d+ = true\n", after).group(1))
+                self.assertGreater(after_hits - before_hits, 4)
+                self.assertRegex(log, r"<- Z0,[0-9a-f]+,1;X")
+                self.assertEqual(log.count("swbreak:;"), 21 + 4)  # ignore 20, then 4
+                self.assertIn("read-only", after)
+
+    def test_lldb_reads_goid_and_g(self):
+        binary = fixture(go="1.19")
+        with DebugServer("gostub", [binary, "threads", "2", "5"]) as server:
+            out = run_lldb(binary, server.port, [
+                "breakpoint set -n main.hit", "continue", "register read goid g",
+                "process kill"])
+            log = server.output()
+        goid = int(re.search(r"goid = (\d+)", out).group(1))
+        # lldb has no Go: the runtime's line for whichever worker it is must name that id.
+        self.assertRegex(log, rf"(?m)^worker \d+ {goid}$")
+        self.assertRegex(out, r"\bg = 0x000000c0[0-9a-f]{8}")
+
+
 if __name__ == "__main__":
     unittest.main()

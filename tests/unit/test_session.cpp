@@ -67,6 +67,10 @@ class FakeProgram final : public server::Program {
   target::Result<std::uint64_t> pc(ClientThread thread) override {
     return target::register_value(*registers(thread), target::regno::kRip);
   }
+  server::GoIdentity goroutine_identity(ClientThread thread) override {
+    if (thread.is_goroutine()) return {thread.goroutine_id(), 0xc000007000};
+    return thread.tid() == pid_ ? server::GoIdentity{1, 0xc000001000} : server::GoIdentity{};
+  }
   server::Outcome<void> write_registers(ClientThread thread, std::string_view) override {
     if (auto refused = refuse_resume(thread)) return std::unexpected(*refused);
     ++register_writes_;
@@ -363,8 +367,18 @@ TEST_CASE("lldb: native signals, thread suffix, first stop as SIGSTOP, per-threa
   // Register reads name the thread in a suffix.
   const auto rip = t.ask("p10;thread:3b9aca07;");
   CHECK(rip == "7777000000000000");
+  // Every thread's stop info rides along (jstopinfo), and every general register, with
+  // two-digit keys (lldb reads no other).
+  const auto stop_info = first.substr(first.find("jstopinfo:") + 10);
+  const auto json = protocol::from_hex(stop_info.substr(0, stop_info.find(';')));
+  REQUIRE(json);
+  CHECK(json->starts_with(R"([{"tid":100,"name":"fake<&>","reason":"signal","signal":19},)"));
+  CHECK(json->find(R"({"tid":101,"name":"fake<&>"})") != std::string::npos);
+  CHECK(first.starts_with("T1300:"));
+  CHECK(first.find(";17:") != std::string::npos);  // gs
   // A thread merely stopped along with the stopping one: no signal.
   CHECK(t.ask("qThreadStopInfo65").starts_with("T00"));
+  CHECK(t.ask("qThreadStopInfo65").find("jstopinfo") == std::string::npos);
   CHECK(t.ask("qThreadStopInfo3b9aca07").find("thread:3b9aca07;") != std::string::npos);
   const auto threads = t.ask("jThreadsInfo");
   CHECK(threads.find(R"("tid":100,"name":"fake<&>","reason":"signal","signal":19)") !=
@@ -377,6 +391,28 @@ TEST_CASE("lldb: native signals, thread suffix, first stop as SIGSTOP, per-threa
   // lldb waits for the exit after k.
   CHECK(t.ask("k") == "X09");
   CHECK(t.ask("x1000,0") == "OK");  // lldb's probe
+}
+
+TEST_CASE("Go's registers: goid and g after the machine's, read with p, never written") {
+  Transcript t;
+  t.ask("qSupported:multiprocess+");
+  const auto goid = fmt::format("{:x}", target::x86_64_registers().size());
+  const auto g = fmt::format("{:x}", target::x86_64_registers().size() + 1);
+  CHECK(t.ask("Hgp64.64") == "OK");
+  CHECK(t.ask("p" + goid) == "0100000000000000");
+  CHECK(t.ask("p" + g) == "00100000c0000000");
+  CHECK(t.ask("Hgp64.3b9aca07") == "OK");  // goroutine 7's thread
+  CHECK(t.ask("p" + goid) == "0700000000000000");
+  CHECK(t.ask("Hgp64.65") == "OK");  // a thread that runs no goroutine
+  CHECK(t.ask("p" + goid) == "0000000000000000");
+  CHECK(t.ask("P" + goid + "=0500000000000000").starts_with("E."));
+  CHECK(t.ask("p" + fmt::format("{:x}", target::x86_64_registers().size() + 2)).starts_with("E"));
+  const auto xml = t.ask("qXfer:features:read:target.xml:0,ffff");
+  CHECK(
+      xml.find(fmt::format(R"(<feature name="org.golang.go">)"
+                           "\n"
+                           R"(<reg name="goid" bitsize="64" type="int64" regnum="{}" group="go"/>)",
+                           target::x86_64_registers().size())) != std::string::npos);
 }
 
 TEST_CASE("binary memory reads: gdb's b prefix, lldb's bare data, escaped") {

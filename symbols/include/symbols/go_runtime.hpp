@@ -54,6 +54,7 @@ class GoRuntime {
   struct Goroutine {
     std::int64_t id;
     std::string start_function;  // where the goroutine began (g.startpc)
+    std::uint64_t g = 0;         // its runtime.g's address
   };
   std::optional<Goroutine> thread_goroutine(const MemoryReader& memory,
                                             std::uint64_t fs_base) const;

@@ -56,6 +56,9 @@ inline constexpr std::uint32_t kRip = 16;
 inline constexpr std::uint32_t kFsBase = 58;  // Go's g is at fs_base - 8
 }  // namespace regno
 
+// Whether `regno` is one of the registers PTRACE_GETREGS reads (rax … gs, fs_base, gs_base).
+bool is_general_register(std::uint32_t regno);
+
 // Register `regno` (at most 64 bits wide) from a register file, zero-extended.
 std::uint64_t register_value(std::string_view file, std::uint32_t regno);
 
