@@ -78,6 +78,17 @@ SCENARIOS = [
     ("gdb: next over a one-line loop, 500 times", "gdb", ["count", "1200", "0"],
      [f"break main.go:{count_loop_line()}", "continue", "delete"], NEXTS.split("\n"),
      lambda out: "SPAN" in out),
+    # $goid exists on gostub only: the same filter evaluated by gostub and by gdb.
+    ("gdb: break if $goid == N, 8 goroutines, 20 hits of N, evaluated by gostub", "gdb",
+     ["threads", "8", "400"],
+     ["set breakpoint condition-evaluation target", "break main.hit", "ignore 1 20", "continue",
+      "python gdb.execute('condition 1 $goid == %d' % int(gdb.parse_and_eval('$goid')))"],
+     ["continue 20"], lambda out: "Will ignore next 19 crossings" in out),
+    ("gdb: break if $goid == N, 8 goroutines, 20 hits of N, evaluated by gdb", "gdb",
+     ["threads", "8", "400"],
+     ["set breakpoint condition-evaluation host", "break main.hit", "ignore 1 20", "continue",
+      "python gdb.execute('condition 1 $goid == %d' % int(gdb.parse_and_eval('$goid')))"],
+     ["continue 20"], lambda out: "Will ignore next 19 crossings" in out),
     ("gdb: info threads, 50 OS threads", "gdb", ["os-threads", "48", "4"],
      ["break main.square", "continue"], ["info threads"],
      lambda out: "Thread" in out.split("SPAN")[0]),
@@ -89,6 +100,10 @@ SERVERS = {"gdb": ["gostub", *(["gostub-baseline"] if harness.GOSTUB_BASELINE el
                    "gdbserver"],
            "lldb": ["gostub", *(["gostub-baseline"] if harness.GOSTUB_BASELINE else []),
                     "lldb-server"]}
+
+
+def servers_for(name, client):
+    return ["gostub"] if "$goid" in name else SERVERS[client]
 
 
 def measure(kind, client, args, setup, timed, check):
@@ -117,9 +132,9 @@ def main():
     for name, client, args, setup, timed, check in SCENARIOS:
         if options.only and options.only not in name:
             continue
-        results = {kind: [] for kind in SERVERS[client]}
+        results = {kind: [] for kind in servers_for(name, client)}
         for _ in range(options.repeat):
-            for kind in SERVERS[client]:
+            for kind in servers_for(name, client):
                 try:
                     results[kind].append(measure(kind, client, args, setup, timed, check))
                 except Exception as error:  # a server the client cannot use is a result
@@ -129,7 +144,7 @@ def main():
             good = [r for r in runs if "error" not in r]
             medians[kind] = ({k: statistics.median(r[k] for r in good) for k in ("wall", "cpu")}
                              if good else None)
-        reference = medians[SERVERS[client][-1]]
+        reference = medians[servers_for(name, client)[-1]]
         for kind, runs in results.items():
             m = medians[kind]
             if m is None:
