@@ -332,12 +332,17 @@ std::vector<LineTable::LineRow> LineTable::rows(const Function& function) const 
     return true;
   });
   std::size_t in_line = 0, in_file = 0;
+  std::size_t named = file_runs.size();  // the file run whose name `file` is
+  std::string_view file;
   for (std::uint64_t pc = function.entry; pc < function.end;) {
     while (in_line < line_runs.size() && line_runs[in_line].end <= pc) ++in_line;
     while (in_file < file_runs.size() && file_runs[in_file].end <= pc) ++in_file;
     if (in_line == line_runs.size() || in_file == file_runs.size()) break;
-    const SourceLine here{file_name(function.index, file_runs[in_file].value),
-                          line_runs[in_line].value};
+    if (named != in_file) {  // a name costs a strlen: once per file run, not per line run
+      file = file_name(function.index, file_runs[in_file].value);
+      named = in_file;
+    }
+    const SourceLine here{file, line_runs[in_line].value};
     if (out.empty() || out.back().line.line != here.line || out.back().line.file != here.file) {
       out.push_back({pc, here});
     }

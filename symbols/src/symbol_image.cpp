@@ -1,55 +1,30 @@
 #include "symbols/symbol_image.hpp"
 
 #include <capstone/capstone.h>
+#include <dwarf.h>
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <gelf.h>
-#include <libdwarf/dwarf.h>
-#include <libdwarf/libdwarf.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <map>
 #include <memory>
 #include <vector>
 
+#include "dwarf_writer.hpp"
+
 namespace gostub::symbols {
 
 namespace {
 
-// DWARF register numbers on x86-64.
-constexpr Dwarf_Unsigned kDwarfRbp = 6;
-constexpr Dwarf_Unsigned kDwarfRsp = 7;
-constexpr Dwarf_Unsigned kDwarfReturnAddress = 16;
-
 Error failure(std::string message) {
   return Error{std::move(message)};
 }
-
-// The DWARF sections libdwarf makes, collected by name (it hands them over in pieces).
-struct DwarfSections {
-  std::vector<std::string> names;  // by the index the callback returned
-  std::map<std::string, std::string> bytes;
-};
-
-int on_new_section(const char* name, int, Dwarf_Unsigned, Dwarf_Unsigned, Dwarf_Unsigned,
-                   Dwarf_Unsigned, Dwarf_Unsigned* name_index, void* user_data, int* error) {
-  auto& sections = *static_cast<DwarfSections*>(user_data);
-  *name_index = 0;
-  *error = 0;
-  sections.names.emplace_back(name);
-  return static_cast<int>(sections.names.size());  // the "ELF section index", never 0
-}
-
-// Frees the producer however the build ends.
-struct Producer {
-  Dwarf_P_Debug dbg = nullptr;
-  ~Producer() {
-    if (dbg != nullptr) dwarf_producer_finish_a(dbg, nullptr);
-  }
-};
 
 // Where the function's body starts: after the stack check and the frame pointer's setup
 // (`mov rbp, rsp`, or `lea rbp, [rsp+N]` before Go 1.21). Go's own DWARF starts a second row
@@ -92,154 +67,10 @@ class PrologueFinder {
 };
 
 struct DwarfInput {
-  std::vector<LineTable::Function> functions;
-  std::uint64_t low = ~std::uint64_t{0}, high = 0;
+  std::vector<LineTable::Function> functions;  // in address order, as pclntab lists them
 };
 
-Result<DwarfSections> make_dwarf(const ElfImage& image, const LineTable& lines,
-                                 const DwarfInput& input, SymbolImageStats& stats) {
-  const PrologueFinder prologues;
-  DwarfSections sections;
-  Producer producer;
-  Dwarf_Error error = nullptr;
-  const auto ok = [&](int status, const char* what) -> std::optional<Error> {
-    if (status == DW_DLV_OK) return std::nullopt;
-    return failure(fmt::format("libdwarf: {} failed: {}", what,
-                               error != nullptr ? dwarf_errmsg(error) : "no detail"));
-  };
-  if (const auto bad = ok(dwarf_producer_init(DW_DLC_WRITE | DW_DLC_POINTER64 | DW_DLC_OFFSET32 |
-                                                  DW_DLC_TARGET_LITTLEENDIAN,
-                                              on_new_section, nullptr, nullptr, &sections, "x86_64",
-                                              "V4", nullptr, &producer.dbg, &error),
-                          "producer_init")) {
-    return std::unexpected(*bad);
-  }
-  auto* dbg = producer.dbg;
-
-  // One compile unit for the whole program: pclntab has no per-package units worth keeping.
-  Dwarf_P_Die unit = nullptr;
-  if (const auto bad = ok(dwarf_new_die_a(dbg, DW_TAG_compile_unit, nullptr, nullptr, nullptr,
-                                          nullptr, &unit, &error),
-                          "new_die")) {
-    return std::unexpected(*bad);
-  }
-  std::string unit_name = "go (from pclntab)", producer_name = "gostub symbols (from pclntab)";
-  Dwarf_P_Attribute attribute = nullptr;
-  dwarf_add_AT_name_a(unit, unit_name.data(), &attribute, &error);
-  dwarf_add_AT_producer_a(unit, producer_name.data(), &attribute, &error);
-  dwarf_add_AT_unsigned_const_a(dbg, unit, DW_AT_language, DW_LANG_Go, &attribute, &error);
-  dwarf_add_AT_targ_address_c(dbg, unit, DW_AT_low_pc, input.low, 0, &attribute, &error);
-  dwarf_add_AT_targ_address_c(dbg, unit, DW_AT_high_pc, input.high, 0, &attribute, &error);
-
-  Dwarf_P_Die previous = nullptr;
-  std::map<std::string_view, Dwarf_Unsigned> file_numbers;
-  // CFA = rsp + 8 at entry, the return address just below it.
-  const Dwarf_Small initial[] = {DW_CFA_def_cfa, static_cast<Dwarf_Small>(kDwarfRsp), 8,
-                                 static_cast<Dwarf_Small>(DW_CFA_offset | kDwarfReturnAddress), 1};
-  Dwarf_Unsigned cie = 0;
-  char no_augmentation[] = "";
-  if (const auto bad =
-          ok(dwarf_add_frame_cie_a(dbg, no_augmentation, 1, -8, kDwarfReturnAddress,
-                                   const_cast<Dwarf_Small*>(initial), sizeof initial, &cie, &error),
-             "add_frame_cie")) {
-    return std::unexpected(*bad);
-  }
-
-  for (const auto& function : input.functions) {
-    // A subprogram per function, so that clients list and name them as functions.
-    Dwarf_P_Die die = nullptr;
-    dwarf_new_die_a(dbg, DW_TAG_subprogram, previous == nullptr ? unit : nullptr, nullptr, previous,
-                    nullptr, &die, &error);
-    std::string name(lines.name(function));
-    dwarf_add_AT_name_a(die, name.data(), &attribute, &error);
-    dwarf_add_AT_targ_address_c(dbg, die, DW_AT_low_pc, function.entry, 0, &attribute, &error);
-    dwarf_add_AT_targ_address_c(dbg, die, DW_AT_high_pc, function.end, 0, &attribute, &error);
-    dwarf_add_AT_flag_a(dbg, die, DW_AT_external, 1, &attribute, &error);
-    previous = die;
-
-    // Line table: one sequence per function.
-    auto rows = lines.rows(function);
-    const auto body = prologues.body_start(image, function);
-    if (body != 0 && !rows.empty()) {
-      // The first line again where the body starts, unless a row starts there already.
-      const auto at =
-          std::lower_bound(rows.begin(), rows.end(), body,
-                           [](const auto& row, std::uint64_t pc) { return row.pc < pc; });
-      if (at == rows.end() || at->pc != body) {
-        rows.insert(at, LineTable::LineRow{body, std::prev(at)->line});
-      }
-    }
-    if (!rows.empty()) {
-      dwarf_lne_set_address_a(dbg, function.entry, 0, &error);
-      for (const auto& row : rows) {
-        if (row.line.line < 0) continue;  // alignment padding: the sequence's end covers it
-        auto [found, added] = file_numbers.try_emplace(row.line.file, 0);
-        if (added) {
-          // An empty name would end DWARF's file table early.
-          std::string file = row.line.file.empty() ? "?" : std::string(row.line.file);
-          Dwarf_Unsigned count = 0;
-          dwarf_add_file_decl_a(dbg, file.data(), 0, 0, 0, &count, &error);
-          found->second = count;  // DWARF 4 numbers files from 1
-        }
-        // prologue_end, where the body starts: gdb 13 breaks there, as with Go's own DWARF.
-        dwarf_add_line_entry_c(dbg, found->second, row.pc,
-                               static_cast<Dwarf_Unsigned>(std::max(row.line.line, 0)), 0, 1, 0, 0,
-                               row.pc == body, 0, 0, &error);
-        ++stats.line_rows;
-      }
-      dwarf_lne_end_sequence_a(dbg, function.end, &error);
-    }
-
-    // Call-frame information from pcsp: CFA = rsp + 8 + delta; once the frame exists, the
-    // caller's rbp is saved just below the return address (Go keeps frame pointers).
-    Dwarf_P_Fde fde = nullptr;
-    dwarf_new_fde_a(dbg, &fde, &error);
-    std::uint64_t at = function.entry;
-    bool rbp_saved = false;
-    for (const auto& run : lines.stack_runs(function)) {
-      if (run.pc > at) {
-        dwarf_add_fde_inst_a(fde, DW_CFA_advance_loc, run.pc - at, 0, &error);
-        at = run.pc;
-      } else if (run.pc < at) {
-        continue;
-      }
-      if (run.delta < 0) continue;
-      dwarf_add_fde_inst_a(fde, DW_CFA_def_cfa_offset, static_cast<Dwarf_Unsigned>(run.delta) + 8,
-                           0, &error);
-      if (run.delta >= 8 && !rbp_saved) {
-        dwarf_add_fde_inst_a(fde, DW_CFA_offset, kDwarfRbp, 2, &error);  // cfa - 16
-        rbp_saved = true;
-      } else if (run.delta == 0 && rbp_saved) {
-        dwarf_add_fde_inst_a(fde, DW_CFA_restore, kDwarfRbp, 0, &error);
-        rbp_saved = false;
-      }
-    }
-    Dwarf_Unsigned fde_index = 0;
-    dwarf_add_frame_fde_c(dbg, fde, nullptr, cie, function.entry, function.end - function.entry, 0,
-                          0, 0, &fde_index, &error);
-  }
-  stats.files = static_cast<std::uint32_t>(file_numbers.size());
-  if (const auto bad = ok(dwarf_add_die_to_debug_a(dbg, unit, &error), "add_die_to_debug")) {
-    return std::unexpected(*bad);
-  }
-  Dwarf_Signed buffers = 0;
-  if (const auto bad =
-          ok(dwarf_transform_to_disk_form_a(dbg, &buffers, &error), "transform_to_disk_form")) {
-    return std::unexpected(*bad);
-  }
-  for (Dwarf_Signed i = 0; i < buffers; ++i) {
-    Dwarf_Signed index = 0;
-    Dwarf_Unsigned length = 0;
-    Dwarf_Ptr bytes = nullptr;
-    if (dwarf_get_section_bytes_a(dbg, i, &index, &length, &bytes, &error) != DW_DLV_OK) break;
-    if (index < 1 || static_cast<std::size_t>(index) > sections.names.size()) continue;
-    const auto& name = sections.names[static_cast<std::size_t>(index) - 1];
-    if (name.starts_with(".rel")) continue;  // absolute addresses: no relocations wanted
-    sections.bytes[name].append(static_cast<const char*>(bytes), length);
-  }
-  return sections;
-}
-
+// A section to append: its name and bytes, and what its header needs.
 struct NewSection {
   std::string name;
   std::uint32_t type;
@@ -248,97 +79,147 @@ struct NewSection {
   std::uint32_t link = 0, info = 0;
 };
 
-}  // namespace
+// Two compile units, Go and assembly: gdb gives every file of a unit the language of its
+// assembly files once it has seen one (and then ignores prologue_end, as for hand-written code).
+enum Unit : std::uint8_t { kGoUnit, kAssemblyUnit, kUnits };
 
-Result<SymbolImageStats> write_symbol_image(const GoBinary& binary, const std::string& output) {
-  const auto& image = binary.image();
-  if (image.has_symbol_table() || image.has_dwarf()) {
-    return std::unexpected(failure(
-        fmt::format("{} has a symbol table or DWARF already: it needs nothing", image.path())));
-  }
-  const auto& lines = binary.lines();
-  SymbolImageStats stats;
-  DwarfInput input;
-  for (std::uint32_t i = 0; i < lines.function_count(); ++i) {
-    const auto function = lines.function(i);
-    if (!function || function->end <= function->entry) continue;
-    input.functions.push_back(*function);
-    input.low = std::min(input.low, function->entry);
-    input.high = std::max(input.high, function->end);
-  }
-  if (input.functions.empty()) return std::unexpected(failure("pclntab lists no functions"));
-  stats.functions = static_cast<std::uint32_t>(input.functions.size());
-  auto dwarf = make_dwarf(image, lines, input, stats);
-  if (!dwarf) return std::unexpected(dwarf.error());
+// Where each function is declared (its first row): its unit, and the file's number in that
+// unit's line program, and the line.
+struct Declaration {
+  Unit unit = kGoUnit;
+  std::uint32_t file = 0, line = 0;
+};
 
-  elf_version(EV_CURRENT);
-  const int in_fd = ::open(image.path().c_str(), O_RDONLY | O_CLOEXEC);
-  if (in_fd < 0)
-    return std::unexpected(failure(fmt::format("{}: {}", image.path(), strerror(errno))));
-  const int out_fd = ::open(output.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (out_fd < 0) {
-    const int saved = errno;
-    ::close(in_fd);
-    return std::unexpected(failure(fmt::format("{}: {}", output, strerror(saved))));
-  }
-  Elf* source = elf_begin(in_fd, ELF_C_READ_MMAP, nullptr);
-  Elf* target = elf_begin(out_fd, ELF_C_WRITE, nullptr);
-  const auto finish = [&](std::optional<Error> error) -> Result<SymbolImageStats> {
-    if (target != nullptr) elf_end(target);
-    if (source != nullptr) elf_end(source);
-    ::close(out_fd);
-    ::close(in_fd);
-    if (error) {
-      ::unlink(output.c_str());
-      return std::unexpected(*error);
+struct LineSections {
+  std::string bytes;                            // every unit's line program, one after another
+  std::array<std::uint32_t, kUnits> offsets{};  // where each unit's starts
+};
+
+bool is_assembly(std::string_view file) {
+  return file.ends_with(".s") || file.ends_with(".S");
+}
+
+// .debug_line: pclntab's rows, one sequence per function; the first line again, marked
+// prologue_end, where the body starts (gdb breaks there, as with Go's own DWARF).
+LineSections line_section(const ElfImage& image, const LineTable& lines, const DwarfInput& input,
+                          std::vector<Declaration>& declarations, SymbolImageStats& stats) {
+  const PrologueFinder prologues;
+  std::array<dwarf::LineProgram, kUnits> programs;
+  declarations.assign(input.functions.size(), {});
+  for (std::size_t i = 0; i < input.functions.size(); ++i) {
+    const auto& function = input.functions[i];
+    auto rows = lines.rows(function);
+    if (rows.empty()) continue;
+    const auto body = prologues.body_start(image, function);
+    if (body != 0) {
+      const auto at =
+          std::lower_bound(rows.begin(), rows.end(), body,
+                           [](const auto& row, std::uint64_t pc) { return row.pc < pc; });
+      if (at != rows.begin() && (at == rows.end() || at->pc != body)) {
+        rows.insert(at, LineTable::LineRow{body, std::prev(at)->line});
+      }
     }
-    return stats;
-  };
-  const auto elf_failure = [](const char* what) {
-    return failure(fmt::format("libelf: {}: {}", what, elf_errmsg(-1)));
-  };
-  GElf_Ehdr header;
-  if (source == nullptr || target == nullptr || gelf_getehdr(source, &header) == nullptr) {
-    return finish(elf_failure("reading the ELF header"));
-  }
-  // The loaded bytes must stay where the program headers say: lay the file out ourselves.
-  elf_flagelf(target, ELF_C_SET, ELF_F_LAYOUT);
-  if (gelf_newehdr(target, gelf_getclass(source)) == nullptr) return finish(elf_failure("ehdr"));
-  std::size_t segment_count = 0;
-  elf_getphdrnum(source, &segment_count);
-  if (segment_count > 0 && gelf_newphdr(target, segment_count) == nullptr) {
-    return finish(elf_failure("phdr"));
-  }
-  for (std::size_t i = 0; i < segment_count; ++i) {
-    GElf_Phdr segment;
-    gelf_getphdr(source, static_cast<int>(i), &segment);
-    gelf_update_phdr(target, static_cast<int>(i), &segment);
-  }
-  std::uint64_t end = header.e_phoff + segment_count * header.e_phentsize;
-  std::size_t names_index = 0;
-  elf_getshdrstrndx(source, &names_index);
-  std::string section_names;
-  std::map<std::uint64_t, std::size_t> section_by_address;  // executable sections, for symbols
-  for (Elf_Scn* scn = elf_nextscn(source, nullptr); scn != nullptr;
-       scn = elf_nextscn(source, scn)) {
-    GElf_Shdr shdr;
-    gelf_getshdr(scn, &shdr);
-    Elf_Scn* copy = elf_newscn(target);
-    if (elf_ndxscn(scn) == names_index) {
-      Elf_Data* data = elf_getdata(scn, nullptr);
-      if (data != nullptr)
-        section_names.assign(static_cast<const char*>(data->d_buf), data->d_size);
-    } else if (shdr.sh_type != SHT_NOBITS && shdr.sh_type != SHT_NULL) {
-      Elf_Data* data = elf_rawdata(scn, nullptr);
-      Elf_Data* copied = elf_newdata(copy);
-      *copied = *data;
-      end = std::max(end, shdr.sh_offset + shdr.sh_size);
+    auto& declaration = declarations[i];
+    declaration.unit = is_assembly(rows.front().line.file) ? kAssemblyUnit : kGoUnit;
+    auto& program = programs[declaration.unit];
+    program.begin_sequence(function.entry);
+    for (const auto& row : rows) {
+      if (row.line.line < 0) continue;  // alignment padding: the sequence's end covers it
+      const auto file = program.row(row.pc, row.line.file, row.line.line, row.pc == body);
+      if (declaration.file == 0) {
+        declaration.file = static_cast<std::uint32_t>(file);
+        declaration.line = static_cast<std::uint32_t>(row.line.line);
+      }
+      ++stats.line_rows;
     }
-    if ((shdr.sh_flags & SHF_EXECINSTR) != 0) section_by_address[shdr.sh_addr] = elf_ndxscn(scn);
-    gelf_update_shdr(copy, &shdr);
+    program.end_sequence(function.end);
   }
+  LineSections out;
+  for (int unit = 0; unit < kUnits; ++unit) {
+    stats.files += static_cast<std::uint32_t>(programs[unit].file_count());
+    out.offsets[unit] = static_cast<std::uint32_t>(out.bytes.size());
+    out.bytes += programs[unit].finish();
+  }
+  return out;
+}
 
-  // .symtab: every function, global, in the executable section that holds it.
+// .debug_frame from pcsp: CFA = rsp + 8 + delta; once the frame exists, the caller's rbp is
+// saved just below the return address (Go keeps frame pointers).
+std::string frame_section(const LineTable& lines, const DwarfInput& input) {
+  dwarf::FrameTable frames;
+  for (const auto& function : input.functions) {
+    frames.begin(function.entry, function.end);
+    std::uint64_t at = function.entry;
+    bool rbp_saved = false;
+    for (const auto& run : lines.stack_runs(function)) {
+      if (run.pc < at) continue;
+      frames.advance_to(run.pc);
+      at = run.pc;
+      if (run.delta < 0) continue;
+      frames.cfa_offset(static_cast<std::uint64_t>(run.delta) + 8);
+      if (run.delta >= 8 && !rbp_saved) {
+        frames.rbp_saved_at_cfa_minus_16();
+        rbp_saved = true;
+      } else if (run.delta == 0 && rbp_saved) {
+        frames.rbp_restored();
+        rbp_saved = false;
+      }
+    }
+    frames.end();
+  }
+  return frames.finish();
+}
+
+// .debug_info: a compile unit for Go and one for assembly (pclntab has no per-package units
+// worth keeping), a subprogram per function so that clients list and name them as functions;
+// and .debug_ranges, where each unit's functions are (their runs in address order): clients
+// find a pc's unit by them, so the two units must not overlap.
+std::pair<std::string, std::string> info_and_ranges(
+    const LineTable& lines, const DwarfInput& input, const std::vector<Declaration>& declarations,
+    const std::array<std::uint32_t, kUnits>& line_offsets) {
+  std::string info;
+  dwarf::Bytes ranges;
+  for (const auto unit : {kGoUnit, kAssemblyUnit}) {
+    const auto ranges_offset = static_cast<std::uint32_t>(ranges.size());
+    std::optional<std::pair<std::uint64_t, std::uint64_t>> run;  // functions in a row
+    const auto close_run = [&] {
+      if (!run) return;
+      ranges.u64(run->first);
+      ranges.u64(run->second);
+      run.reset();
+    };
+    for (std::size_t i = 0; i < input.functions.size(); ++i) {
+      const auto& function = input.functions[i];
+      if (declarations[i].unit != unit) {
+        close_run();
+      } else if (run) {
+        run->second = function.end;
+      } else {
+        run.emplace(function.entry, function.end);
+      }
+    }
+    close_run();
+    ranges.u64(0);  // the list's end
+    ranges.u64(0);
+    dwarf::CompileUnit compile_unit(unit == kGoUnit ? "go (from pclntab)" : "asm (from pclntab)",
+                                    "gostub symbols (from pclntab)",
+                                    unit == kGoUnit ? DW_LANG_Go : DW_LANG_Mips_Assembler,
+                                    ranges_offset, line_offsets[unit]);
+    for (std::size_t i = 0; i < input.functions.size(); ++i) {
+      if (declarations[i].unit != unit) continue;
+      const auto& function = input.functions[i];
+      compile_unit.subprogram(lines.name(function), function.entry, function.end,
+                              declarations[i].file, declarations[i].line);
+    }
+    info += compile_unit.finish_info();
+  }
+  return {std::move(info), std::move(ranges.str())};
+}
+
+// .symtab and .strtab: every function, global, in the executable section that holds it.
+std::pair<std::string, std::string> symbol_sections(
+    const LineTable& lines, const DwarfInput& input,
+    const std::map<std::uint64_t, std::size_t>& section_by_address) {
   std::string strings(1, '\0');
   std::string symbols(sizeof(Elf64_Sym), '\0');  // the null symbol
   for (const auto& function : input.functions) {
@@ -355,53 +236,177 @@ Result<SymbolImageStats> write_symbol_image(const GoBinary& binary, const std::s
     symbol.st_size = function.end - function.entry;
     symbols.append(reinterpret_cast<const char*>(&symbol), sizeof symbol);
   }
-  std::vector<NewSection> added;
-  std::size_t first_new = 0;  // the index .symtab gets; .strtab follows it
-  elf_getshdrnum(target, &first_new);
-  added.push_back({".symtab", SHT_SYMTAB, std::move(symbols), sizeof(Elf64_Sym), 8,
-                   static_cast<std::uint32_t>(first_new + 1), 1});
-  added.push_back({".strtab", SHT_STRTAB, std::move(strings)});
-  for (auto& [name, bytes] : dwarf->bytes) added.push_back({name, SHT_PROGBITS, std::move(bytes)});
+  return {std::move(symbols), std::move(strings)};
+}
 
-  // The new sections and the grown section-name table go after everything else.
-  for (auto& section : added) {
-    const auto name_offset = section_names.size();
+// Copies the input file whole, in the kernel (its pages need not pass through this process).
+bool copy_file(int in_fd, int out_fd, std::uint64_t size) {
+  loff_t in_offset = 0, out_offset = 0;
+  while (static_cast<std::uint64_t>(in_offset) < size) {
+    const auto copied = ::copy_file_range(in_fd, &in_offset, out_fd, &out_offset,
+                                          size - static_cast<std::uint64_t>(in_offset), 0);
+    if (copied > 0) continue;
+    if (copied < 0 && errno == EINTR) continue;
+    if (copied == 0) return false;
+    // Not supported between these files: copy through a buffer.
+    std::vector<char> buffer(1 << 20);
+    while (static_cast<std::uint64_t>(in_offset) < size) {
+      const auto got = ::pread(in_fd, buffer.data(), buffer.size(), in_offset);
+      if (got <= 0) return false;
+      if (::pwrite(out_fd, buffer.data(), static_cast<std::size_t>(got), out_offset) != got) {
+        return false;
+      }
+      in_offset += got;
+      out_offset += got;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+Result<SymbolImageStats> write_symbol_image(const GoBinary& binary, const std::string& output) {
+  const auto& image = binary.image();
+  if (image.has_symbol_table() || image.has_dwarf()) {
+    return std::unexpected(failure(
+        fmt::format("{} has a symbol table or DWARF already: it needs nothing", image.path())));
+  }
+  const auto& lines = binary.lines();
+  SymbolImageStats stats;
+  DwarfInput input;
+  for (std::uint32_t i = 0; i < lines.function_count(); ++i) {
+    const auto function = lines.function(i);
+    if (!function || function->end <= function->entry) continue;
+    input.functions.push_back(*function);
+  }
+  if (input.functions.empty()) return std::unexpected(failure("pclntab lists no functions"));
+  stats.functions = static_cast<std::uint32_t>(input.functions.size());
+
+  // The copy is the input, byte for byte (loaded bytes stay where the program headers say),
+  // then the new sections, the grown section-name table and a new section header table, to
+  // which the ELF header is pointed. libelf reads the input's headers; the output is written
+  // here, so that neither the input's pages nor the output pass through memory.
+  elf_version(EV_CURRENT);
+  const int in_fd = ::open(image.path().c_str(), O_RDONLY | O_CLOEXEC);
+  if (in_fd < 0) {
+    return std::unexpected(failure(fmt::format("{}: {}", image.path(), strerror(errno))));
+  }
+  const int out_fd = ::open(output.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (out_fd < 0) {
+    const int saved = errno;
+    ::close(in_fd);
+    return std::unexpected(failure(fmt::format("{}: {}", output, strerror(saved))));
+  }
+  Elf* source = elf_begin(in_fd, ELF_C_READ, nullptr);
+  const auto finish = [&](std::optional<Error> error) -> Result<SymbolImageStats> {
+    if (source != nullptr) elf_end(source);
+    ::close(out_fd);
+    ::close(in_fd);
+    if (error) {
+      ::unlink(output.c_str());
+      return std::unexpected(*error);
+    }
+    return stats;
+  };
+  const auto elf_failure = [](const char* what) {
+    return failure(fmt::format("libelf: {}: {}", what, elf_errmsg(-1)));
+  };
+  Elf64_Ehdr* header = source != nullptr ? elf64_getehdr(source) : nullptr;
+  if (header == nullptr) return finish(elf_failure("reading the ELF header"));
+  std::size_t names_index = 0;
+  if (elf_getshdrstrndx(source, &names_index) != 0) {
+    return finish(elf_failure("the section-name table"));
+  }
+  std::vector<Elf64_Shdr> section_headers;
+  std::string section_names;
+  std::map<std::uint64_t, std::size_t> section_by_address;  // executable sections, for symbols
+  section_headers.push_back(Elf64_Shdr{});                  // the null section
+  for (Elf_Scn* scn = elf_nextscn(source, nullptr); scn != nullptr;
+       scn = elf_nextscn(source, scn)) {
+    const Elf64_Shdr* shdr = elf64_getshdr(scn);
+    if (shdr == nullptr) return finish(elf_failure("a section header"));
+    if (elf_ndxscn(scn) == names_index) {
+      if (Elf_Data* data = elf_rawdata(scn, nullptr); data != nullptr) {
+        section_names.assign(static_cast<const char*>(data->d_buf), data->d_size);
+      }
+    }
+    if ((shdr->sh_flags & SHF_EXECINSTR) != 0) section_by_address[shdr->sh_addr] = elf_ndxscn(scn);
+    section_headers.push_back(*shdr);
+  }
+  if (names_index == 0 || names_index >= section_headers.size()) {
+    return finish(failure("the input has no section-name table"));
+  }
+  struct stat input_stat {};
+  if (::fstat(in_fd, &input_stat) != 0 ||
+      !copy_file(in_fd, out_fd, static_cast<std::uint64_t>(input_stat.st_size))) {
+    return finish(failure(fmt::format("copying {}: {}", image.path(), strerror(errno))));
+  }
+  std::uint64_t end = static_cast<std::uint64_t>(input_stat.st_size);
+  const auto append = [&](std::string_view bytes, std::uint64_t align) -> std::optional<Error> {
+    end = (end + align - 1) / align * align;
+    if (::pwrite(out_fd, bytes.data(), bytes.size(), static_cast<off_t>(end)) !=
+        static_cast<ssize_t>(bytes.size())) {
+      return failure(fmt::format("{}: {}", output, strerror(errno)));
+    }
+    end += bytes.size();
+    return std::nullopt;
+  };
+  // Each section is made, written and dropped in turn: one at a time is in memory.
+  const auto first_new = section_headers.size();  // .symtab's index; .strtab follows it
+  const auto write_section = [&](NewSection section) -> std::optional<Error> {
+    Elf64_Shdr shdr{};
+    shdr.sh_name = static_cast<Elf64_Word>(section_names.size());
     section_names += section.name;
     section_names.push_back('\0');
-    Elf_Scn* scn = elf_newscn(target);
-    Elf_Data* data = elf_newdata(scn);
-    data->d_buf = section.bytes.data();
-    data->d_size = section.bytes.size();
-    data->d_type = ELF_T_BYTE;
-    data->d_align = section.align;
-    GElf_Shdr shdr{};
-    shdr.sh_name = static_cast<Elf64_Word>(name_offset);
+    if (auto error = append(section.bytes, section.align)) return error;
     shdr.sh_type = section.type;
-    shdr.sh_offset = (end + section.align - 1) / section.align * section.align;
+    shdr.sh_offset = end - section.bytes.size();
     shdr.sh_size = section.bytes.size();
     shdr.sh_addralign = section.align;
     shdr.sh_entsize = section.entry_size;
     shdr.sh_link = section.link;
     shdr.sh_info = section.info;
-    gelf_update_shdr(scn, &shdr);
-    end = shdr.sh_offset + shdr.sh_size;
+    section_headers.push_back(shdr);
+    return std::nullopt;
+  };
+  auto [symbols, strings] = symbol_sections(lines, input, section_by_address);
+  std::optional<Error> error =
+      write_section({".symtab", SHT_SYMTAB, std::move(symbols), sizeof(Elf64_Sym), 8,
+                     static_cast<std::uint32_t>(first_new + 1), 1});
+  if (!error) error = write_section({".strtab", SHT_STRTAB, std::move(strings)});
+  // The line program first: the subprograms name their files by its numbers.
+  std::vector<Declaration> declarations;
+  auto line_sections = line_section(image, lines, input, declarations, stats);
+  if (!error) {
+    error = write_section({".debug_abbrev", SHT_PROGBITS, dwarf::CompileUnit::abbreviations()});
   }
-  Elf_Scn* names = elf_getscn(target, names_index);
-  GElf_Shdr names_header;
-  gelf_getshdr(names, &names_header);
-  Elf_Data* names_data = elf_newdata(names);
-  names_data->d_buf = section_names.data();
-  names_data->d_size = section_names.size();
-  names_data->d_type = ELF_T_BYTE;
-  names_data->d_align = 1;
-  names_header.sh_offset = end;
-  names_header.sh_size = section_names.size();
-  gelf_update_shdr(names, &names_header);
-  end += section_names.size();
-
-  header.e_shoff = (end + 7) / 8 * 8;
-  gelf_update_ehdr(target, &header);
-  if (elf_update(target, ELF_C_WRITE) < 0) return finish(elf_failure("writing"));
+  if (!error) {
+    auto [info, ranges] = info_and_ranges(lines, input, declarations, line_sections.offsets);
+    error = write_section({".debug_info", SHT_PROGBITS, std::move(info)});
+    if (!error) error = write_section({".debug_ranges", SHT_PROGBITS, std::move(ranges)});
+  }
+  if (!error) {
+    error = write_section({".debug_line", SHT_PROGBITS, std::move(line_sections.bytes)});
+  }
+  if (!error) {
+    error = write_section({".debug_frame", SHT_PROGBITS, frame_section(lines, input), 0, 8});
+  }
+  if (error) return finish(error);
+  error = append(section_names, 1);
+  if (error) return finish(error);
+  section_headers[names_index].sh_offset = end - section_names.size();
+  section_headers[names_index].sh_size = section_names.size();
+  error = append(std::string_view(reinterpret_cast<const char*>(section_headers.data()),
+                                  section_headers.size() * sizeof(Elf64_Shdr)),
+                 8);
+  if (error) return finish(error);
+  Elf64_Ehdr new_header = *header;
+  new_header.e_shoff = end - section_headers.size() * sizeof(Elf64_Shdr);
+  new_header.e_shentsize = sizeof(Elf64_Shdr);
+  new_header.e_shnum = static_cast<Elf64_Half>(section_headers.size());
+  if (::pwrite(out_fd, &new_header, sizeof new_header, 0) != sizeof new_header) {
+    return finish(failure(fmt::format("{}: {}", output, strerror(errno))));
+  }
   return finish(std::nullopt);
 }
 
