@@ -2,7 +2,7 @@
 // (-ldflags=-s -w): a copy of the executable with a symbol table (every function, with its
 // size), DWARF line tables (pclntab's pc -> file:line) and call-frame information (from pcsp),
 // which stock gdb and lldb read like any other. The copy's loaded bytes are the original's;
-// only sections are added. ELF through elfutils' libelf, DWARF through libdwarf's producer.
+// only sections are added. ELF headers read with elfutils' libelf; DWARF by dwarf_writer.hpp.
 #pragma once
 
 #include <cstdint>
