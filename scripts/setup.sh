@@ -48,7 +48,7 @@ fi
 
 packages=(
   build-essential cmake ninja-build pkg-config clang-format
-  libboost-dev libcapstone-dev doctest-dev libfmt-dev libcli11-dev libdw-dev
+  libboost-dev libcapstone-dev doctest-dev libfmt-dev libcli11-dev libdw-dev zlib1g-dev
   libre2-dev clang-19 libclang-rt-19-dev
   gdb gdbserver lldb-19 golang-go python3
   file lintian man-db  # the Debian package: CPack finds executables with file; its test

@@ -508,9 +508,7 @@ Reply GdbSession::handle(const protocol::HostOpen& command) {
   if (auto* current = program();
       current != nullptr && current->go() != nullptr && command.path == current->executable()) {
     if (auto image = current->go()->symbol_image()) {
-      auto substituted = command;
-      substituted.path = std::move(*image);
-      return Reply::packet(host_files_.open(substituted));
+      return Reply::packet(host_files_.open(command, image));
     }
   }
   return Reply::packet(host_files_.open(command));

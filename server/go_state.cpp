@@ -2,6 +2,7 @@
 
 #include <elf.h>
 #include <fmt/format.h>
+#include <malloc.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -182,23 +183,28 @@ void GoState::prepare_symbol_image() {
   symbol_image_.fd = ::memfd_create("gostub-symbols", MFD_CLOEXEC);
   if (symbol_image_.fd < 0) return;
   // Made on a thread of its own, from its own reading of the file (no ptrace, nothing shared
-  // with the event loop), so that no packet waits for it: a large binary takes seconds.
+  // with the event loop), so that no packet waits for it: a large binary takes a second.
+  symbol_image_.file = program_file(process_);
   symbol_image_.made = std::async(
       std::launch::async,
-      [file = program_file(process_), path = fmt::format("/proc/self/fd/{}", symbol_image_.fd)] {
-        auto copy = symbols::GoBinary::open(file);
-        if (!copy) return copy.error().message;
-        const auto written = symbols::write_symbol_image(*copy, path);
-        return written ? std::string() : written.error().message;
+      [file = symbol_image_.file, fd = symbol_image_.fd, &overlay = symbol_image_.overlay] {
+        std::string error;
+        if (auto copy = symbols::GoBinary::open(file); !copy) {
+          error = copy.error().message;
+        } else if (auto written = symbols::write_symbol_overlay(*copy, fd, overlay); !written) {
+          error = written.error().message;
+        }
+        ::malloc_trim(0);  // this thread's arena gives back what the making used
+        return error;
       });
 }
 
-std::optional<std::string> GoState::symbol_image() {
+std::optional<FileOverlay> GoState::symbol_image() {
   prepare_symbol_image();
   if (symbol_image_.fd < 0) return std::nullopt;
   if (symbol_image_.made.valid()) {
     // The client waits for this answer at most its timeout (gdb: 2 s): wait a little for the
-    // copy, else serve the file as it is.
+    // image, else serve the file as it is.
     if (symbol_image_.made.wait_for(std::chrono::milliseconds(1500)) != std::future_status::ready) {
       fmt::print(stderr, "gostub: symbols for {} are not ready yet; serving it as it is\n",
                  process_.executable());
@@ -214,7 +220,8 @@ std::optional<std::string> GoState::symbol_image() {
     fmt::print(stderr, "gostub: {} is stripped; serving it with symbols from its pclntab\n",
                process_.executable());
   }
-  return fmt::format("/proc/self/fd/{}", symbol_image_.fd);
+  return FileOverlay{symbol_image_.file, symbol_image_.overlay.header, symbol_image_.fd,
+                     symbol_image_.overlay.tail_start};
 }
 
 bool GoState::ask_client_for_allgs() {

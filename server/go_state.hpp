@@ -11,10 +11,12 @@
 #include <unordered_map>
 #include <vector>
 
+#include "server/host_io.hpp"
 #include "server/process_memory.hpp"
 #include "symbols/go_binary.hpp"
 #include "symbols/go_runtime.hpp"
 #include "symbols/goroutines.hpp"
+#include "symbols/symbol_image.hpp"
 #include "target/process.hpp"
 
 namespace gostub::server {
@@ -89,10 +91,11 @@ class GoState {
 
   CatchPoints& catches() { return catches_; }
 
-  // For a stripped program: a copy with symbols, lines and frames rebuilt from pclntab
-  // (`gostub symbols`), made on first use in memory; its path, or nullopt when the binary has
-  // symbols of its own or the copy cannot be made.
-  std::optional<std::string> symbol_image();
+  // For a stripped program: the program with symbols, lines and frames rebuilt from pclntab
+  // (`gostub symbols`), as an overlay of the program's file (a new ELF header, and a tail
+  // held in memory: no copy of the program); nullopt when the binary has symbols of its own
+  // or the image cannot be made.
+  std::optional<FileOverlay> symbol_image();
   // Starts making that copy in the background (when the program is made, so that it is ready
   // by the time a client reads the program).
   void prepare_symbol_image();
@@ -100,9 +103,11 @@ class GoState {
  private:
   // The in-memory file behind symbol_image().
   struct SymbolImage {
-    int fd = -1;
+    int fd = -1;       // the tail
+    std::string file;  // the program file it overlays
     bool tried = false;
-    std::future<std::string> made;  // the worker's error, empty on success
+    std::future<std::string> made;   // the worker's error, empty on success
+    symbols::SymbolOverlay overlay;  // the worker's, once made
     SymbolImage() = default;
     SymbolImage(const SymbolImage&) = delete;
     SymbolImage& operator=(const SymbolImage&) = delete;

@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <climits>
+#include <cstring>
 
 #include "protocol/replies.hpp"
 
@@ -17,7 +18,10 @@ constexpr std::uint64_t kFileioReadOnly = 0;
 }  // namespace
 
 HostFiles::~HostFiles() {
-  for (const auto& [client_fd, fd] : open_files_) ::close(fd);
+  for (const auto& [client_fd, file] : open_files_) {
+    ::close(file.fd);
+    if (file.overlay) ::close(file.overlay->tail_fd);
+  }
 }
 
 std::string HostFiles::resolve(const std::string& path) const {
@@ -38,6 +42,11 @@ std::string HostFiles::set_filesystem(const protocol::HostSetFs& command) {
 }
 
 std::string HostFiles::open(const protocol::HostOpen& command) {
+  return open(command, std::nullopt);
+}
+
+std::string HostFiles::open(const protocol::HostOpen& command,
+                            const std::optional<FileOverlay>& overlay) {
   if ((command.flags & ~kFileioAccessMask) != 0 ||
       (command.flags & kFileioAccessMask) != kFileioReadOnly) {
     return protocol::host_io_error(EACCES);
@@ -45,9 +54,20 @@ std::string HostFiles::open(const protocol::HostOpen& command) {
   // A client may hold only so many files (each is a descriptor of gostub's), and no open or
   // read may block the event loop: a FIFO or a terminal is opened non-blocking.
   if (open_files_.size() >= kMaxOpenFiles) return protocol::host_io_error(EMFILE);
-  const int fd = ::open(resolve(command.path).c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  const auto path = overlay ? overlay->file : resolve(command.path);
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) return protocol::host_io_error(errno);
-  open_files_[fd] = fd;
+  OpenFile file{fd, std::nullopt};
+  if (overlay) {
+    const int tail = ::fcntl(overlay->tail_fd, F_DUPFD_CLOEXEC, 0);
+    if (tail < 0) {
+      const int error = errno;
+      ::close(fd);
+      return protocol::host_io_error(error);
+    }
+    file.overlay = FileOverlay{overlay->file, overlay->head, tail, overlay->tail_start};
+  }
+  open_files_[fd] = std::move(file);
   return protocol::host_io_result(fd);
 }
 
@@ -57,17 +77,44 @@ std::string HostFiles::pread(const protocol::HostPread& command, std::size_t max
   if (command.offset > static_cast<std::uint64_t>(LLONG_MAX))
     return protocol::host_io_error(EINVAL);
   buffer_.resize(std::min<std::uint64_t>(command.count, max_bytes));
-  const auto got =
-      ::pread(found->second, buffer_.data(), buffer_.size(), static_cast<off_t>(command.offset));
-  if (got < 0) return protocol::host_io_error(errno);
-  return protocol::host_io_result(got,
-                                  std::string_view(buffer_.data(), static_cast<std::size_t>(got)));
+  const auto& file = found->second;
+  if (!file.overlay) {
+    const auto got =
+        ::pread(file.fd, buffer_.data(), buffer_.size(), static_cast<off_t>(command.offset));
+    if (got < 0) return protocol::host_io_error(errno);
+    return protocol::host_io_result(
+        got, std::string_view(buffer_.data(), static_cast<std::size_t>(got)));
+  }
+  // Piece by piece: the replaced head, the file up to the tail, the tail.
+  const auto& overlay = *file.overlay;
+  std::size_t done = 0;
+  while (done < buffer_.size()) {
+    const auto at = command.offset + done;
+    char* into = buffer_.data() + done;
+    const auto wanted = buffer_.size() - done;
+    ssize_t got = 0;
+    if (at < overlay.head.size()) {
+      got = static_cast<ssize_t>(std::min<std::uint64_t>(wanted, overlay.head.size() - at));
+      std::memcpy(into, overlay.head.data() + at, static_cast<std::size_t>(got));
+    } else if (at < overlay.tail_start) {
+      got = ::pread(file.fd, into, std::min<std::uint64_t>(wanted, overlay.tail_start - at),
+                    static_cast<off_t>(at));
+    } else {
+      got = ::pread(overlay.tail_fd, into, wanted, static_cast<off_t>(at - overlay.tail_start));
+    }
+    if (got < 0) return protocol::host_io_error(errno);
+    if (got == 0) break;
+    done += static_cast<std::size_t>(got);
+  }
+  return protocol::host_io_result(static_cast<std::int64_t>(done),
+                                  std::string_view(buffer_.data(), done));
 }
 
 std::string HostFiles::close(const protocol::HostClose& command) {
   const auto found = open_files_.find(static_cast<int>(command.fd));
   if (found == open_files_.end()) return protocol::host_io_error(EBADF);
-  ::close(found->second);
+  ::close(found->second.fd);
+  if (found->second.overlay) ::close(found->second.overlay->tail_fd);
   open_files_.erase(found);
   return protocol::host_io_result(0);
 }
@@ -76,7 +123,12 @@ std::string HostFiles::fstat(const protocol::HostFstat& command) {
   const auto found = open_files_.find(static_cast<int>(command.fd));
   if (found == open_files_.end()) return protocol::host_io_error(EBADF);
   struct stat info {};
-  if (::fstat(found->second, &info) != 0) return protocol::host_io_error(errno);
+  if (::fstat(found->second.fd, &info) != 0) return protocol::host_io_error(errno);
+  if (const auto& overlay = found->second.overlay) {
+    struct stat tail {};
+    if (::fstat(overlay->tail_fd, &tail) != 0) return protocol::host_io_error(errno);
+    info.st_size = static_cast<off_t>(overlay->tail_start) + tail.st_size;
+  }
   const protocol::FileStatus status{
       static_cast<std::uint32_t>(info.st_dev),     static_cast<std::uint32_t>(info.st_ino),
       static_cast<std::uint32_t>(info.st_mode),    static_cast<std::uint32_t>(info.st_nlink),

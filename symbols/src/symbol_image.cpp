@@ -7,6 +7,7 @@
 #include <gelf.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <array>
@@ -78,6 +79,26 @@ struct NewSection {
   std::uint64_t entry_size = 0, align = 1;
   std::uint32_t link = 0, info = 0;
 };
+
+// A debug section compressed as gdb and lldb read it (SHF_COMPRESSED, zlib): a fifth to a
+// third of the bytes a client fetches through the server and the server holds. nullopt when
+// zlib fails (the section is then written as it is).
+std::optional<std::string> compress_section(std::string_view bytes, std::uint64_t align) {
+  Elf64_Chdr header{};
+  header.ch_type = ELFCOMPRESS_ZLIB;
+  header.ch_size = bytes.size();
+  header.ch_addralign = align;
+  auto bound = ::compressBound(static_cast<uLong>(bytes.size()));
+  std::string out(sizeof header + bound, '\0');
+  std::memcpy(out.data(), &header, sizeof header);
+  if (::compress2(reinterpret_cast<Bytef*>(out.data() + sizeof header), &bound,
+                  reinterpret_cast<const Bytef*>(bytes.data()), static_cast<uLong>(bytes.size()),
+                  Z_BEST_SPEED) != Z_OK) {
+    return std::nullopt;
+  }
+  out.resize(sizeof header + bound);
+  return out;
+}
 
 // Two compile units, Go and assembly: gdb gives every file of a unit the language of its
 // assembly files once it has seen one (and then ignores prologue_end, as for hand-written code).
@@ -263,9 +284,17 @@ bool copy_file(int in_fd, int out_fd, std::uint64_t size) {
   return true;
 }
 
-}  // namespace
+// Where the image goes: a whole file (the input copied, then the tail), or only the tail, in
+// a file of its own (the header then goes to `header`, the input stays where it is).
+struct Destination {
+  int fd;
+  bool whole;
+  std::string* header = nullptr;
+  std::uint64_t tail_start = 0;  // the input's size: where the tail begins in the image
+};
 
-Result<SymbolImageStats> write_symbol_image(const GoBinary& binary, const std::string& output) {
+Result<SymbolImageStats> write_image(const GoBinary& binary, Destination& out,
+                                     const std::string& output_name) {
   const auto& image = binary.image();
   if (image.has_symbol_table() || image.has_dwarf()) {
     return std::unexpected(failure(
@@ -282,7 +311,7 @@ Result<SymbolImageStats> write_symbol_image(const GoBinary& binary, const std::s
   if (input.functions.empty()) return std::unexpected(failure("pclntab lists no functions"));
   stats.functions = static_cast<std::uint32_t>(input.functions.size());
 
-  // The copy is the input, byte for byte (loaded bytes stay where the program headers say),
+  // The image is the input, byte for byte (loaded bytes stay where the program headers say),
   // then the new sections, the grown section-name table and a new section header table, to
   // which the ELF header is pointed. libelf reads the input's headers; the output is written
   // here, so that neither the input's pages nor the output pass through memory.
@@ -291,21 +320,11 @@ Result<SymbolImageStats> write_symbol_image(const GoBinary& binary, const std::s
   if (in_fd < 0) {
     return std::unexpected(failure(fmt::format("{}: {}", image.path(), strerror(errno))));
   }
-  const int out_fd = ::open(output.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (out_fd < 0) {
-    const int saved = errno;
-    ::close(in_fd);
-    return std::unexpected(failure(fmt::format("{}: {}", output, strerror(saved))));
-  }
   Elf* source = elf_begin(in_fd, ELF_C_READ, nullptr);
   const auto finish = [&](std::optional<Error> error) -> Result<SymbolImageStats> {
     if (source != nullptr) elf_end(source);
-    ::close(out_fd);
     ::close(in_fd);
-    if (error) {
-      ::unlink(output.c_str());
-      return std::unexpected(*error);
-    }
+    if (error) return std::unexpected(*error);
     return stats;
   };
   const auto elf_failure = [](const char* what) {
@@ -337,16 +356,26 @@ Result<SymbolImageStats> write_symbol_image(const GoBinary& binary, const std::s
     return finish(failure("the input has no section-name table"));
   }
   struct stat input_stat {};
-  if (::fstat(in_fd, &input_stat) != 0 ||
-      !copy_file(in_fd, out_fd, static_cast<std::uint64_t>(input_stat.st_size))) {
+  if (::fstat(in_fd, &input_stat) != 0) {
+    return finish(failure(fmt::format("{}: {}", image.path(), strerror(errno))));
+  }
+  out.tail_start = static_cast<std::uint64_t>(input_stat.st_size);
+  if (out.whole && !copy_file(in_fd, out.fd, out.tail_start)) {
     return finish(failure(fmt::format("copying {}: {}", image.path(), strerror(errno))));
   }
-  std::uint64_t end = static_cast<std::uint64_t>(input_stat.st_size);
+  std::uint64_t end = out.tail_start;
+  const auto write_at = [&](const void* bytes, std::size_t size, std::uint64_t at) {
+    const auto offset = static_cast<off_t>(out.whole ? at : at - out.tail_start);
+    return ::pwrite(out.fd, bytes, size, offset) == static_cast<ssize_t>(size);
+  };
   const auto append = [&](std::string_view bytes, std::uint64_t align) -> std::optional<Error> {
-    end = (end + align - 1) / align * align;
-    if (::pwrite(out_fd, bytes.data(), bytes.size(), static_cast<off_t>(end)) !=
-        static_cast<ssize_t>(bytes.size())) {
-      return failure(fmt::format("{}: {}", output, strerror(errno)));
+    const auto aligned = (end + align - 1) / align * align;
+    if (aligned > end && !write_at(std::string(aligned - end, '\0').data(), aligned - end, end)) {
+      return failure(fmt::format("{}: {}", output_name, strerror(errno)));
+    }
+    end = aligned;
+    if (!write_at(bytes.data(), bytes.size(), end)) {
+      return failure(fmt::format("{}: {}", output_name, strerror(errno)));
     }
     end += bytes.size();
     return std::nullopt;
@@ -358,6 +387,14 @@ Result<SymbolImageStats> write_symbol_image(const GoBinary& binary, const std::s
     shdr.sh_name = static_cast<Elf64_Word>(section_names.size());
     section_names += section.name;
     section_names.push_back('\0');
+    if (section.name.starts_with(".debug_")) {
+      if (auto compressed = compress_section(section.bytes, section.align);
+          compressed && compressed->size() < section.bytes.size()) {
+        section.bytes = std::move(*compressed);
+        section.align = alignof(Elf64_Chdr);
+        shdr.sh_flags = SHF_COMPRESSED;
+      }
+    }
     if (auto error = append(section.bytes, section.align)) return error;
     shdr.sh_type = section.type;
     shdr.sh_offset = end - section.bytes.size();
@@ -404,10 +441,34 @@ Result<SymbolImageStats> write_symbol_image(const GoBinary& binary, const std::s
   new_header.e_shoff = end - section_headers.size() * sizeof(Elf64_Shdr);
   new_header.e_shentsize = sizeof(Elf64_Shdr);
   new_header.e_shnum = static_cast<Elf64_Half>(section_headers.size());
-  if (::pwrite(out_fd, &new_header, sizeof new_header, 0) != sizeof new_header) {
-    return finish(failure(fmt::format("{}: {}", output, strerror(errno))));
+  if (out.whole) {
+    if (!write_at(&new_header, sizeof new_header, 0)) {
+      return finish(failure(fmt::format("{}: {}", output_name, strerror(errno))));
+    }
+  } else if (out.header != nullptr) {
+    out.header->assign(reinterpret_cast<const char*>(&new_header), sizeof new_header);
   }
   return finish(std::nullopt);
+}
+
+}  // namespace
+
+Result<SymbolImageStats> write_symbol_image(const GoBinary& binary, const std::string& output) {
+  const int fd = ::open(output.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return std::unexpected(failure(fmt::format("{}: {}", output, strerror(errno))));
+  Destination out{fd, true};
+  auto written = write_image(binary, out, output);
+  ::close(fd);
+  if (!written) ::unlink(output.c_str());
+  return written;
+}
+
+Result<SymbolImageStats> write_symbol_overlay(const GoBinary& binary, int tail_fd,
+                                              SymbolOverlay& overlay) {
+  Destination out{tail_fd, false, &overlay.header};
+  auto written = write_image(binary, out, "the symbol overlay");
+  overlay.tail_start = out.tail_start;
+  return written;
 }
 
 }  // namespace gostub::symbols
