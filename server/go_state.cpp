@@ -68,6 +68,24 @@ std::uint64_t GoState::load_bias() {
   return *load_bias_;
 }
 
+symbols::DwarfInfo* GoState::dwarf(std::string& why_not) {
+  if (!dwarf_ && dwarf_error_.empty()) {
+    dwarf_ = symbols::DwarfInfo::open(program_file(process_), dwarf_error_);
+    if (!dwarf_ && dwarf_error_.empty()) dwarf_error_ = "no DWARF";
+  }
+  why_not = dwarf_error_;
+  return dwarf_.get();
+}
+
+symbols::RuntimeTypes* GoState::runtime_types() {
+  if (!runtime_types_) {
+    const auto* go_runtime = runtime();
+    if (go_runtime == nullptr) return nullptr;
+    runtime_types_.emplace(*go_runtime, memory_);
+  }
+  return &*runtime_types_;
+}
+
 const symbols::Goroutines* GoState::reader() {
   if (!reader_) {
     std::string why_not;

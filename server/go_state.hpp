@@ -6,15 +6,18 @@
 #include <cstdint>
 #include <future>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "server/process_memory.hpp"
+#include "symbols/dwarf_info.hpp"
 #include "symbols/go_binary.hpp"
 #include "symbols/go_runtime.hpp"
 #include "symbols/goroutines.hpp"
+#include "symbols/runtime_types.hpp"
 #include "target/process.hpp"
 
 namespace gostub::server {
@@ -67,6 +70,10 @@ class GoState {
   // The goroutine reader, and the runtime reader it is built on; nullptr when not Go.
   const symbols::Goroutines* reader();
   const symbols::GoRuntime* runtime();
+  // The binary's DWARF (nullptr, with the reason, when stripped) and the runtime's type data,
+  // both read on first use (monitor print).
+  symbols::DwarfInfo* dwarf(std::string& why_not);
+  symbols::RuntimeTypes* runtime_types();
 
   // This stop's goroutines, read on first use and forgotten on resume.
   const std::vector<symbols::Goroutine>* goroutines(std::string& why_not);
@@ -117,6 +124,9 @@ class GoState {
   // Both read once: the program's image does not move while gostub debugs it.
   std::optional<std::uint64_t> load_bias_;
   std::optional<symbols::Goroutines> reader_;
+  std::unique_ptr<symbols::DwarfInfo> dwarf_;
+  std::string dwarf_error_;
+  std::optional<symbols::RuntimeTypes> runtime_types_;
   std::optional<std::vector<symbols::Goroutine>> goroutines_;      // this stop's
   std::unordered_map<std::int64_t, std::size_t> goroutine_index_;  // goroutine id -> position
   // This stop's goroutines on threads, by fs_base: asked for by names (three ways a stop for
