@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
+#include <charconv>
 #include <cmath>
 #include <cstring>
 #include <ctime>
@@ -90,16 +92,22 @@ void civil_from_days(std::int64_t z, std::int64_t& y, unsigned& m, unsigned& d) 
 std::string go_float(double value, int bits) {
   if (std::isnan(value)) return "NaN";
   if (std::isinf(value)) return value > 0 ? "+Inf" : "-Inf";
-  // The shortest digits that read back as the same value, then Go's %g choice of form.
-  const auto scientific =
-      bits == 32 ? fmt::format("{:e}", static_cast<float>(value)) : fmt::format("{:e}", value);
+  // The shortest digits that read back as the same value (as strconv's -1 precision), in
+  // Go's %g form: an exponent when it is below -4 or at least 6 (strconv's eprec for the
+  // shortest form), written with at least two digits.
+  std::array<char, 64> text;
+  const auto shortest = [&](std::chars_format format) {
+    const auto end = bits == 32
+                         ? std::to_chars(text.data(), text.data() + text.size(),
+                                         static_cast<float>(value), format)
+                         : std::to_chars(text.data(), text.data() + text.size(), value, format);
+    return std::string(text.data(), end.ptr);
+  };
+  const auto scientific = shortest(std::chars_format::scientific);
   const auto e = scientific.find('e');
   const int exponent = std::stoi(scientific.substr(e + 1));
-  if (exponent < -4 || exponent >= 21) {
-    std::string mantissa = scientific.substr(0, e);
-    return fmt::format("{}e{}{:02}", mantissa, exponent < 0 ? '-' : '+', std::abs(exponent));
-  }
-  return bits == 32 ? fmt::format("{}", static_cast<float>(value)) : fmt::format("{}", value);
+  if (exponent < -4 || exponent >= 6) return scientific;  // to_chars writes "e+06" as Go does
+  return shortest(std::chars_format::fixed);
 }
 
 std::string go_quote(std::string_view text) {
@@ -492,7 +500,7 @@ void ValuePrinter::write_map(std::string& out, const GoValue& value, int level, 
   const auto total = static_cast<std::int64_t>(*length);
   if (!error.empty()) out += (shown > 0 ? ", " : "") + error;
   if (total > static_cast<std::int64_t>(shown)) {
-    out += fmt::format("{}...+{} more", shown > 0 ? ", " : "",
+    out += fmt::format("{}...+{} more", shown > 0 || !error.empty() ? ", " : "",
                        total - static_cast<std::int64_t>(shown));
   }
   out += ']';
@@ -553,8 +561,8 @@ void ValuePrinter::write_chan(std::string& out, const GoValue& value, bool inclu
     }
     if (n > 0) out += fmt::format(", {}: goroutines [{}]", what, ids);
   };
-  waiters(get<std::uint64_t>(h, 64 + shift), "waiting to receive");
-  waiters(get<std::uint64_t>(h, 80 + shift), "waiting to send");
+  waiters(get<std::uint64_t>(h, 56 + shift), "waiting to receive");  // recvq.first
+  waiters(get<std::uint64_t>(h, 72 + shift), "waiting to send");     // sendq.first
   out += '}';
 }
 
