@@ -277,6 +277,14 @@ class Evaluator {
         if (!value) why = fmt::format("{}: cannot read memory at {:#x}", name, *place->address);
       } else {
         auto bytes = place->bytes;
+        for (const auto& piece : place->from_memory) {
+          if (piece.offset + piece.size > bytes.size() ||
+              !go_.memory().read(piece.address,
+                                 std::span(bytes.data() + piece.offset, piece.size))) {
+            why = fmt::format("{}: cannot read memory at {:#x}", name, piece.address);
+            return std::nullopt;
+          }
+        }
         bytes.resize(variable.type->size, '\0');
         value = GoValue{variable.type, bytes, 0};
       }

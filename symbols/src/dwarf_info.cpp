@@ -349,9 +349,8 @@ Result<VariablePlace> DwarfInfo::place(const Variable& variable, const FrameCont
         std::memcpy(bytes.data(), value->data(),
                     std::min<std::size_t>(bytes.size(), value->size()));
       } else if (!stack.empty()) {
-        // Memory pieces are read by the caller's reader: mark with the address.
-        return fail(
-            fmt::format("{}: split between memory and registers (unavailable)", variable.name));
+        // Read by the caller, who has the memory.
+        place.from_memory.push_back({place.bytes.size(), stack.back(), op.number});
       } else {
         return fail(fmt::format("{}: partly optimized out", variable.name));
       }

@@ -21,6 +21,12 @@ namespace gostub::symbols {
 struct VariablePlace {
   std::optional<std::uint64_t> address;  // in memory (link-time for a package variable)
   std::string bytes;                     // else its bytes, gathered from registers
+  // Of a value in pieces (DW_OP_piece), those in memory: where in `bytes` each goes.
+  struct MemoryPiece {
+    std::size_t offset;
+    std::uint64_t address, size;
+  };
+  std::vector<MemoryPiece> from_memory;
 };
 
 // What a frame offers to a location expression.
