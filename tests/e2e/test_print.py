@@ -80,11 +80,11 @@ def gostub_prints(binary, exprs, stop, gdb_file=True, frame_exprs=()):
             for k, v in prints.items()}, log
 
 
-def delve_prints(binary, exprs, stop):
+def delve_prints(binary, exprs, stop, command="print"):
     script = tempfile.NamedTemporaryFile("w", suffix=".dlv", delete=False)
     lines = [f"break {stop}", "continue"]
     for i, expr in enumerate(exprs):
-        lines += [f'print "{MARK}{i}"', f"print {expr}"]
+        lines += [f'print "{MARK}{i}"', f"{command} {expr}"]
     script.write("\n".join(lines + ["exit"]) + "\n")
     script.close()
     try:
@@ -162,6 +162,44 @@ class PrintOptions(unittest.TestCase):
         self.assertIn("has no field Nope", ours["req.Nope"])
         self.assertIn("unknown option -x", ours["-x 1 n"])
         self.assertEqual(ours["bigMap[9999]"], "19998")
+
+
+class PrintGoroutineFrames(unittest.TestCase):
+    def test_a_parked_goroutines_frame(self):
+        """-g ID -f FRAME: main.worker's local, parked in a channel receive. Goroutine ids
+        differ from run to run, so one session (raw RSP) finds the goroutine and its frame
+        and prints there."""
+        binary = fixture("printfixture", go="1.19", flavour="debug")
+        line = f":{line_of('inspect', 'printfixture') + 1}"
+        rows = subprocess.run([str(harness.GOSTUB), "lines", str(binary), "main.inspect"],
+                              capture_output=True, text=True, check=True).stdout.splitlines()
+        stop = next(int(row.split()[0], 16) for row in rows if row.endswith(line))
+        with DebugServer("gostub", [binary]) as server:
+            client = harness.RspClient(server.port, timeout=TIMEOUT)
+            client.request("qSupported:multiprocess+;swbreak+")
+            client.no_ack()
+            client.request(f"Z0,{stop:x},1")
+            reply = client.request("vCont;c")
+            while not reply.startswith("T05"):
+                reply = client.request(f"vCont;C{reply[1:3]};c" if reply[0] == "T"
+                                       else "vCont;c")
+
+            def monitor(command):
+                client.console = ""
+                client.request("qRcmd," + command.encode().hex())
+                return client.console
+
+            goroutine = re.search(r"Goroutine (\d+) \[chan receive\]",
+                                  monitor("goroutines -u")).group(1)
+            frame = re.search(r"#(\d+)\s+main\.worker ",
+                              monitor(f"goroutine {goroutine}")).group(1)
+            self.assertEqual(monitor(f"print -g {goroutine} -f {frame} job"),
+                             'main.Job {ID: 77, Name: "parked"}\n')
+            self.assertEqual(monitor(f"print -g {goroutine} -f {frame} id"), "77\n")
+            self.assertEqual(monitor(f"print -g {goroutine} -f {frame} job.Name"), '"parked"\n')
+            # Frame 0 is in the runtime, where there is no job.
+            self.assertIn("no variable job", monitor(f"print -g {goroutine} job"))
+            client.close()
 
 
 class PrintStripped(unittest.TestCase):
