@@ -1,8 +1,8 @@
-"""`monitor print` against Delve's `print` at the same breakpoint (main.inspect in
-tests/fixtures/printfixture, which holds every kind of Go value), with DWARF on Go 1.19 and
-1.23; and on stripped builds, where `(TYPE)ADDR`, package variables at their addresses and
-interface values must print as in the unstripped build. Delve runs on its native backend: it
-is the reference here, not a client of gostub."""
+"""`monitor print` (gdb's `monitor`, lldb's `process plugin packet monitor`) against Delve's
+`print` at the same breakpoint (main.inspect in tests/fixtures/printfixture, which holds every
+kind of Go value), with DWARF on Go 1.19-1.23; and on stripped builds, where `(TYPE)ADDR`,
+package variables at their addresses and interface values must print as in the unstripped
+build. Delve runs on its native backend: it is the reference here, not a client of gostub."""
 
 import re
 import shutil
@@ -162,6 +162,17 @@ class PrintOptions(unittest.TestCase):
         self.assertIn("has no field Nope", ours["req.Nope"])
         self.assertIn("unknown option -x", ours["-x 1 n"])
         self.assertEqual(ours["bigMap[9999]"], "19998")
+
+
+class PrintFromLldb(unittest.TestCase):
+    def test_process_plugin_packet_monitor_print(self):
+        binary = fixture("printfixture", go="1.23", flavour="debug")
+        with DebugServer("gostub", [binary]) as server:
+            out = harness.run_lldb(binary, server.port, [
+                f"b {stop_line()}", "continue", "process plugin packet monitor print req.Point",
+                "process plugin packet monitor print err", "kill"])
+        self.assertIn('main.Point {X: 9, Y: 8, Name: "req"}', out)
+        self.assertIn("error(*main.MyErr) *{Code: 7}", out)
 
 
 class PrintGoroutineFrames(unittest.TestCase):
