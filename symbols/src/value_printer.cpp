@@ -19,6 +19,7 @@ constexpr std::uint8_t kBucketCount = 8;     // runtime.bucketCnt
 constexpr std::uint8_t kMinTopHash = 5;      // below: empty or evacuated slots
 constexpr std::uint8_t kEvacuatedX = 2, kEvacuatedEmpty = 4;
 constexpr std::uint64_t kMaxIndirectSlot = 128;  // larger keys and values are stored by pointer
+constexpr int kMaxNesting = 64;
 
 template <typename T>
 T get(std::string_view bytes, std::uint64_t offset) {
@@ -181,6 +182,7 @@ std::optional<GoValue> ValuePrinter::load(const GoType& type, std::uint64_t addr
 }
 
 std::string ValuePrinter::print(const GoValue& value) {
+  truncated_ = false;
   std::string out;
   write(out, value, 0, true, true);
   return out;
@@ -221,7 +223,7 @@ void ValuePrinter::write_elements(std::string& out, const GoType& elem, std::uin
     }
   }
   out += '[';
-  for (std::uint64_t i = 0; i < count; ++i) {
+  for (std::uint64_t i = 0; i < count && !truncated_; ++i) {
     if (i > 0) out += ',';
     GoValue element{&elem, bytes.substr(i * elem.size, elem.size),
                     base == 0 ? 0 : base + i * elem.size};
@@ -233,6 +235,18 @@ void ValuePrinter::write_elements(std::string& out, const GoType& elem, std::uin
 
 void ValuePrinter::write(std::string& out, const GoValue& value, int level, bool top,
                          bool include_type) {
+  // Bounds that hold whatever the limits and the memory: the output's size, and the nesting
+  // (pointers do not count as levels, and `type P *P` points at itself).
+  if (out.size() > limits_.output || nesting_ > kMaxNesting) {
+    if (!truncated_) out += "...";
+    truncated_ = truncated_ || out.size() > limits_.output;
+    return;
+  }
+  ++nesting_;
+  struct Leave {
+    int& nesting;
+    ~Leave() { --nesting; }
+  } leave{nesting_};
   const auto& type = *value.type;
   const std::string_view bytes = value.bytes;
   const auto word = [&](std::uint64_t offset) { return get<std::uint64_t>(bytes, offset); };
@@ -488,7 +502,7 @@ void ValuePrinter::write_map(std::string& out, const GoValue& value, int level, 
   each_entry(
       type, hmap,
       [&](GoValue key, GoValue elem) {
-        if (shown == limits_.elements) return false;
+        if (shown == limits_.elements || truncated_) return false;
         if (shown > 0) out += ", ";
         write(out, key, level + 1, false, false);
         out += ": ";

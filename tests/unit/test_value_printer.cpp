@@ -181,6 +181,22 @@ TEST_CASE("structs, pointers and cycles are bounded by the depth") {
   CHECK(f.print_at(node, 0x3000) ==
         "main.Node {Value: 1, Next: *main.Node {Value: 2, Next: *main.Node {Value: 1, Next: "
         "*main.Node {Value: 2, Next: *(*main.Node)(0x3000)}}}}");
+  // `type P *P` pointing at itself: pointers add no level, the nesting bound stops it.
+  auto& self = f.types.make(GoKind::kPointer, "main.P", 8);
+  self.elem = &self;
+  f.memory.put(0x3200, bytes_of(std::uint64_t{0x3200}));
+  CHECK(f.print_at(self, 0x3200) == std::string(65, '*') + "...");
+  // Every element of a big nested value asked for: the output stops at its bound.
+  auto& row = f.types.make(GoKind::kArray, "[100]main.Node", 1600, &node);
+  row.length = 100;
+  std::string nodes;
+  for (int i = 0; i < 100; ++i) nodes += bytes_of(std::int64_t{i}, std::uint64_t{0x3000});
+  f.memory.put(0x4000, nodes);
+  f.limits.output = 1000;
+  const auto text = f.print_at(row, 0x4000);
+  CHECK(text.size() < 1400);
+  CHECK(text.find("...") != std::string::npos);
+  f.limits.output = 4 << 20;
   ValuePrinter printer(f.context, f.limits);
   std::string error;
   const auto value = printer.load(node, 0x3000);

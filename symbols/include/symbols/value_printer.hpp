@@ -21,6 +21,7 @@ struct PrintLimits {
   std::size_t string = 64;        // bytes of a string (Delve's MaxStringLen)
   int depth = 1;                  // nested structs, arrays and maps expanded (MaxVariableRecurse)
   std::size_t buckets = 1 << 16;  // map buckets read before giving up (a corrupt or huge map)
+  std::size_t output = 4 << 20;   // bytes of text, whatever -n and -d ask for
 };
 
 // A value: its type and its bytes, and where they are in the program (0 when the value lives
@@ -76,6 +77,8 @@ class ValuePrinter {
 
   const PrintContext& context_;
   PrintLimits limits_;
+  int nesting_ = 0;         // write()s in progress
+  bool truncated_ = false;  // the output reached limits_.output
 };
 
 // Go's strconv.FormatFloat(f, 'g', -1, bits) and strconv.Quote, as print needs them.
