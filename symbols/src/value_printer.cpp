@@ -646,22 +646,26 @@ void ValuePrinter::write_time(std::string& out, const GoValue& value) {
   std::string zone = "UTC";
   if (loc != 0) {
     // time.Location: name string, zone []zone, tx []zoneTrans, extend string, cacheStart,
-    // cacheEnd int64, cacheZone *zone {name string, offset int, isDST bool}.
-    std::array<char, 96> location;
+    // cacheEnd int64, cacheZone *zone; zone: name string, offset int, isDST bool. The zone in
+    // effect is the cached one when the instant is in the cache's range, else the only one.
+    std::array<char, 104> location;
     if (context_.memory.read(loc, location)) {
       const std::string_view l(location.data(), location.size());
-      const auto start = get<std::int64_t>(l, 72), end = get<std::int64_t>(l, 80);
-      const auto cache = get<std::uint64_t>(l, 88);
+      const auto start = get<std::int64_t>(l, 80), end = get<std::int64_t>(l, 88);
+      auto zone_at = get<std::uint64_t>(l, 96);
+      if (zone_at == 0 || unix < start || unix >= end) {
+        zone_at = get<std::uint64_t>(l, 24) == 1 ? get<std::uint64_t>(l, 16) : 0;
+      }
       std::array<char, 24> z;
-      if (cache != 0 && unix >= start && unix < end && context_.memory.read(cache, z)) {
+      if (zone_at != 0 && context_.memory.read(zone_at, z)) {
         const std::string_view zv(z.data(), z.size());
         offset = get<std::int64_t>(zv, 16);
-        std::string name(std::min<std::uint64_t>(get<std::uint64_t>(zv, 8), 16), '\0');
+        std::string name(std::min<std::uint64_t>(get<std::uint64_t>(zv, 8), 64), '\0');
         if (context_.memory.read(get<std::uint64_t>(zv, 0), name)) zone = name;
-      } else {
+      } else if (get<std::uint64_t>(l, 24) != 0) {
         std::string name(std::min<std::uint64_t>(get<std::uint64_t>(l, 8), 64), '\0');
         if (context_.memory.read(get<std::uint64_t>(l, 0), name)) zone = "Location " + name;
-      }
+      }  // no zones: UTC, as Location.lookup says (time.Local before its first use, too)
     }
   }
   const auto local = unix + offset;

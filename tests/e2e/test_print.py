@@ -30,7 +30,7 @@ INTERFACES = ["iface", "ifaceStr", "ifacePtr", "nilIface", "sh", "err", "plainEr
               "nilErr", "anyGlobal", "errGlobal", "shape"]
 # Shown differently on purpose (a channel's state, not the runtime's hchan; time.Time as a
 # date): checked field by field.
-OTHERS = ["ch", "unbuffered", "when", "grown", "nilChan"]
+OTHERS = ["ch", "unbuffered", "when", "grown", "nilChan", "zoned", "now"]
 
 
 def canon(text):
@@ -123,6 +123,9 @@ class PrintMatchesDelve(unittest.TestCase):
         self.assertEqual(ours["nilChan"], "chan string nil")
         self.assertEqual(ours["when"], "time.Time(2024-03-15T10:30:00.000000123Z)")
         self.assertTrue(theirs["when"].startswith("time.Time(2024-03-15T10:30:00Z)"))
+        self.assertEqual(ours["zoned"], "time.Time(2024-03-15T11:30:00+01:00 CET)")
+        # time.Now(): with a monotonic reading, in time.Local (UTC until first used).
+        self.assertRegex(ours["now"], r"^time\.Time\(20\d\d-\d\d-\d\dT[\d:.]+(Z|[+-]\d\d:\d\d .*)\)$")
         # 40 entries over several buckets: the same entries, in each run's hash order.
         entries = lambda text: sorted(re.findall(r'(\d+): "(v\d+)"', text))  # noqa: E731
         self.assertEqual(len(entries(ours["grown"])), 40)
