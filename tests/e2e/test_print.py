@@ -167,6 +167,18 @@ class PrintOptions(unittest.TestCase):
         self.assertEqual(ours["bigMap[9999]"], "19998")
 
 
+class PrintPie(unittest.TestCase):
+    def test_position_independent_like_fixed(self):
+        """A PIE (loaded at a bias): package variables, interfaces and a map, by name."""
+        exprs = ["main.counter", "origin", "anyGlobal", "errGlobal", "shape", "table"]
+        go = harness.available_toolchains()[-1]
+        pie, _ = gostub_prints(fixture("printfixture", go=go, flavour="pie"), exprs,
+                               "main.inspect")
+        fixed, _ = gostub_prints(fixture("printfixture", go=go, flavour="debug"), exprs,
+                                 "main.inspect")
+        self.assertEqual(pie, fixed)
+
+
 class PrintFromLldb(unittest.TestCase):
     def test_process_plugin_packet_monitor_print(self):
         binary = fixture("printfixture", go="1.23", flavour="debug")
