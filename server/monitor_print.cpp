@@ -375,19 +375,27 @@ std::string MonitorCommands::print(Program& program, GoState& go, std::string_vi
     frame->inlined = !frames.empty() && frames[0].inlined;
   }
   auto* runtime_types = go.runtime_types();
+  const auto types_base = reader->runtime().types_base(go.memory());
   const auto minor = binary->build_info() ? binary->build_info()->go_minor() : std::nullopt;
-  symbols::PrintContext context{go.memory(),
-                                [runtime_types](std::uint64_t type) {
-                                  return runtime_types != nullptr ? runtime_types->at(type)
-                                                                  : nullptr;
-                                },
-                                [binary, bias](std::uint64_t pc) {
-                                  const auto function = binary->lines().find(pc - bias);
-                                  return function && function->entry == pc - bias
-                                             ? std::string(binary->lines().name(*function))
-                                             : std::string();
-                                },
-                                reader->layout().g_goid, minor.value_or(23)};
+  symbols::PrintContext context{
+      go.memory(),
+      [runtime_types, dwarf, types_base](std::uint64_t type) -> const symbols::GoType* {
+        const auto* runtime_type = runtime_types != nullptr ? runtime_types->at(type) : nullptr;
+        // DWARF's name and layout when it has the type (Delve's names: full import paths).
+        if (dwarf != nullptr && types_base && runtime_type != nullptr && type >= *types_base) {
+          if (const auto* described =
+                  dwarf->runtime_type(type - *types_base, runtime_type->direct_interface))
+            return described;
+        }
+        return runtime_type;
+      },
+      [binary, bias](std::uint64_t pc) {
+        const auto function = binary->lines().find(pc - bias);
+        return function && function->entry == pc - bias
+                   ? std::string(binary->lines().name(*function))
+                   : std::string();
+      },
+      reader->layout().g_goid, minor.value_or(23)};
   symbols::ValuePrinter printer(context, limits);
   Evaluator evaluator(go, printer, dwarf, frame);
   std::string error;

@@ -16,6 +16,7 @@ namespace {
 
 // Go's own attributes (cmd/internal/dwarf).
 constexpr unsigned kAtGoKind = 0x2900, kAtGoKey = 0x2901, kAtGoElem = 0x2902;
+constexpr unsigned kAtGoRuntimeType = 0x2904;
 constexpr std::size_t kMaxPieces = 64;
 
 std::optional<std::uint64_t> udata(Dwarf_Die* die, unsigned name) {
@@ -62,6 +63,8 @@ struct DwarfInfo::Impl {
   Dwarf* dwarf = nullptr;
   bool indexed = false;
   std::unordered_map<std::string, Dwarf_Off> globals, types;
+  std::unordered_map<std::uint64_t, Dwarf_Off> by_runtime_type;  // offset into types
+  std::unordered_map<Dwarf_Off, std::map<std::int64_t, std::string>> constants;  // by type
   struct Function {
     std::uint64_t low, high;
     Dwarf_Off die;
@@ -88,6 +91,16 @@ struct DwarfInfo::Impl {
           const int tag = dwarf_tag(&child);
           if (tag == DW_TAG_variable) {
             globals.emplace(die_name(&child), dwarf_dieoffset(&child));
+          } else if (tag == DW_TAG_constant) {
+            Dwarf_Attribute attribute;
+            Dwarf_Sword value;
+            auto type = reference(&child, DW_AT_type);
+            if (type && dwarf_attr(&child, DW_AT_const_value, &attribute) != nullptr &&
+                dwarf_formsdata(&attribute, &value) == 0) {
+              auto name = die_name(&child);  // "syscall.ENOENT": written without its package
+              name.erase(0, name.rfind('.') + 1);
+              constants[dwarf_dieoffset(&*type)].emplace(value, std::move(name));
+            }
           } else if (tag == DW_TAG_subprogram) {
             Dwarf_Addr low, high;
             if (dwarf_lowpc(&child, &low) == 0 && dwarf_highpc(&child, &high) == 0)
@@ -95,6 +108,11 @@ struct DwarfInfo::Impl {
           } else if (is_type_tag(tag)) {
             if (const auto name = die_name(&child); !name.empty())
               types.emplace(name, dwarf_dieoffset(&child));
+            Dwarf_Attribute attribute;
+            Dwarf_Addr runtime_type;
+            if (dwarf_attr(&child, kAtGoRuntimeType, &attribute) != nullptr &&
+                dwarf_formaddr(&attribute, &runtime_type) == 0 && runtime_type != 0)
+              by_runtime_type.emplace(runtime_type, dwarf_dieoffset(&child));
           }
         } while (dwarf_siblingof(&child, &child) == 0);
       }
@@ -125,6 +143,10 @@ struct DwarfInfo::Impl {
     };
     const int tag = dwarf_tag(die);
     if (go_kind) type.kind = static_cast<GoKind>(*go_kind);
+    // Only a package's named types (not int, whose constants are every untyped one).
+    if (const auto found = constants.find(offset);
+        found != constants.end() && type.name.find('.') != std::string::npos)
+      type.constants = &found->second;
     switch (tag) {
       case DW_TAG_base_type:
         if (!go_kind) {
@@ -376,6 +398,18 @@ Result<VariablePlace> DwarfInfo::place(const Variable& variable, const FrameCont
 
 const GoType* DwarfInfo::type_named(std::string_view name) {
   return impl_->named(name);
+}
+
+const GoType* DwarfInfo::runtime_type(std::uint64_t offset, bool direct_interface) {
+  impl_->index();
+  const auto found = impl_->by_runtime_type.find(offset);
+  Dwarf_Die die;
+  if (found == impl_->by_runtime_type.end() ||
+      dwarf_offdie(impl_->dwarf, found->second, &die) == nullptr)
+    return nullptr;
+  auto* type = const_cast<GoType*>(impl_->convert(&die));  // the arena's own, mutable
+  type->direct_interface = direct_interface;
+  return type;
 }
 
 }  // namespace gostub::symbols

@@ -181,6 +181,19 @@ std::optional<GoValue> ValuePrinter::load(const GoType& type, std::uint64_t addr
   return value;
 }
 
+template <typename Integer>
+void ValuePrinter::write_integer(std::string& out, const GoType& type, Integer value) {
+  // One of its type's constants: "NAME (value)", as Delve writes it.
+  if (type.constants != nullptr) {
+    const auto found = type.constants->find(static_cast<std::int64_t>(value));
+    if (found != type.constants->end()) {
+      out += fmt::format("{} ({})", found->second, value);
+      return;
+    }
+  }
+  out += fmt::format("{}", value);
+}
+
 std::string ValuePrinter::print(const GoValue& value) {
   truncated_ = false;
   std::string out;
@@ -259,7 +272,7 @@ void ValuePrinter::write(std::string& out, const GoValue& value, int level, bool
     case GoKind::kInt16:
     case GoKind::kInt32:
     case GoKind::kInt64:
-      out += fmt::format("{}", signed_value(bytes, type.size));
+      write_integer(out, type, signed_value(bytes, type.size));
       return;
     case GoKind::kUint:
     case GoKind::kUint8:
@@ -267,7 +280,7 @@ void ValuePrinter::write(std::string& out, const GoValue& value, int level, bool
     case GoKind::kUint32:
     case GoKind::kUint64:
     case GoKind::kUintptr:
-      out += fmt::format("{}", unsigned_value(bytes, type.size));
+      write_integer(out, type, unsigned_value(bytes, type.size));
       return;
     case GoKind::kFloat32:
       out += go_float(get<float>(bytes, 0), 32);

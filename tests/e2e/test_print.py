@@ -27,7 +27,7 @@ SAME = ["i8", "u16", "i64", "f32", "f64", "c128", "yes", "up", "raw", "str", "em
         "greeting", "origin", "table", "ints[2]", "*ptp", 'm["b"]', "req.Point.Name"]
 # Interfaces: Delve 1.20 reads Go 1.21+'s type names wrongly (internal/abi), so 1.19 only.
 INTERFACES = ["iface", "ifaceStr", "ifacePtr", "nilIface", "sh", "err", "plainErr", "wrapped",
-              "nilErr", "anyGlobal", "errGlobal", "shape"]
+              "nilErr", "osErr", "anyGlobal", "errGlobal", "shape"]
 # Shown differently on purpose (a channel's state, not the runtime's hchan; time.Time as a
 # date): checked field by field.
 OTHERS = ["ch", "unbuffered", "when", "grown", "nilChan", "zoned", "now"]

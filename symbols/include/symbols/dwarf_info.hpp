@@ -57,6 +57,10 @@ class DwarfInfo {
   Result<VariablePlace> place(const Variable& variable, const FrameContext& frame);
   // A type by its Go name ("main.Request", "*main.Request", "[]int").
   const GoType* type_named(std::string_view name);
+  // The type whose runtime descriptor is `offset` bytes into moduledata.types
+  // (DW_AT_go_runtime_type), as DWARF names it ("*io/fs.PathError" where the runtime says
+  // "*fs.PathError"); `direct_interface` comes from that descriptor, which DWARF lacks.
+  const GoType* runtime_type(std::uint64_t offset, bool direct_interface);
   // The function (DW_TAG_subprogram) that contains a link-time pc: its name, or "".
   std::string function_at(std::uint64_t pc);
 

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -51,13 +52,16 @@ struct GoField {
 
 struct GoType {
   GoKind kind = GoKind::kInvalid;
-  std::string name;               // as Go writes it: "main.Point", "[]int", "*main.Node"
-  std::uint64_t size = 0;         // of the value itself (a slice's header, a map's pointer)
-  const GoType* elem = nullptr;   // pointer, slice, array, chan; a map's value type
-  const GoType* key = nullptr;    // map
-  std::uint64_t length = 0;       // array
-  std::vector<GoField> fields;    // struct
-  bool empty_interface = false;   // interface{} (eface) rather than one with methods (iface)
+  std::string name;              // as Go writes it: "main.Point", "[]int", "*main.Node"
+  std::uint64_t size = 0;        // of the value itself (a slice's header, a map's pointer)
+  const GoType* elem = nullptr;  // pointer, slice, array, chan; a map's value type
+  const GoType* key = nullptr;   // map
+  std::uint64_t length = 0;      // array
+  std::vector<GoField> fields;   // struct
+  bool empty_interface = false;  // interface{} (eface) rather than one with methods (iface)
+  // Named integer types: the package's constants by value (syscall.Errno's ENOENT), from
+  // DWARF; print writes "ENOENT (2)" as Delve does.
+  const std::map<std::int64_t, std::string>* constants = nullptr;
   bool direct_interface = false;  // stored in an interface's data word itself (KindDirectIface)
 };
 

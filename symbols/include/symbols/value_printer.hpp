@@ -70,6 +70,8 @@ class ValuePrinter {
   void write_chan(std::string& out, const GoValue& value, bool include_type);
   void write_interface(std::string& out, const GoValue& value, int level, bool include_type);
   void write_time(std::string& out, const GoValue& value);
+  template <typename Integer>
+  void write_integer(std::string& out, const GoType& type, Integer value);
   // Calls `visit(key, value)` for each entry of the map at runtime address `hmap` until it
   // returns false; false when the walk stopped at bad memory or the bucket budget.
   bool each_entry(const GoType& map, std::uint64_t hmap,
