@@ -500,6 +500,10 @@ void ValuePrinter::write_map(std::string& out, const GoValue& value, int level, 
     out += fmt::format("({:#x})", hmap);
     return;
   }
+  if (context_.go_minor >= 24) {  // internal/runtime/maps: another layout altogether
+    out += fmt::format("(a Go 1.24 swiss-table map at {:#x}: not read yet)", hmap);
+    return;
+  }
   const auto length = read_word(context_.memory, hmap);
   if (!length) {
     out += fmt::format("(unreadable map at {:#x})", hmap);

@@ -252,6 +252,9 @@ TEST_CASE("maps: buckets, overflow buckets, a growing map, and bad maps") {
         "map[int]int [(stopped after reading 1000 buckets), ...+10000000 more]");
   CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(1));
   CHECK(f.print(map, bytes_of(std::uint64_t{0x9999})) == "map[int]int (unreadable map at 0x9999)");
+  f.context.go_minor = 24;
+  CHECK(f.print(map, bytes_of(std::uint64_t{0x5000})) ==
+        "map[int]int (a Go 1.24 swiss-table map at 0x5000: not read yet)");
 }
 
 TEST_CASE("interfaces, channels, functions and time.Time") {
