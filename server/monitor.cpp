@@ -93,8 +93,15 @@ MonitorCommands::Outcome MonitorCommands::run(std::string_view text, Program* pr
   } else if (const auto id = arguments_of(text, "goroutine")) {
     out.console = about_go([&](GoState& state) { return goroutine(state, *id); });
   } else if (const auto printed = arguments_of(text, "print")) {
-    out.console =
-        about_go([&](GoState& state) { return print(*program, state, *printed, selected); });
+    out.console = about_go([&](GoState& state) {
+      // What the program's memory says is not trusted: a value print cannot read is an
+      // answer, never the end of the server.
+      try {
+        return print(*program, state, *printed, selected);
+      } catch (const std::exception& error) {
+        return fmt::format("monitor print: {}\n", error.what());
+      }
+    });
   } else if (const auto setting = arguments_of(text, "set")) {
     out.console = set(*setting, out.threads_changed);
   } else if (const auto expression = arguments_of(text, "eval")) {
