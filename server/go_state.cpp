@@ -69,13 +69,31 @@ std::uint64_t GoState::load_bias() {
   return *load_bias_;
 }
 
+symbols::DwarfInfo* GoState::dwarf(std::string& why_not) {
+  if (!dwarf_ && dwarf_error_.empty()) {
+    dwarf_ = symbols::DwarfInfo::open(program_file(process_), dwarf_error_);
+    if (!dwarf_ && dwarf_error_.empty()) dwarf_error_ = "no DWARF";
+  }
+  why_not = dwarf_error_;
+  return dwarf_.get();
+}
+
+symbols::RuntimeTypes* GoState::runtime_types() {
+  if (!runtime_types_) {
+    const auto* go_runtime = runtime();
+    if (go_runtime == nullptr) return nullptr;
+    runtime_types_.emplace(*go_runtime, memory_);
+  }
+  return &*runtime_types_;
+}
+
 const symbols::Goroutines* GoState::reader() {
   if (!reader_) {
     std::string why_not;
     const auto* go_binary = binary(why_not);
     if (go_binary == nullptr) return nullptr;
     reader_.emplace(*go_binary, load_bias());
-    if (client_allgs_) reader_->set_allgs_address(*client_allgs_ - load_bias());
+    if (allgs_.address) reader_->set_allgs_address(*allgs_.address - load_bias());
   }
   return &*reader_;
 }
@@ -86,7 +104,7 @@ const symbols::GoRuntime* GoState::runtime() {
 }
 
 const std::vector<symbols::Goroutine>* GoState::goroutines(std::string& why_not) {
-  if (goroutines_) return &*goroutines_;
+  if (stop_.goroutines) return &*stop_.goroutines;
   const auto* goroutine_reader = reader();
   if (goroutine_reader == nullptr) {
     binary(why_not);
@@ -110,20 +128,20 @@ const std::vector<symbols::Goroutine>* GoState::goroutines(std::string& why_not)
     why_not = listed.error().message;
     return nullptr;
   }
-  goroutines_ = std::move(*listed);
-  goroutine_index_.clear();
-  for (std::size_t i = 0; i < goroutines_->size(); ++i) {
-    goroutine_index_.emplace((*goroutines_)[i].id, i);
+  stop_.goroutines = std::move(*listed);
+  stop_.goroutine_index.clear();
+  for (std::size_t i = 0; i < stop_.goroutines->size(); ++i) {
+    stop_.goroutine_index.emplace((*stop_.goroutines)[i].id, i);
   }
-  return &*goroutines_;
+  return &*stop_.goroutines;
 }
 
 const symbols::Goroutine* GoState::goroutine(std::int64_t id) {
   std::string why_not;
   const auto* all = goroutines(why_not);
   if (all == nullptr) return nullptr;
-  const auto found = goroutine_index_.find(id);
-  return found == goroutine_index_.end() ? nullptr : &(*all)[found->second];
+  const auto found = stop_.goroutine_index.find(id);
+  return found == stop_.goroutine_index.end() ? nullptr : &(*all)[found->second];
 }
 
 const symbols::Goroutine* GoState::parked(std::int64_t id) {
@@ -144,7 +162,7 @@ const symbols::GoRuntime::Goroutine* GoState::thread_goroutine(std::string_view 
   const auto* go_runtime = runtime();
   if (go_runtime == nullptr) return nullptr;
   const auto fs_base = target::register_value(general_registers, target::regno::kFsBase);
-  auto [found, is_new] = thread_goroutines_.try_emplace(fs_base);
+  auto [found, is_new] = stop_.on_threads.try_emplace(fs_base);
   if (is_new) found->second = go_runtime->thread_goroutine(memory_, fs_base);
   return found->second ? &*found->second : nullptr;
 }
@@ -156,13 +174,11 @@ std::optional<std::string> GoState::thread_goroutine_name(std::string_view gener
 }
 
 void GoState::forget_stop() {
-  goroutines_.reset();
-  goroutine_index_.clear();
-  thread_goroutines_.clear();
+  stop_ = {};
 }
 
 void GoState::set_allgs_from_client(std::uint64_t runtime_address) {
-  client_allgs_ = runtime_address;
+  allgs_.address = runtime_address;
   if (reader_) reader_->set_allgs_address(runtime_address - load_bias());
 }
 
@@ -227,10 +243,10 @@ std::optional<FileOverlay> GoState::symbol_image() {
 bool GoState::ask_client_for_allgs() {
   std::string why_not;
   const auto* go_binary = binary(why_not);
-  if (asked_for_allgs_ || go_binary == nullptr || go_binary->image().symbol("runtime.allgs")) {
+  if (allgs_.asked || go_binary == nullptr || go_binary->image().symbol("runtime.allgs")) {
     return false;
   }
-  asked_for_allgs_ = true;
+  allgs_.asked = true;
   return true;
 }
 

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <future>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -13,9 +14,11 @@
 
 #include "server/host_io.hpp"
 #include "server/process_memory.hpp"
+#include "symbols/dwarf_info.hpp"
 #include "symbols/go_binary.hpp"
 #include "symbols/go_runtime.hpp"
 #include "symbols/goroutines.hpp"
+#include "symbols/runtime_types.hpp"
 #include "symbols/symbol_image.hpp"
 #include "target/process.hpp"
 
@@ -69,6 +72,10 @@ class GoState {
   // The goroutine reader, and the runtime reader it is built on; nullptr when not Go.
   const symbols::Goroutines* reader();
   const symbols::GoRuntime* runtime();
+  // The binary's DWARF (nullptr, with the reason, when stripped) and the runtime's type data,
+  // both read on first use (monitor print).
+  symbols::DwarfInfo* dwarf(std::string& why_not);
+  symbols::RuntimeTypes* runtime_types();
 
   // This stop's goroutines, read on first use and forgotten on resume.
   const std::vector<symbols::Goroutine>* goroutines(std::string& why_not);
@@ -122,14 +129,21 @@ class GoState {
   // Both read once: the program's image does not move while gostub debugs it.
   std::optional<std::uint64_t> load_bias_;
   std::optional<symbols::Goroutines> reader_;
-  std::optional<std::vector<symbols::Goroutine>> goroutines_;      // this stop's
-  std::unordered_map<std::int64_t, std::size_t> goroutine_index_;  // goroutine id -> position
-  // This stop's goroutines on threads, by fs_base: asked for by names (three ways a stop for
-  // lldb), $goid and conditions on it.
-  std::unordered_map<std::uint64_t, std::optional<symbols::GoRuntime::Goroutine>>
-      thread_goroutines_;
-  std::optional<std::uint64_t> client_allgs_;  // runtime.allgs as the client's symbols say
-  bool asked_for_allgs_ = false;
+  std::unique_ptr<symbols::DwarfInfo> dwarf_;
+  std::string dwarf_error_;
+  std::optional<symbols::RuntimeTypes> runtime_types_;
+  // What is read once a stop, on first use, and forgotten on resume.
+  struct ThisStop {
+    std::optional<std::vector<symbols::Goroutine>> goroutines;
+    std::unordered_map<std::int64_t, std::size_t> goroutine_index;  // goroutine id -> position
+    // The goroutines threads run, by fs_base: asked for by names (three ways a stop for
+    // lldb), $goid and conditions on it.
+    std::unordered_map<std::uint64_t, std::optional<symbols::GoRuntime::Goroutine>> on_threads;
+  } stop_;
+  struct ClientAllgs {
+    std::optional<std::uint64_t> address;  // runtime.allgs as the client's symbols say
+    bool asked = false;
+  } allgs_;
   CatchPoints catches_;
   SymbolImage symbol_image_;
 };

@@ -27,6 +27,12 @@ constexpr std::string_view kHelp =
     "  goroutine ID [-n FRAMES]\n"
     "               this goroutine's details and its stack, unwound from pclntab (the first\n"
     "               1024 frames unless -n says otherwise)\n"
+    "  print [-g ID] [-f FRAME] [-n ELEMENTS] [-d DEPTH] [-s BYTES] EXPR\n"
+    "               a Go value as Delve prints it; EXPR is a local or argument of the current\n"
+    "               thread's frame (or goroutine ID's), a package variable (main.counter), or\n"
+    "               (TYPE)ADDR, with .field, [index], [\"key\"] and *p on top; stripped\n"
+    "               binaries: (TYPE)ADDR and interfaces, from the runtime's type data.\n"
+    "               Shown: 64 elements, 64 string bytes, depth 1 (-n, -s, -d)\n"
     "  set goroutine-threads on|off\n"
     "               show parked goroutines as threads too (ids 1000000000 + goroutine id),\n"
     "               for thread N, bt, frame, info locals; they cannot be resumed on their own\n"
@@ -86,6 +92,16 @@ MonitorCommands::Outcome MonitorCommands::run(std::string_view text, Program* pr
     out.console = about_go([&](GoState& state) { return goroutines(state, *listing, selected); });
   } else if (const auto id = arguments_of(text, "goroutine")) {
     out.console = about_go([&](GoState& state) { return goroutine(state, *id); });
+  } else if (const auto printed = arguments_of(text, "print")) {
+    out.console = about_go([&](GoState& state) {
+      // What the program's memory says is not trusted: a value print cannot read is an
+      // answer, never the end of the server.
+      try {
+        return print(*program, state, *printed, selected);
+      } catch (const std::exception& error) {
+        return fmt::format("monitor print: {}\n", error.what());
+      }
+    });
   } else if (const auto setting = arguments_of(text, "set")) {
     out.console = set(*setting, out.threads_changed);
   } else if (const auto expression = arguments_of(text, "eval")) {

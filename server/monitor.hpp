@@ -34,6 +34,9 @@ class MonitorCommands {
   std::string goroutines(GoState& go, std::string_view arguments,
                          std::optional<ClientThread> selected);
   std::string goroutine(GoState& go, std::string_view arguments);
+  // monitor_print.cpp
+  std::string print(Program& program, GoState& go, std::string_view arguments,
+                    std::optional<ClientThread> selected);
 
   GoSettings& settings_;
 };

@@ -146,6 +146,24 @@ std::optional<std::uint64_t> GoRuntime::types_base(const MemoryReader& memory) c
   return read_word(memory, *moduledata + load_bias_ + moduledata_types_offset_);
 }
 
+std::optional<std::uint64_t> GoRuntime::types_end(const MemoryReader& memory) const {
+  const auto moduledata = binary_.moduledata();
+  if (!moduledata) return std::nullopt;
+  return read_word(memory, *moduledata + load_bias_ + moduledata_types_offset_ + 8);
+}
+
+std::optional<std::pair<std::uint64_t, std::uint64_t>> GoRuntime::typelinks(
+    const MemoryReader& memory) const {
+  const auto moduledata = binary_.moduledata();
+  if (!moduledata) return std::nullopt;
+  // types, etypes, rodata, gofunc, textsectmap (a slice), then typelinks: 1.19-1.23 alike.
+  const auto at = *moduledata + load_bias_ + moduledata_types_offset_ + 56;
+  const auto base = read_word(memory, at);
+  const auto length = read_word(memory, at + 8);
+  if (!base || !length) return std::nullopt;
+  return std::pair(*base, *length);
+}
+
 std::optional<std::string> GoRuntime::type_name(const MemoryReader& memory,
                                                 std::uint64_t type) const {
   std::array<char, kTypeName + 4> header;

@@ -8,6 +8,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 
 #include "symbols/go_binary.hpp"
 #include "symbols/runtime_layout.hpp"
@@ -63,10 +64,14 @@ class GoRuntime {
   const RuntimeLayout& layout() const { return layout_; }
   std::optional<std::string> go_string(const MemoryReader& memory, std::uint64_t pointer,
                                        std::uint64_t length) const;
+  // moduledata.types: the runtime address type descriptors and names are offsets from.
+  std::optional<std::uint64_t> types_base(const MemoryReader& memory) const;
+  // moduledata.typelinks, a []int32 of offsets from types_base (runtime address, length).
+  std::optional<std::pair<std::uint64_t, std::uint64_t>> typelinks(
+      const MemoryReader& memory) const;
+  std::optional<std::uint64_t> types_end(const MemoryReader& memory) const;
 
  private:
-  std::optional<std::uint64_t> types_base(const MemoryReader& memory) const;
-
   const GoBinary& binary_;
   std::uint64_t load_bias_;
   RuntimeLayout layout_;
