@@ -16,20 +16,25 @@ import harness  # noqa: E402
 from harness import DebugServer, fixture, line_of, normalise, run_gdb  # noqa: E402
 
 
-def session(kind, binary, args, commands):
+def session(kind, binary, args, commands, mask=()):
     with DebugServer(kind, [binary, *args]) as server:
         out = run_gdb(binary, server.port, commands)
         server.wait()
         pid = re.search(r"pid = (\d+)", server.output()).group(1)
-        return normalise(out, [pid]), out, server.output()
+        lines = normalise(out, [pid])
+        for pattern, replacement in mask:
+            lines = [re.sub(pattern, replacement, line) for line in lines]
+        return lines, out, server.output()
 
 
-def differential(test, args, commands, flavour="debug", go="1.19"):
-    """Runs `commands` against gostub and gdbserver; asserts equal normalised output and
-    returns gostub's raw output and its server's output."""
+def differential(test, args, commands, flavour="debug", go="1.19", mask=()):
+    """Runs `commands` against gostub and gdbserver; asserts equal normalised output (with
+    `mask`'s (pattern, replacement) pairs applied to both) and returns gostub's raw output and
+    its server's output."""
     binary = fixture(flavour=flavour, go=go)
-    ours, raw, server_output = session("gostub", binary, args, commands)
-    harness.matches_a_reference(test, ours, lambda: session("gdbserver", binary, args, commands)[0])
+    ours, raw, server_output = session("gostub", binary, args, commands, mask)
+    harness.matches_a_reference(
+        test, ours, lambda: session("gdbserver", binary, args, commands, mask)[0])
     return raw, server_output
 
 
@@ -93,6 +98,9 @@ class DifferentialAgainstGdbserver(unittest.TestCase):
         differential(self, ["basics"], commands)
 
     def test_step_into_and_out(self):
+        # `info locals` in main.basics shows sq before square's result is stored: whatever the
+        # stack slot held (a heap pointer left by describe's calls, which varies with the
+        # runtime's timing from run to run, with either server). Its line is checked apart.
         out, _ = differential(self, ["basics"], [
             f"break main.go:{line_of('square-call')}",
             "continue",
@@ -104,7 +112,8 @@ class DifferentialAgainstGdbserver(unittest.TestCase):
             "info locals",
             "down",
             "kill",
-        ])
+        ], mask=[(r"^sq = \d+$", "sq = ?")])
+        self.assertRegex(out, r"(?m)^sq = \d+$")
         self.assertIn("main.square (n=7", out)
         self.assertIn("[Inferior 1 (process", out)
 
