@@ -406,6 +406,7 @@ TEST_CASE("Go's registers: goid and g after the machine's, read with p, never wr
   CHECK(t.ask("Hgp64.65") == "OK");  // a thread that runs no goroutine
   CHECK(t.ask("p" + goid) == "0000000000000000");
   CHECK(t.ask("P" + goid + "=0500000000000000").starts_with("E."));
+  CHECK(t.ask("P" + goid + "=0000000000000000") == "OK");  // gdb restoring it after a call
   CHECK(t.ask("p" + fmt::format("{:x}", target::x86_64_registers().size() + 2)).starts_with("E"));
   const auto xml = t.ask("qXfer:features:read:target.xml:0,ffff");
   CHECK(
