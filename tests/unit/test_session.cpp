@@ -229,7 +229,8 @@ class Recorder final : public server::PacketSink {
 // A session over a FakeProgram (pid 100) or none; `exchange` sends one packet and returns
 // every packet the session sent for it.
 struct Transcript {
-  explicit Transcript(bool with_program = true) {
+  explicit Transcript(bool with_program = true, server::SessionOptions session_options = {})
+      : options(std::move(session_options)) {
     if (with_program) {
       auto owned = std::make_unique<FakeProgram>();
       program = owned.get();
@@ -254,9 +255,10 @@ struct Transcript {
   std::shared_ptr<Recorder> sink = std::make_shared<Recorder>();
   server::GoSettings settings;
   bool exit_requested = false;
+  server::SessionOptions options;
   server::GdbSession session{programs, sink,
                              server::GdbSession::Hooks{[this] { exit_requested = true; }}, settings,
-                             false};
+                             options};
 };
 
 }  // namespace
@@ -481,12 +483,92 @@ TEST_CASE("monitor: console output then OK; exit asks the server to stop") {
   Transcript t;
   const auto help = t.exchange("qRcmd," + protocol::to_hex("help"));
   REQUIRE(help.size() == 2);
-  CHECK(protocol::from_hex(help[0].substr(1)).value_or("").starts_with("gostub monitor commands"));
+  CHECK(protocol::from_hex(help[0].substr(1))
+            .value_or("")
+            .starts_with("The following monitor commands are supported:\n"));
   CHECK(help[1] == "OK");
   const auto info = t.exchange("qRcmd," + protocol::to_hex("info"));
   CHECK(protocol::from_hex(info[0].substr(1)) == "gostub: not a Go program\n");
   CHECK(t.exchange("qRcmd," + protocol::to_hex("exit")) == std::vector<std::string>{"OK"});
   CHECK(t.exit_requested);
+}
+
+TEST_CASE("monitor: gdbserver's debug switches and words; an unknown command gets E01") {
+  Transcript t;
+  const auto console = [&](std::string_view command) {
+    const auto replies = t.exchange("qRcmd," + protocol::to_hex(command));
+    REQUIRE(replies.size() == 2);
+    return protocol::from_hex(replies[0].substr(1)).value_or("") + "|" + replies[1];
+  };
+  CHECK(console("set debug 1") == "Debug output enabled.\n|OK");
+  CHECK(console("set debug 0") == "Debug output disabled.\n|OK");
+  CHECK(console("set remote-debug 1") == "Protocol debug output enabled.\n|OK");
+  CHECK(console("set remote-debug 0") == "Protocol debug output disabled.\n|OK");
+  CHECK(console("set event-loop-debug 1") == "Event loop debug output enabled.\n|OK");
+  CHECK(console("set event-loop-debug 0") == "Event loop debug output disabled.\n|OK");
+  CHECK(console("set debug-format all") == "All extra debug format options enabled.\n|OK");
+  CHECK(console("set debug-format timestamp") == "Timestamps will be added to debug output.\n|OK");
+  CHECK(console("set debug-format none") == "All extra debug format options disabled.\n|OK");
+  CHECK(console("set debug 2").ends_with("|E01"));
+  CHECK(console("set debug-format sometimes").starts_with("Unknown debug-format argument"));
+  CHECK(console("frob").starts_with("Unknown monitor command 'frob'."));
+  CHECK(console("frob").ends_with("|E01"));
+  CHECK(console("").ends_with("|E01"));
+}
+
+TEST_CASE("--disable-packet: vCont, qC, thread lists, thread: in stop replies, T") {
+  server::SessionOptions options;
+  options.disabled = *server::parse_disabled_packets("threads");
+  Transcript t(true, options);
+  CHECK(t.ask("vCont?").empty());
+  CHECK(t.ask("vCont;c").empty());
+  CHECK(t.ask("qC").empty());
+  CHECK(t.ask("qfThreadInfo").empty());
+  CHECK(t.ask("qsThreadInfo").empty());
+  const auto stop = t.ask("?");
+  CHECK(stop.starts_with("T05"));
+  CHECK(stop.find("thread:") == std::string::npos);
+
+  options.disabled = *server::parse_disabled_packets("T");
+  Transcript s(true, options);
+  CHECK(s.ask("?") == "S05");
+  CHECK(s.ask("vCont?").starts_with("vCont;"));
+}
+
+TEST_CASE("gdbserver's command line: --wrapper ... --, --debug[=components], the lists") {
+  using server::take_early_options;
+  const auto early = take_early_options({"gostub", "--once", "--wrapper", "env", "X=1", "--",
+                                         "--debug", ":1", "prog", "--wrapper", "--debug"});
+  REQUIRE(early.has_value());
+  CHECK(early->wrapper == std::vector<std::string>{"env", "X=1"});
+  CHECK(early->debug.threads);
+  CHECK_FALSE(early->debug.remote);
+  // After the address, everything is the program's.
+  CHECK(early->rest ==
+        std::vector<std::string>{"gostub", "--once", ":1", "prog", "--wrapper", "--debug"});
+  CHECK_FALSE(take_early_options({"gostub", "--wrapper", "env", ":1", "prog"}).has_value());
+  CHECK_FALSE(take_early_options({"gostub", "--wrapper", "--", ":1", "prog"}).has_value());
+  const auto components = take_early_options({"gostub", "--debug=remote,event-loop", ":1"});
+  REQUIRE(components.has_value());
+  CHECK_FALSE(components->debug.threads);
+  CHECK(components->debug.remote);
+  CHECK(components->debug.event_loop);
+  CHECK_FALSE(take_early_options({"gostub", "--debug=bogus", ":1"}).has_value());
+  // A value of an option CLI11 reads is not the address.
+  const auto valued =
+      take_early_options({"gostub", "--catch", "none", "--wrapper", "a", "--", ":1", "p"});
+  REQUIRE(valued.has_value());
+  CHECK(valued->wrapper == std::vector<std::string>{"a"});
+
+  const auto disabled = server::parse_disabled_packets("vCont,Tthread");
+  REQUIRE(disabled.has_value());
+  CHECK(disabled->vcont);
+  CHECK(disabled->stop_thread);
+  CHECK_FALSE(disabled->thread_list);
+  CHECK(server::parse_disabled_packets("vCont,nope").error() == "nope");
+  CHECK(server::parse_debug_format("none,timestamp") == true);
+  CHECK(server::parse_debug_format("all,none") == false);
+  CHECK_FALSE(server::parse_debug_format("x").has_value());
 }
 
 TEST_CASE("qXfer: target.xml per dialect, threads with names escaped, chunks from one copy") {
