@@ -31,6 +31,7 @@ constexpr ServerFeature kFeatures[] = {
     {"qXfer:siginfo:write+"},
     {"QPassSignals+"},
     {"QProgramSignals+"},
+    {"QCatchSyscalls+"},
     {"ConditionalBreakpoints+"},
     {"QEnvironmentHexEncoded+"},
     {"QEnvironmentUnset+"},

@@ -563,6 +563,16 @@ Reply GdbSession::handle(const protocol::ProgramSignals& command) {
   return Reply::ok();
 }
 
+Reply GdbSession::handle(const protocol::CatchSyscalls& command) {
+  if (!command.enable) {
+    signals_.syscalls.reset();
+  } else {
+    signals_.syscalls.emplace(command.numbers.begin(), command.numbers.end());
+  }
+  if (program() != nullptr) program()->set_signals(signals_);
+  return Reply::ok();
+}
+
 Reply GdbSession::handle(const protocol::EnableExtendedMode&) {
   profile_.enable_extended_mode();
   return Reply::ok();

@@ -81,6 +81,7 @@ class GdbSession {
   Reply handle(const protocol::QueryTraceStatus& command);
   Reply handle(const protocol::PassSignals& command);
   Reply handle(const protocol::ProgramSignals& command);
+  Reply handle(const protocol::CatchSyscalls& command);
   Reply handle(const protocol::EnableExtendedMode& command);
   Reply handle(const protocol::HostSetFs& command);
   Reply handle(const protocol::HostOpen& command);

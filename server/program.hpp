@@ -35,10 +35,12 @@ struct StopReport {
 };
 
 // Which signals the client wants passed without a report, and which the program may receive
-// (nullopt: all). Linux numbers.
+// (nullopt: all). Linux numbers. And the system calls it catches (QCatchSyscalls; an empty
+// set: every one; nullopt: none).
 struct SignalSettings {
   std::set<int> pass;
   std::optional<std::set<int>> program;
+  std::optional<std::set<long>> syscalls;
 };
 
 template <typename T>

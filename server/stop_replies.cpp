@@ -75,6 +75,9 @@ std::string_view lldb_reason(const target::StopEvent& stop) {
       return "vfork";
     case Kind::kVforkDone:
       return "vforkdone";
+    case Kind::kSyscallEntry:
+    case Kind::kSyscallReturn:
+      return "signal";
     case Kind::kExec:  // told as a bare SIGTRAP, as before exec events (lldb asks for none)
     case Kind::kExited:
     case Kind::kTerminated:
@@ -217,6 +220,13 @@ std::string StopReplies::encode(Program& program, const target::StopEvent& stop,
     case Kind::kVforkDone:
       reply.signal = profile_.wire_signal(SIGTRAP);
       reply.extra.emplace_back("vforkdone", "");
+      break;
+    case Kind::kSyscallEntry:
+    case Kind::kSyscallReturn:
+      reply.signal = profile_.wire_signal(SIGTRAP);
+      reply.extra.emplace_back(
+          stop.kind == Kind::kSyscallEntry ? "syscall_entry" : "syscall_return",
+          protocol::hex_number(static_cast<std::uint64_t>(stop.syscall)));
       break;
     // Without exec-events+ an exec is the SIGTRAP it used to be.
     case Kind::kExec:

@@ -254,6 +254,7 @@ target::Result<void> TracedProgram::deallocate_memory(std::uint64_t address) {
 }
 
 void TracedProgram::set_signals(const SignalSettings& signals) {
+  process_->set_catch_syscalls(signals.syscalls);
   // Go's preemption signal is always passed, and must always reach the runtime.
   auto passed = signals.pass;
   passed.insert(kAlwaysPassed);

@@ -199,11 +199,14 @@ StartupCommand startup_command(const LaunchOptions& options, const std::string& 
   return command;
 }
 
-constexpr long kLaunchOptions = PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC | PTRACE_O_EXITKILL;
+// TRACESYSGOOD: a system call stop (PTRACE_SYSCALL, catch syscall) is SIGTRAP | 0x80.
+constexpr long kLaunchOptions =
+    PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC | PTRACE_O_EXITKILL | PTRACE_O_TRACESYSGOOD;
 // Children are traced from birth (not during startup: a shell or wrapper may fork helpers), so
 // that none runs with the parent's breakpoints in it.
 constexpr long kForkOptions = PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK | PTRACE_O_TRACEVFORKDONE;
-constexpr long kAttachOptions = PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC | kForkOptions;
+constexpr long kAttachOptions =
+    PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC | PTRACE_O_TRACESYSGOOD | kForkOptions;
 
 // The thread group a task belongs to: a new tid of another group is a fork child.
 pid_t thread_group_of(pid_t tid) {
@@ -752,6 +755,15 @@ std::optional<StopEvent> Process::on_wait_status(pid_t tid, int status, bool sto
       }
       return std::nullopt;
     case 0: {
+      if (WSTOPSIG(status) == (SIGTRAP | 0x80)) {
+        auto stop = on_syscall_stop(tid, thread);
+        if (stop && stopping_all) {
+          thread.pending = stop;
+          return std::nullopt;
+        }
+        if (!stop && !stopping_all) resume_thread(tid, thread, ResumeKind::kContinue, 0);
+        return stop;
+      }
       auto stop = on_signal_stop(tid, thread, WSTOPSIG(status));
       if (stop && stopping_all) {
         thread.pending = stop;
@@ -860,7 +872,9 @@ void Process::resume_thread(pid_t tid, Thread& thread, ResumeKind kind, int sign
   // thread's as they were: the insert already checked the values on the threads it had.
   (void)debug_registers_.sync(tid);
   thread.general.reset();
-  const int request = kind == ResumeKind::kStep ? PTRACE_SINGLESTEP : PTRACE_CONT;
+  const int request = kind == ResumeKind::kStep ? PTRACE_SINGLESTEP
+                      : catch_syscalls_          ? PTRACE_SYSCALL
+                                                 : PTRACE_CONT;
   // On failure (ESRCH) the thread is dying: its exit status is still to be reaped.
   ptrace_call(request, tid, 0, static_cast<std::uintptr_t>(signal));
   thread.running = true;
@@ -956,6 +970,15 @@ std::optional<StopEvent> Process::take_pending_stop(std::span<const ThreadAction
       const auto where =
           hit.kind == HardwareKind::kExecute ? read_pc(action.tid).value_or(0) : hit.address;
       if (!debug_registers_.state().covers(hit.kind, where)) {
+        pending.reset();
+        continue;
+      }
+    }
+    // A system call no longer caught: the thread simply goes on from its system call stop.
+    if (pending->kind == StopEvent::Kind::kSyscallEntry ||
+        pending->kind == StopEvent::Kind::kSyscallReturn) {
+      if (!catch_syscalls_ ||
+          (!catch_syscalls_->empty() && !catch_syscalls_->contains(pending->syscall))) {
         pending.reset();
         continue;
       }
@@ -1269,6 +1292,29 @@ Result<void> Process::write_siginfo(pid_t tid, std::string_view bytes) {
     return std::unexpected(last_system_error("PTRACE_SETSIGINFO"));
   }
   return {};
+}
+
+std::optional<StopEvent> Process::on_syscall_stop(pid_t tid, Thread& thread) {
+  __ptrace_syscall_info info{};
+  if (ptrace_call(PTRACE_GET_SYSCALL_INFO, tid, sizeof info,
+                  reinterpret_cast<std::uintptr_t>(&info)) <= 0) {
+    return std::nullopt;
+  }
+  const bool entry = info.op == PTRACE_SYSCALL_INFO_ENTRY;
+  if (!entry && info.op != PTRACE_SYSCALL_INFO_EXIT) return std::nullopt;
+  errno = 0;
+  const long number =
+      entry ? static_cast<long>(info.entry.nr)
+            : ptrace_call(PTRACE_PEEKUSER, tid, offsetof(user_regs_struct, orig_rax));
+  if (!catch_syscalls_ || (!catch_syscalls_->empty() && !catch_syscalls_->contains(number))) {
+    return std::nullopt;
+  }
+  thread.stepping = false;
+  thread.range_start = thread.range_end = 0;
+  StopEvent stop{entry ? StopEvent::Kind::kSyscallEntry : StopEvent::Kind::kSyscallReturn, tid,
+                 SIGTRAP, 0};
+  stop.syscall = number;
+  return stop;
 }
 
 std::optional<StopEvent> Process::on_fork(pid_t tid, bool vfork) {

@@ -325,6 +325,55 @@ TEST_CASE("every reply kind: packet, failure, sent, stop later, none") {
   CHECK(!t.program->alive());
 }
 
+TEST_CASE("fork, vfork, exec and system call stops, as gdb asked for them") {
+  Transcript t;
+  const auto supported = t.ask("qSupported:multiprocess+;fork-events+;exec-events+");
+  CHECK(supported.find("fork-events+") != std::string::npos);
+  CHECK(supported.find("vfork-events+") == std::string::npos);  // not offered by the client
+  CHECK(supported.find("QCatchSyscalls+") != std::string::npos);
+  const auto stop = [&](StopEvent event) {
+    t.exchange("vCont;c");
+    t.sink->packets.clear();
+    t.session.on_stop(t.program->stop(event));
+    REQUIRE(t.sink->packets.size() == 1);
+    return t.sink->packets[0];
+  };
+  StopEvent fork{StopEvent::Kind::kFork, 100, SIGTRAP, 0};
+  fork.child = 0x1234;
+  const auto forked = stop(fork);
+  CHECK(forked.starts_with("T05"));
+  CHECK(forked.find("fork:p1234.1234;") != std::string::npos);
+  CHECK(forked.find("thread:p64.64;") != std::string::npos);
+  CHECK(stop(StopEvent{StopEvent::Kind::kVforkDone, 100, SIGTRAP, 0}).find("vforkdone:;") !=
+        std::string::npos);
+  CHECK(stop(StopEvent{StopEvent::Kind::kExec, 100, SIGTRAP, 0}).find("exec:2f7372762f66616b65;") !=
+        std::string::npos);  // /srv/fake
+  StopEvent entry{StopEvent::Kind::kSyscallEntry, 100, SIGTRAP, 0};
+  entry.syscall = 0x6e;
+  CHECK(stop(entry).find("syscall_entry:6e;") != std::string::npos);
+  entry.kind = StopEvent::Kind::kSyscallReturn;
+  CHECK(stop(entry).find("syscall_return:6e;") != std::string::npos);
+  // QCatchSyscalls reaches the program, and a program started later.
+  CHECK(t.ask("QCatchSyscalls:1;6e;1") == "OK");
+  CHECK(t.program->signals_.syscalls == std::set<long>{0x6e, 1});
+  CHECK(t.ask("QCatchSyscalls:0") == "OK");
+  CHECK_FALSE(t.program->signals_.syscalls.has_value());
+  // A pid that is neither the program nor a fork child it holds.
+  CHECK(t.ask("Hgp999.999") == "E03");
+  CHECK(t.ask("D;999") == "E03");
+}
+
+TEST_CASE("exec without exec-events+ is the SIGTRAP it always was") {
+  Transcript t;
+  t.ask("qSupported:multiprocess+");
+  t.exchange("vCont;c");
+  t.sink->packets.clear();
+  t.session.on_stop(t.program->stop(StopEvent{StopEvent::Kind::kExec, 100, SIGTRAP, 0}));
+  REQUIRE(t.sink->packets.size() == 1);
+  CHECK(t.sink->packets[0].starts_with("T05"));
+  CHECK(t.sink->packets[0].find("exec:") == std::string::npos);
+}
+
 TEST_CASE("vKill; without a pid is answered, as by gdbserver 13") {
   Transcript multiprocess;
   multiprocess.ask("qSupported:multiprocess+");

@@ -83,6 +83,9 @@ struct StopEvent {
     kVfork,
     kVforkDone,  // the vfork child exec'd or exited: the parent's memory is its own again
     kExec,       // the program exec'd (executable() is the new file); signal is SIGTRAP
+    // With set_catch_syscalls: the thread enters or leaves system call `syscall`.
+    kSyscallEntry,
+    kSyscallReturn,
   };
   Kind kind;
   pid_t tid = 0;
@@ -93,7 +96,8 @@ struct StopEvent {
   // breakpoint before the instruction (the pc is its address). When a single-step also
   // triggered a watchpoint, the watchpoint is reported (as gdbserver does).
   std::optional<HardwareHit> hardware = std::nullopt;
-  pid_t child = 0;  // kFork, kVfork
+  pid_t child = 0;     // kFork, kVfork
+  long syscall = -1;   // kSyscallEntry, kSyscallReturn: the x86-64 number
 };
 
 class Process {
@@ -214,6 +218,12 @@ class Process {
   // shared memory is already clean. nullptr when no child is held.
   std::unique_ptr<Process> take_fork_child();
 
+  // gdb's `catch syscall`: threads continue with PTRACE_SYSCALL and stop at the entry and the
+  // return of the system calls named (an empty set: all). nullopt: off, plain PTRACE_CONT.
+  void set_catch_syscalls(std::optional<std::set<long>> numbers) {
+    catch_syscalls_ = std::move(numbers);
+  }
+
   // Kills the program and reaps it. Returns the final stop (kTerminated).
   StopEvent kill();
   // Removes every breakpoint and lets the program run on untraced.
@@ -251,6 +261,8 @@ class Process {
   // PTRACE_EVENT_FORK/VFORK of `tid`: the child's first stop is waited for, then the child is
   // held (reported) or let go.
   std::optional<StopEvent> on_fork(pid_t tid, bool vfork);
+  // A PTRACE_SYSCALL stop (SIGTRAP | 0x80): reported when caught, else the thread runs on.
+  std::optional<StopEvent> on_syscall_stop(pid_t tid, Thread& thread);
   void release_fork_child(pid_t child);
   std::optional<StopEvent> on_signal_stop(pid_t tid, Thread& thread, int signal);
   std::optional<StopEvent> queued_breakpoint_hit(pid_t tid, Thread& thread);
@@ -297,6 +309,7 @@ class Process {
     std::set<pid_t> early_stops;  // a child's first stop seen before its parent's event
     bool report_fork = false, report_vfork = false;
   } forks_;
+  std::optional<std::set<long>> catch_syscalls_;
 };
 
 }  // namespace gostub::target
