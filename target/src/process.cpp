@@ -873,8 +873,8 @@ void Process::resume_thread(pid_t tid, Thread& thread, ResumeKind kind, int sign
   (void)debug_registers_.sync(tid);
   thread.general.reset();
   const int request = kind == ResumeKind::kStep ? PTRACE_SINGLESTEP
-                      : catch_syscalls_          ? PTRACE_SYSCALL
-                                                 : PTRACE_CONT;
+                      : catch_syscalls_         ? PTRACE_SYSCALL
+                                                : PTRACE_CONT;
   // On failure (ESRCH) the thread is dying: its exit status is still to be reaped.
   ptrace_call(request, tid, 0, static_cast<std::uintptr_t>(signal));
   thread.running = true;
@@ -1303,9 +1303,9 @@ std::optional<StopEvent> Process::on_syscall_stop(pid_t tid, Thread& thread) {
   const bool entry = info.op == PTRACE_SYSCALL_INFO_ENTRY;
   if (!entry && info.op != PTRACE_SYSCALL_INFO_EXIT) return std::nullopt;
   errno = 0;
-  const long number =
-      entry ? static_cast<long>(info.entry.nr)
-            : ptrace_call(PTRACE_PEEKUSER, tid, offsetof(user_regs_struct, orig_rax));
+  const long number = entry
+                          ? static_cast<long>(info.entry.nr)
+                          : ptrace_call(PTRACE_PEEKUSER, tid, offsetof(user_regs_struct, orig_rax));
   if (!catch_syscalls_ || (!catch_syscalls_->empty() && !catch_syscalls_->contains(number))) {
     return std::nullopt;
   }

@@ -96,8 +96,8 @@ struct StopEvent {
   // breakpoint before the instruction (the pc is its address). When a single-step also
   // triggered a watchpoint, the watchpoint is reported (as gdbserver does).
   std::optional<HardwareHit> hardware = std::nullopt;
-  pid_t child = 0;     // kFork, kVfork
-  long syscall = -1;   // kSyscallEntry, kSyscallReturn: the x86-64 number
+  pid_t child = 0;    // kFork, kVfork
+  long syscall = -1;  // kSyscallEntry, kSyscallReturn: the x86-64 number
 };
 
 class Process {
