@@ -573,6 +573,19 @@ Reply GdbSession::handle(const protocol::CatchSyscalls& command) {
   return Reply::ok();
 }
 
+Reply GdbSession::handle(const protocol::Restart&) {
+  // gdbserver 13 restarts only in extended mode, and sends no reply: gdb asks `?` next.
+  if (!profile_.extended_mode()) return Reply::unsupported();
+  auto argv = launch_settings_.last_argv();
+  if (argv.empty()) {
+    if (programs_.default_executable().empty()) return Reply::none();
+    argv = {programs_.default_executable()};
+  }
+  (void)adopt(programs_.launch(launch_settings_.options(std::move(argv), profile_.lldb())), true,
+              SIGTRAP);
+  return Reply::none();
+}
+
 Reply GdbSession::handle(const protocol::EnableExtendedMode&) {
   profile_.enable_extended_mode();
   return Reply::ok();

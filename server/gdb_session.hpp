@@ -83,6 +83,7 @@ class GdbSession {
   Reply handle(const protocol::ProgramSignals& command);
   Reply handle(const protocol::CatchSyscalls& command);
   Reply handle(const protocol::EnableExtendedMode& command);
+  Reply handle(const protocol::Restart& command);
   Reply handle(const protocol::HostSetFs& command);
   Reply handle(const protocol::HostOpen& command);
   Reply handle(const protocol::HostPread& command);

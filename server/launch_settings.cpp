@@ -66,7 +66,8 @@ bool LaunchSettings::apply(const protocol::SetLaunchSetting& setting) {
   return true;
 }
 
-target::LaunchOptions LaunchSettings::options(std::vector<std::string> argv, bool lldb) const {
+target::LaunchOptions LaunchSettings::options(std::vector<std::string> argv, bool lldb) {
+  options_.argv = argv;
   auto options = options_;
   if (lldb) options.startup_with_shell = false;
   options.argv = std::move(argv);

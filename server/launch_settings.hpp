@@ -18,8 +18,11 @@ class LaunchSettings {
   // false when the setting is malformed or asks for what gostub cannot do.
   bool apply(const protocol::SetLaunchSetting& setting);
   // Options to launch `argv` with these settings.
-  // lldb-server starts programs without a shell (lldb expands arguments itself).
-  target::LaunchOptions options(std::vector<std::string> argv, bool lldb = false) const;
+  // lldb-server starts programs without a shell (lldb expands arguments itself). The argv
+  // is remembered for a restart (R).
+  target::LaunchOptions options(std::vector<std::string> argv, bool lldb = false);
+  // The last program started (or the one gostub was started with), for R; empty: none.
+  const std::vector<std::string>& last_argv() const { return options_.argv; }
   // lldb's A answers OK and tells the outcome on qLaunchSuccess.
   std::string& last_error() { return last_error_; }
 

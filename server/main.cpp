@@ -233,6 +233,7 @@ int main(int argc, char** argv) {
   } else {
     auto launch = session.launch;
     launch.argv.assign(rest.begin() + 1, rest.end());
+    session.launch.argv = launch.argv;  // what a restart (R) runs again
     launch.stdout_to_stderr = endpoint->stdio;
     launch.take_terminal = !endpoint->stdio;
     process = gostub::target::Process::launch(launch);

@@ -523,6 +523,7 @@ constexpr std::array kTable = {
     Entry{{"k", true}, [](std::string_view) -> Result { return Kill{}; }},
     Entry{{"D", true}, [](std::string_view) -> Result { return Detach{}; }},
     Entry{{"!", true}, no_arguments<EnableExtendedMode>},
+    Entry{{"R", false}, [](std::string_view) -> Result { return Restart{}; }},
     Entry{{"qAttached", true}, no_arguments<QueryAttached>},
     Entry{{"qAttached:", false}, parse_attached},
     Entry{{"qSupported", false}, parse_supported},

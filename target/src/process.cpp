@@ -650,6 +650,7 @@ Result<void> Process::write_pc(pid_t tid, std::uint64_t pc) {
 
 std::optional<StopEvent> Process::on_wait_status(pid_t tid, int status, bool stopping_all) {
   if (WIFEXITED(status) || WIFSIGNALED(status)) {
+    if (forks_.held.erase(tid) != 0) return std::nullopt;  // a held fork child was killed
     if (tid == pid_) {
       // The leader's status comes after every other thread's: the whole process is gone.
       if (WIFEXITED(status))

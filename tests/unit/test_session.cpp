@@ -759,3 +759,16 @@ TEST_CASE("lldb: _M allocates memory in the program and _m frees it") {
   CHECK(t.program->allocated_.empty());
   CHECK(t.ask("_m70000000").starts_with("E"));
 }
+
+TEST_CASE("R restarts the last program in extended mode, with no reply; not outside it") {
+  Transcript t;
+  CHECK(t.ask("R00").empty());  // not extended: unsupported
+  CHECK(t.factory.launched.empty());
+  CHECK(t.ask("!") == "OK");
+  CHECK(t.ask("vRun;" + protocol::to_hex("/bin/prog") + ";" + protocol::to_hex("a1"))
+            .starts_with("T05"));
+  CHECK(t.exchange("R00").empty());
+  REQUIRE(t.factory.launched.size() == 2);
+  CHECK(t.factory.launched.back().argv == std::vector<std::string>{"/bin/prog", "a1"});
+  CHECK(t.ask("?").starts_with("T05"));
+}

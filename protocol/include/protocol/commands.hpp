@@ -138,6 +138,7 @@ struct CatchSyscalls {  // QCatchSyscalls:0, QCatchSyscalls:1[;NR;…] (hex syst
   std::vector<std::uint64_t> numbers;  // empty with enable: every system call
 };
 struct EnableExtendedMode {};  // !
+struct Restart {};             // R XX: extended mode's restart of the last program (no reply)
 // Host I/O (vFile:…): gdb reads the program, /proc files and libraries through the server.
 struct HostSetFs {  // vFile:setfs:PID; 0 names the server's own filesystem
   std::int64_t pid;
@@ -228,7 +229,7 @@ using Command = std::variant<
     Resume, SetThread, QueryThreadListFirst, QueryThreadListNext, QueryThreadAlive,
     QueryCurrentThread, QueryAttached, TransferRead, TransferWrite, QueryWatchpointSupport, Kill,
     Detach, MonitorCommand, QueryOffsets, QuerySymbol, QueryTraceStatus, PassSignals,
-    ProgramSignals, CatchSyscalls, EnableExtendedMode, HostSetFs, HostOpen, HostPread, HostClose,
+    ProgramSignals, CatchSyscalls, EnableExtendedMode, Restart, HostSetFs, HostOpen, HostPread, HostClose,
     HostFstat, HostReadlink, EnableThreadSuffix, EnableThreadsInStopReply, QueryHostInfo,
     QueryProcessInfo, QueryWorkingDirectory, QueryThreadStopInfo, QueryThreadsInfo,
     QueryMemoryRegion, ReadMemoryBinary, QueryRegisterInfo, AllocateMemory, DeallocateMemory, Run,
