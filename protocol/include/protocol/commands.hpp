@@ -229,8 +229,8 @@ using Command = std::variant<
     Resume, SetThread, QueryThreadListFirst, QueryThreadListNext, QueryThreadAlive,
     QueryCurrentThread, QueryAttached, TransferRead, TransferWrite, QueryWatchpointSupport, Kill,
     Detach, MonitorCommand, QueryOffsets, QuerySymbol, QueryTraceStatus, PassSignals,
-    ProgramSignals, CatchSyscalls, EnableExtendedMode, Restart, HostSetFs, HostOpen, HostPread, HostClose,
-    HostFstat, HostReadlink, EnableThreadSuffix, EnableThreadsInStopReply, QueryHostInfo,
+    ProgramSignals, CatchSyscalls, EnableExtendedMode, Restart, HostSetFs, HostOpen, HostPread,
+    HostClose, HostFstat, HostReadlink, EnableThreadSuffix, EnableThreadsInStopReply, QueryHostInfo,
     QueryProcessInfo, QueryWorkingDirectory, QueryThreadStopInfo, QueryThreadsInfo,
     QueryMemoryRegion, ReadMemoryBinary, QueryRegisterInfo, AllocateMemory, DeallocateMemory, Run,
     QueryLaunchSuccess, Attach, SetLaunchSetting, Declined, Unknown>;
