@@ -27,6 +27,7 @@ constexpr ServerFeature kFeatures[] = {
     {"qXfer:threads:read+"},
     {"qXfer:exec-file:read+"},
     {"qXfer:auxv:read+"},
+    {"qXfer:osdata:read+"},
     {"qXfer:siginfo:read+"},
     {"qXfer:siginfo:write+"},
     {"QPassSignals+"},

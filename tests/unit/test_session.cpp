@@ -772,3 +772,14 @@ TEST_CASE("R restarts the last program in extended mode, with no reply; not outs
   CHECK(t.factory.launched.back().argv == std::vector<std::string>{"/bin/prog", "a1"});
   CHECK(t.ask("?").starts_with("T05"));
 }
+
+TEST_CASE("qXfer:osdata: the types, then every process (gdb's info os processes)") {
+  Transcript t;
+  CHECK(t.ask("qSupported").find("qXfer:osdata:read+") != std::string::npos);
+  CHECK(t.ask("qXfer:osdata:read::0,fff").find("<column name=\"Type\">processes</column>") !=
+        std::string::npos);
+  const auto processes = t.ask("qXfer:osdata:read:processes:0,ffff");
+  CHECK(processes.find("<osdata type=\"processes\">") != std::string::npos);
+  CHECK(processes.find("<column name=\"pid\">1</column>") != std::string::npos);
+  CHECK(t.ask("qXfer:osdata:read:nothing:0,fff") == "E02");
+}
