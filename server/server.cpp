@@ -77,7 +77,8 @@ void Server::stop(int signal) {
 
 void Server::watch_children() {
   child_events_.async_read_some(
-      asio::buffer(child_event_buffer_), [this](const boost::system::error_code& error, std::size_t) {
+      asio::buffer(child_event_buffer_),
+      [this](const boost::system::error_code& error, std::size_t) {
         if (error) return;
         // SIGCHLD does not queue: one read takes it, however many children changed state.
         debug_log().print(DebugLog::Component::kEventLoop, "SIGCHLD: reaping wait statuses");
