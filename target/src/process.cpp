@@ -732,6 +732,10 @@ std::optional<StopEvent> Process::on_wait_status(pid_t tid, int status, bool sto
       if (!threads_.contains(pid_)) add_thread(pid_);
       breakpoints_.clear();
       debug_registers_.forget_all();  // exec drops a thread's debug registers
+      // /proc/PID/mem opened before the exec is the old address space's: reads and writes
+      // through it fail (EIO), so breakpoints in the new program could not be inserted.
+      if (memory_fd_ >= 0) ::close(memory_fd_);
+      memory_fd_ = ::open(fmt::format("/proc/{}/mem", pid_).c_str(), O_RDWR | O_CLOEXEC);
       char exe[PATH_MAX];
       const auto length =
           ::readlink(fmt::format("/proc/{}/exe", pid_).c_str(), exe, sizeof exe - 1);

@@ -88,6 +88,13 @@ class ForksAgainstGdbserver(unittest.TestCase):
         out = differential(self, "exec", ["catch exec", "continue", "info inferiors", "continue"])
         self.assertIn("is executing new program: /usr/bin/echo", out)
 
+    def test_breakpoints_in_the_program_an_exec_started(self):
+        # After the exec, gdb inserts its breakpoints in the new address space (gostub's
+        # /proc/PID/mem of the old one would fail: "Cannot insert breakpoint").
+        out = differential(self, "execself", ["break main.finished", "catch exec", "continue",
+                                              "continue", "bt 1", "continue"])
+        self.assertIn("main.finished (what=..., code=0)", out)
+
     def test_catch_syscall(self):
         out = differential(self, "syscall", ["catch syscall getppid write", "continue", "continue",
                                              "continue", "bt 1", "info breakpoints", "delete",
