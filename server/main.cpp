@@ -134,6 +134,7 @@ int main(int argc, char** argv) {
     auto rest_of_argv = early->rest;
     std::reverse(rest_of_argv.begin(), rest_of_argv.end());
     rest_of_argv.pop_back();  // argv[0]
+    app.name("gostub");       // parse(vector) takes no program name from it
     app.parse(rest_of_argv);
   } catch (const CLI::ParseError& error) {
     return app.exit(error);

@@ -202,9 +202,13 @@ class Process {
   // Fork and vfork children are always traced from birth. With fork events off (the default)
   // each is let go at once, without the breakpoints it inherited; on, the fork is reported
   // (kFork/kVfork, then kVforkDone) and the child held stopped for the client.
+  // Turning them off lets every held child go: nobody is left to decide about them.
   void set_fork_events(bool fork, bool vfork) {
     forks_.report_fork = fork;
     forks_.report_vfork = vfork;
+    if (!fork && !vfork) {
+      while (!forks_.held.empty()) release_fork_child(forks_.held.begin()->first);
+    }
   }
   bool holds_fork_child(pid_t child) const { return forks_.held.contains(child); }
   // Restores the byte under one inherited breakpoint in a held child (gdb removes them one by
