@@ -269,6 +269,13 @@ Reply GdbSession::handle(const protocol::Resume& command) {
   if (current == nullptr || !current->alive()) return Reply::error(ESRCH);
   std::vector<protocol::ResumeAction> actions = command.actions;
   for (const auto& action : actions) {
+    if (action.thread && action.thread->pid && *action.thread->pid > 0 &&
+        current->holds_fork_child(static_cast<pid_t>(*action.thread->pid))) {
+      return Reply::failure(Failure::told(
+          EPERM,
+          "gostub runs one process at a time: a fork child kept stopped (detach-on-fork "
+          "off, or a vfork child followed before its exec) cannot run"));
+    }
     if (!action.thread || action.kind == protocol::ResumeKind::kStop) continue;
     if (const auto thread = ClientThread::from_wire(action.thread->tid)) {
       if (auto refused = current->refuse_resume(*thread)) return Reply::failure(*refused);

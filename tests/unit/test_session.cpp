@@ -165,6 +165,18 @@ class FakeProgram final : public server::Program {
     return {};
   }
   server::GoState* go() override { return nullptr; }
+  bool holds_fork_child(pid_t child) const override { return fork_children_.contains(child); }
+  target::Result<void> remove_fork_child_breakpoint(pid_t child, std::uint64_t address) override {
+    child_breakpoints_removed_.emplace_back(child, address);
+    return {};
+  }
+  target::Result<void> detach_fork_child(pid_t child) override {
+    fork_children_.erase(child);
+    return {};
+  }
+
+  std::set<pid_t> fork_children_;
+  std::vector<std::pair<pid_t, std::uint64_t>> child_breakpoints_removed_;
 
   // What the event loop does when the program stops.
   StopReport stop(StopEvent event, std::string console = {}) {
@@ -361,6 +373,24 @@ TEST_CASE("fork, vfork, exec and system call stops, as gdb asked for them") {
   // A pid that is neither the program nor a fork child it holds.
   CHECK(t.ask("Hgp999.999") == "E03");
   CHECK(t.ask("D;999") == "E03");
+}
+
+TEST_CASE("a held fork child: Hg names it, z0 reaches it, D;PID lets it go, it cannot run") {
+  Transcript t;
+  t.ask("qSupported:multiprocess+;fork-events+");
+  t.program->fork_children_ = {0x200};
+  CHECK(t.ask("Hgp200.200") == "OK");
+  CHECK(t.ask("z0,401000,1") == "OK");
+  REQUIRE(t.program->child_breakpoints_removed_.size() == 1);
+  CHECK(t.program->child_breakpoints_removed_[0] ==
+        std::pair<pid_t, std::uint64_t>{0x200, 0x401000});
+  CHECK(t.ask("Z0,401000,1").starts_with("E."));  // not into a child gostub does not run
+  CHECK(t.ask("vCont;c:p200.-1").starts_with("E.gostub runs one process at a time"));
+  CHECK(t.ask("Hgp64.64") == "OK");
+  CHECK(t.ask("D;200") == "OK");
+  CHECK(t.program->fork_children_.empty());
+  CHECK(t.ask("D;200") == "E03");
+  CHECK(t.program->alive());
 }
 
 TEST_CASE("exec without exec-events+ is the SIGTRAP it always was") {
