@@ -1400,7 +1400,8 @@ std::unique_ptr<Process> Process::take_fork_child() {
 }
 
 StopEvent Process::kill() {
-  while (!forks_.held.empty()) kill_fork_child(forks_.held.begin()->first);
+  // Held fork children stay: gdb kills each inferior it knows of (vKill;CHILD); those it does
+  // not are killed when the Process goes.
   if (!alive_) return StopEvent{StopEvent::Kind::kTerminated, pid_, SIGKILL, 0};
   ::kill(pid_, SIGKILL);
   StopEvent final_stop{StopEvent::Kind::kTerminated, pid_, SIGKILL, 0};

@@ -228,7 +228,8 @@ class Process {
     catch_syscalls_ = std::move(numbers);
   }
 
-  // Kills the program and reaps it. Returns the final stop (kTerminated).
+  // Kills the program and reaps it (held fork children are killed on their own, or with the
+  // Process). Returns the final stop (kTerminated).
   StopEvent kill();
   // Removes every breakpoint and lets the program run on untraced.
   Result<void> detach();
