@@ -27,16 +27,22 @@ constexpr ServerFeature kFeatures[] = {
     {"qXfer:threads:read+"},
     {"qXfer:exec-file:read+"},
     {"qXfer:auxv:read+"},
+    {"qXfer:osdata:read+"},
     {"qXfer:siginfo:read+"},
     {"qXfer:siginfo:write+"},
     {"QPassSignals+"},
     {"QProgramSignals+"},
+    {"QCatchSyscalls+"},
     {"ConditionalBreakpoints+"},
     {"QEnvironmentHexEncoded+"},
     {"QEnvironmentUnset+"},
     {"QEnvironmentReset+"},
     {"QSetWorkingDir+"},
     {"QDisableRandomization+"},
+    // gdb's: fork, vfork and exec stops (only to a client that offers them).
+    {"fork-events+", true},
+    {"vfork-events+", true},
+    {"exec-events+", true},
 };
 
 }  // namespace
@@ -53,6 +59,9 @@ std::string ClientProfile::negotiate(const std::vector<std::string>& client_feat
   swbreak_ = offered("swbreak+");
   hwbreak_ = offered("hwbreak+");
   binary_upload_ = offered("binary-upload+");
+  fork_events_ = offered("fork-events+");
+  vfork_events_ = offered("vfork-events+");
+  exec_events_ = offered("exec-events+");
   std::string reply = fmt::format("PacketSize={:x}", kMaxPacketSize);
   for (const auto& feature : kFeatures) {
     if (feature.when_client_has && !offered(feature.name)) continue;

@@ -54,6 +54,10 @@ class ClientProfile {
   // lldb's thread lists and reasons in stop replies.
   bool wants_thread_lists() const { return lldb() || threads_in_stop_reply_; }
   bool extended_mode() const { return extended_mode_; }
+  // fork:/vfork:/vforkdone/exec: stop replies.
+  bool fork_events() const { return fork_events_; }
+  bool vfork_events() const { return vfork_events_; }
+  bool exec_events() const { return exec_events_; }
 
   // Signal numbers on the wire: lldb uses Linux's own (native-signals), gdb its own table.
   int wire_signal(int linux_signal) const;
@@ -72,6 +76,9 @@ class ClientProfile {
   bool thread_suffix_ = false;  // g/G/p/P end with ";thread:TID;"
   bool threads_in_stop_reply_ = false;
   bool extended_mode_ = false;
+  bool fork_events_ = false;
+  bool vfork_events_ = false;
+  bool exec_events_ = false;
 };
 
 }  // namespace gostub::server

@@ -5,12 +5,14 @@
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/write.hpp>
 
+#include "server/debug_log.hpp"
+
 namespace gostub::server {
 
 namespace asio = boost::asio;
 
-Connection::Connection(asio::io_context& io, int input_fd, int output_fd, bool log_packets)
-    : input_(io, input_fd), log_packets_(log_packets), idle_timer_(io) {
+Connection::Connection(asio::io_context& io, int input_fd, int output_fd)
+    : input_(io, input_fd), idle_timer_(io) {
   if (output_fd != input_fd)
     output_ = std::make_unique<asio::posix::stream_descriptor>(io, output_fd);
 }
@@ -69,27 +71,28 @@ void Connection::handle_events() {
 }
 
 void Connection::handle_event(protocol::InputEvent& event) {
+  debug_log().print(DebugLog::Component::kEventLoop, "client: an event from the connection");
   if (auto* packet = std::get_if<protocol::PacketReceived>(&event)) {
-    if (log_packets_) fmt::print(stderr, "gostub: <- {}\n", packet->payload);
+    debug_log().print(DebugLog::Component::kRemote, "<- {}", packet->payload);
     note_activity();
     reply_owed_ = true;
     if (!no_ack_) send_raw("+");
     callbacks_.on_packet(packet->payload);
   } else if (std::holds_alternative<protocol::InterruptReceived>(event)) {
-    if (log_packets_) fmt::print(stderr, "gostub: <- ^C\n");
+    debug_log().print(DebugLog::Component::kRemote, "<- ^C");
     note_activity();
     callbacks_.on_interrupt();
   } else if (std::holds_alternative<protocol::NackReceived>(event)) {
     if (!last_packet_.empty()) send_raw(last_packet_);
   } else if (auto* bad = std::get_if<protocol::BadPacketReceived>(&event)) {
-    if (log_packets_) fmt::print(stderr, "gostub: bad packet: {}\n", bad->reason);
+    debug_log().print(DebugLog::Component::kRemote, "bad packet: {}", bad->reason);
     if (!no_ack_) send_raw("-");
   }
 }
 
 void Connection::send_packet(std::string_view payload) {
   if (!open_) return;
-  if (log_packets_) fmt::print(stderr, "gostub: -> {}\n", payload.substr(0, 512));
+  debug_log().print(DebugLog::Component::kRemote, "-> {}", payload.substr(0, 512));
   // Console output ("O…") comes before the reply it belongs to; anything else answers.
   if (!payload.starts_with('O') || payload == "OK") {
     reply_owed_ = false;

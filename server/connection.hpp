@@ -30,7 +30,7 @@ class Connection : public PacketSink, public std::enable_shared_from_this<Connec
   };
 
   // `input` and `output` may be the same descriptor (a socket), or stdin and stdout.
-  Connection(boost::asio::io_context& io, int input_fd, int output_fd, bool log_packets);
+  Connection(boost::asio::io_context& io, int input_fd, int output_fd);
   void start(Callbacks callbacks);
   void send_packet(std::string_view payload) override;
   void send_raw(std::string bytes);
@@ -73,7 +73,6 @@ class Connection : public PacketSink, public std::enable_shared_from_this<Connec
   bool no_ack_ = false;
   bool open_ = true;
   bool closing_ = false;
-  bool log_packets_;
   std::chrono::seconds idle_timeout_{0};
   boost::asio::steady_timer idle_timer_;
   std::chrono::steady_clock::time_point last_activity_;

@@ -7,6 +7,7 @@
 
 #include "protocol/hex.hpp"
 #include "protocol/replies.hpp"
+#include "server/debug_log.hpp"
 #include "target/registers.hpp"
 
 namespace gostub::server {
@@ -18,12 +19,13 @@ using protocol::ThreadId;
 }  // namespace
 
 GdbSession::GdbSession(Programs& programs, std::shared_ptr<PacketSink> sink, Hooks hooks,
-                       GoSettings& settings, bool log_packets)
+                       GoSettings& settings, SessionOptions options)
     : programs_(programs),
       sink_(std::move(sink)),
       hooks_(std::move(hooks)),
-      log_packets_(log_packets),
-      monitor_(settings) {}
+      disabled_(options.disabled),
+      monitor_(settings),
+      launch_settings_(std::move(options.launch)) {}
 
 void GdbSession::on_packet(std::string_view payload) {
   // lldb names the thread of a register access at the end of the packet instead of with Hg.
@@ -31,7 +33,8 @@ void GdbSession::on_packet(std::string_view payload) {
   if (profile_.thread_suffix()) suffix = protocol::take_thread_suffix(payload);
   auto command = protocol::parse_command(payload);
   if (!command) {
-    if (log_packets_) fmt::print(stderr, "gostub: malformed packet: {}\n", command.error().message);
+    debug_log().print(DebugLog::Component::kRemote, "malformed packet: {}",
+                      command.error().message);
     return send(Reply::error(EINVAL));
   }
   if (resume_outstanding_) {
@@ -60,8 +63,8 @@ void GdbSession::send(const Reply& reply) {
       sink_->send_packet(reply.payload());
       break;
     case Reply::Kind::kFailure:
-      if (log_packets_ && !reply.failure().message.empty()) {
-        fmt::print(stderr, "gostub: error: {}\n", reply.failure().message);
+      if (!reply.failure().message.empty()) {
+        debug_log().print(DebugLog::Component::kRemote, "error: {}", reply.failure().message);
       }
       sink_->send_packet(profile_.error_reply(reply.failure()));
       break;
@@ -119,7 +122,11 @@ std::optional<ClientThread> GdbSession::selected_thread(const ThreadId& chosen) 
 }
 
 Reply GdbSession::handle(const protocol::QuerySupported& command) {
-  return Reply::packet(profile_.negotiate(command.features));
+  auto reply = profile_.negotiate(command.features);
+  if (program() != nullptr) {
+    program()->set_fork_events(profile_.fork_events(), profile_.vfork_events());
+  }
+  return Reply::packet(std::move(reply));
 }
 
 Reply GdbSession::handle(const protocol::StartNoAckMode&) {
@@ -227,6 +234,11 @@ Reply GdbSession::handle(const protocol::InsertBreakpoint& command) {
     return hardware_point(command.type, command.address, command.kind, true);
   }
   if (program() == nullptr) return Reply::error(ESRCH);
+  if (selected_fork_child() != 0) {
+    return Reply::failure(Failure::told(EPERM,
+                                        "gostub debugs one process at a time: a fork "
+                                        "child is detached or followed, not kept"));
+  }
   if (auto inserted = program()->insert_breakpoint(command.address, command.conditions);
       !inserted) {
     return Reply::error(inserted.error());
@@ -239,6 +251,13 @@ Reply GdbSession::handle(const protocol::RemoveBreakpoint& command) {
     return hardware_point(command.type, command.address, command.kind, false);
   }
   if (program() == nullptr) return Reply::error(ESRCH);
+  if (const auto child = selected_fork_child()) {
+    // gdb takes the parent's breakpoints out of a fork child before it detaches it.
+    if (auto removed = program()->remove_fork_child_breakpoint(child, command.address); !removed) {
+      return Reply::error(removed.error());
+    }
+    return Reply::ok();
+  }
   if (auto removed = program()->remove_breakpoint(command.address); !removed) {
     return Reply::error(removed.error());
   }
@@ -246,14 +265,23 @@ Reply GdbSession::handle(const protocol::RemoveBreakpoint& command) {
 }
 
 Reply GdbSession::handle(const protocol::QueryResumeActions&) {
+  if (disabled_.vcont) return Reply::unsupported();
   return Reply::packet("vCont;c;C;s;S;t;r");
 }
 
 Reply GdbSession::handle(const protocol::Resume& command) {
+  if (!command.legacy && disabled_.vcont) return Reply::unsupported();
   auto* current = program();
   if (current == nullptr || !current->alive()) return Reply::error(ESRCH);
   std::vector<protocol::ResumeAction> actions = command.actions;
   for (const auto& action : actions) {
+    if (action.thread && action.thread->pid && *action.thread->pid > 0 &&
+        current->holds_fork_child(static_cast<pid_t>(*action.thread->pid))) {
+      return Reply::failure(Failure::told(
+          EPERM,
+          "gostub runs one process at a time: a fork child kept stopped (detach-on-fork "
+          "off, or a vfork child followed before its exec) cannot run"));
+    }
     if (!action.thread || action.kind == protocol::ResumeKind::kStop) continue;
     if (const auto thread = ClientThread::from_wire(action.thread->tid)) {
       if (auto refused = current->refuse_resume(*thread)) return Reply::failure(*refused);
@@ -291,6 +319,11 @@ Reply GdbSession::handle(const protocol::Resume& command) {
   }
   if (plan.empty()) return Reply::error(EINVAL);
   stop_replies_.forget();
+  for (const auto& action : plan) {
+    debug_log().print(DebugLog::Component::kThreads, "resume thread {}: {} signal {}", action.tid,
+                      action.kind == target::ResumeKind::kStep ? "step" : "continue",
+                      action.signal);
+  }
   auto resumed = current->resume(plan);
   if (!resumed) return Reply::error(resumed.error());
   resume_outstanding_ = true;
@@ -300,6 +333,12 @@ Reply GdbSession::handle(const protocol::Resume& command) {
 
 Reply GdbSession::handle(const protocol::SetThread& command) {
   const auto& id = command.thread;
+  // A held fork child, as gdb names it after a fork stop (Hg pCHILD.CHILD or pCHILD.0).
+  if (id.pid && *id.pid > 0 && program() != nullptr &&
+      program()->holds_fork_child(static_cast<pid_t>(*id.pid))) {
+    (command.operation == 'g' ? general_thread_ : continue_thread_) = id;
+    return Reply::ok();
+  }
   if (id.tid > 0) {
     auto* named = program_named(id);
     if (named == nullptr || !named->has_thread(*ClientThread::from_wire(id.tid))) {
@@ -311,6 +350,7 @@ Reply GdbSession::handle(const protocol::SetThread& command) {
 }
 
 Reply GdbSession::handle(const protocol::QueryThreadListFirst&) {
+  if (disabled_.thread_list) return Reply::unsupported();
   auto* current = program();
   // No program yet: lldb takes an empty list for a process 1 that sent no stop, and gives up;
   // lldb-server says OK here, which lldb reads as "connected, ready to launch or attach".
@@ -326,6 +366,7 @@ Reply GdbSession::handle(const protocol::QueryThreadListFirst&) {
 }
 
 Reply GdbSession::handle(const protocol::QueryThreadListNext&) {
+  if (disabled_.thread_list) return Reply::unsupported();
   return Reply::packet("l");  // qfThreadInfo sent every thread at once
 }
 
@@ -337,6 +378,7 @@ Reply GdbSession::handle(const protocol::QueryThreadAlive& command) {
 }
 
 Reply GdbSession::handle(const protocol::QueryCurrentThread&) {
+  if (disabled_.current_thread) return Reply::unsupported();
   const auto thread = selected_thread(general_thread_);
   if (!thread) return Reply::error(ESRCH);
   return Reply::packet("QC" + profile_.thread_id(program()->pid(), *thread));
@@ -403,6 +445,11 @@ Reply GdbSession::handle(const protocol::TransferWrite& command) {
 
 Reply GdbSession::handle(const protocol::Kill& command) {
   auto* current = program();
+  if (command.pid && current != nullptr &&
+      current->holds_fork_child(static_cast<pid_t>(*command.pid))) {
+    current->kill_fork_child(static_cast<pid_t>(*command.pid));
+    return command.answered ? Reply::ok() : Reply::none();
+  }
   if (command.pid && (current == nullptr || *command.pid != current->pid())) {
     return Reply::error(ESRCH);
   }
@@ -424,13 +471,41 @@ Reply GdbSession::handle(const protocol::Kill& command) {
 
 Reply GdbSession::handle(const protocol::Detach& command) {
   auto* current = program();
+  if (command.pid && current != nullptr &&
+      current->holds_fork_child(static_cast<pid_t>(*command.pid))) {
+    // gdb lets a fork child go (follow-fork-mode parent, detach-on-fork on).
+    const auto child = static_cast<pid_t>(*command.pid);
+    if (general_thread_.pid == child) general_thread_ = {std::nullopt, ThreadId::kAny};
+    if (auto detached = current->detach_fork_child(child); !detached) {
+      return Reply::error(detached.error());
+    }
+    return Reply::ok();
+  }
   if (current == nullptr || (command.pid && *command.pid != current->pid())) {
     return Reply::error(ESRCH);
   }
   if (!current->alive()) return Reply::error(ESRCH);
+  // Detaching the parent while its fork child is held: the client follows the child
+  // (follow-fork-mode child), which becomes the program debugged. Taken first: detaching
+  // would let it go.
+  auto followed = current->take_fork_child();
   fmt::print(stderr, "Detaching from process {}\n", current->pid());
   if (auto detached = current->detach(); !detached) return Reply::error(detached.error());
+  if (followed) {
+    auto& child = *programs_.add(std::move(followed));
+    child.set_signals(signals_);
+    child.set_fork_events(profile_.fork_events(), profile_.vfork_events());
+    transfers_.forget();
+    stop_replies_.forget();
+  }
   return Reply::ok();
+}
+
+pid_t GdbSession::selected_fork_child() const {
+  const auto& pid = general_thread_.pid;
+  if (!pid || *pid <= 0 || program() == nullptr) return 0;
+  const auto child = static_cast<pid_t>(*pid);
+  return program()->holds_fork_child(child) ? child : 0;
 }
 
 void GdbSession::send_console(std::string_view text) {
@@ -449,6 +524,7 @@ Reply GdbSession::handle(const protocol::MonitorCommand& command) {
     return Reply::sent();
   }
   send_console(outcome.console);
+  if (outcome.unknown) return Reply::packet("E01");  // as gdbserver: "Protocol error with Rcmd"
   return Reply::ok();
 }
 
@@ -498,6 +574,29 @@ Reply GdbSession::handle(const protocol::ProgramSignals& command) {
   signals_.program = linux_signals(command.signals);
   if (program() != nullptr) program()->set_signals(signals_);
   return Reply::ok();
+}
+
+Reply GdbSession::handle(const protocol::CatchSyscalls& command) {
+  if (!command.enable) {
+    signals_.syscalls.reset();
+  } else {
+    signals_.syscalls.emplace(command.numbers.begin(), command.numbers.end());
+  }
+  if (program() != nullptr) program()->set_signals(signals_);
+  return Reply::ok();
+}
+
+Reply GdbSession::handle(const protocol::Restart&) {
+  // gdbserver 13 restarts only in extended mode, and sends no reply: gdb asks `?` next.
+  if (!profile_.extended_mode()) return Reply::unsupported();
+  auto argv = launch_settings_.last_argv();
+  if (argv.empty()) {
+    if (programs_.default_executable().empty()) return Reply::none();
+    argv = {programs_.default_executable()};
+  }
+  (void)adopt(programs_.launch(launch_settings_.options(std::move(argv), profile_.lldb())), true,
+              SIGTRAP);
+  return Reply::none();
 }
 
 Reply GdbSession::handle(const protocol::EnableExtendedMode&) {
@@ -554,8 +653,9 @@ Reply GdbSession::handle(const protocol::Run& command) {
     if (argv.empty()) argv.emplace_back();
     argv.front() = programs_.default_executable();
   }
-  return adopt(programs_.launch(launch_settings_.options(std::move(argv))), command.lldb_style,
-               SIGTRAP);
+  return adopt(programs_.launch(launch_settings_.options(std::move(argv),
+                                                         command.lldb_style || profile_.lldb())),
+               command.lldb_style, SIGTRAP);
 }
 
 Reply GdbSession::handle(const protocol::QueryLaunchSuccess&) {
@@ -579,6 +679,7 @@ Reply GdbSession::adopt(target::Result<Program*> started, bool lldb_style, int s
   launch_settings_.last_error().clear();
   auto& current = **started;
   current.set_signals(signals_);
+  current.set_fork_events(profile_.fork_events(), profile_.vfork_events());
   general_thread_ = {std::nullopt, ThreadId::kAny};
   continue_thread_ = {std::nullopt, ThreadId::kAll};
   resume_outstanding_ = false;
@@ -590,7 +691,7 @@ Reply GdbSession::adopt(target::Result<Program*> started, bool lldb_style, int s
 }
 
 Reply GdbSession::handle(const protocol::Declined& command) {
-  if (log_packets_) fmt::print(stderr, "gostub: declined: {}\n", command.reason);
+  debug_log().print(DebugLog::Component::kRemote, "declined: {}", command.reason);
   return Reply::unsupported();
 }
 

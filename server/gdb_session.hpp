@@ -12,6 +12,7 @@
 
 #include "protocol/commands.hpp"
 #include "server/client_profile.hpp"
+#include "server/gdbserver_options.hpp"
 #include "server/host_io.hpp"
 #include "server/launch_settings.hpp"
 #include "server/memory_replies.hpp"
@@ -24,6 +25,14 @@
 
 namespace gostub::server {
 
+// What gostub's command line says about every session.
+struct SessionOptions {
+  DisabledPackets disabled;  // --disable-packet
+  // How vRun starts programs (--wrapper, --[no-]startup-with-shell,
+  // --[no-]disable-randomization) until the client's packets say otherwise.
+  target::LaunchOptions launch;
+};
+
 class GdbSession {
  public:
   struct Hooks {
@@ -31,7 +40,7 @@ class GdbSession {
   };
 
   GdbSession(Programs& programs, std::shared_ptr<PacketSink> sink, Hooks hooks,
-             GoSettings& settings, bool log_packets);
+             GoSettings& settings, SessionOptions options = {});
 
   void on_packet(std::string_view payload);
   void on_interrupt();
@@ -72,7 +81,9 @@ class GdbSession {
   Reply handle(const protocol::QueryTraceStatus& command);
   Reply handle(const protocol::PassSignals& command);
   Reply handle(const protocol::ProgramSignals& command);
+  Reply handle(const protocol::CatchSyscalls& command);
   Reply handle(const protocol::EnableExtendedMode& command);
+  Reply handle(const protocol::Restart& command);
   Reply handle(const protocol::HostSetFs& command);
   Reply handle(const protocol::HostOpen& command);
   Reply handle(const protocol::HostPread& command);
@@ -102,6 +113,8 @@ class GdbSession {
   // The program the client debugs, when it names it (no pid, or any/all, or its own).
   Program* program() const { return programs_.current(); }
   Program* program_named(const protocol::ThreadId& id) const;
+  // The held fork child Hg names, if it names one; else 0.
+  pid_t selected_fork_child() const;
   // The thread a register or memory access applies to: `chosen` when it is one, else the
   // last stop's, else the first.
   std::optional<ClientThread> selected_thread(const protocol::ThreadId& chosen) const;
@@ -118,14 +131,14 @@ class GdbSession {
   Programs& programs_;
   std::shared_ptr<PacketSink> sink_;
   Hooks hooks_;
-  bool log_packets_;
+  DisabledPackets disabled_;
   ClientProfile profile_;
   protocol::ThreadId general_thread_{std::nullopt, protocol::ThreadId::kAny};
   protocol::ThreadId continue_thread_{std::nullopt, protocol::ThreadId::kAll};
   bool resume_outstanding_ = false;  // a stop reply is owed to the client
   // The client's signal settings, also for a program started later.
   SignalSettings signals_;
-  StopReplies stop_replies_{profile_};
+  StopReplies stop_replies_{profile_, disabled_};
   Transfers transfers_;
   MonitorCommands monitor_;
   HostFiles host_files_;

@@ -66,8 +66,10 @@ bool LaunchSettings::apply(const protocol::SetLaunchSetting& setting) {
   return true;
 }
 
-target::LaunchOptions LaunchSettings::options(std::vector<std::string> argv) const {
+target::LaunchOptions LaunchSettings::options(std::vector<std::string> argv, bool lldb) {
+  options_.argv = argv;
   auto options = options_;
+  if (lldb) options.startup_with_shell = false;
   options.argv = std::move(argv);
   options.take_terminal = false;  // the client's terminal is elsewhere
   return options;

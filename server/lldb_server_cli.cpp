@@ -13,6 +13,7 @@
 #include <charconv>
 #include <cstdio>
 
+#include "server/debug_log.hpp"
 #include "server/server.hpp"
 #include "target/process.hpp"
 #include "target/terminal.hpp"
@@ -252,6 +253,7 @@ int serve(const LldbServerCommand& command) {
   GoSettings settings{
       .panic = false, .fatal_error = false, .recovered_panic = false, .goroutine_threads = false};
   boost::asio::io_context io;
+  debug_log().enable(DebugLog::Component::kRemote, command.log_packets);
   Server server(io,
                 ServerOptions{.stdio = false,
                               .host = address.host,
@@ -259,11 +261,11 @@ int serve(const LldbServerCommand& command) {
                               .unix_path = {},
                               .idle_timeout = std::chrono::seconds{0},
                               .once = true,
-                              .log_packets = command.log_packets,
                               .multi = !*process,
                               .connected_fd = connected_fd,
                               .gdbserver_notices = false,
-                              .settings = settings},
+                              .settings = settings,
+                              .session = {}},
                 std::move(*process));
   if (!server.listen()) return 1;
   if (connected_fd < 0) {

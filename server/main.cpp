@@ -9,10 +9,15 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <charconv>
+#include <cstring>
 
+#include "server/debug_log.hpp"
+#include "server/gdbserver_options.hpp"
 #include "server/lldb_server_cli.hpp"
+#include "server/selftest.hpp"
 #include "server/server.hpp"
 #include "server/stop_signals.hpp"
 #include "server/tools.hpp"
@@ -57,6 +62,12 @@ std::optional<Endpoint> parse_endpoint(std::string_view text) {
 int main(int argc, char** argv) {
   // Started as lldb-server (a symlink by that name): lldb-server's command line instead.
   if (const auto status = gostub::server::run_as_lldb_server(argc, argv)) return *status;
+  // --wrapper ... -- and --debug[=COMPONENTS] first: CLI11 reads neither form.
+  auto early = gostub::server::take_early_options(std::vector<std::string>(argv, argv + argc));
+  if (!early) {
+    fmt::print(stderr, "gostub: {}\n", early.error());
+    return 2;
+  }
   CLI::App app{"gostub: a GDB remote debug server for Go programs on Linux"};
   app.footer(
       "Usage:\n"
@@ -72,14 +83,40 @@ int main(int argc, char** argv) {
       ":PORT listens on 127.0.0.1 only; name a host (0.0.0.0, ::) to listen elsewhere.\n"
       "Then: gdb PROG -ex 'target remote HOST:PORT'; 'monitor help' lists gostub's commands.\n"
       "More in gostub(1): man gostub");
-  bool once = false, attach = false, debug = false, version = false, goroutine_threads = false,
-       multi = false;
+  bool once = false, attach = false, remote_debug = false, version = false,
+       goroutine_threads = false, multi = false, event_loop_debug = false, selftest = false;
   app.add_flag("--once", once, "Exit when the first client disconnects");
   app.add_flag("--attach", attach, "Attach to the running process PID");
   app.add_flag("--multi", multi,
                "Start with no program, or keep going when it ends: the client runs one "
                "(gdb: target extended-remote, run; lldb: process launch) or attaches (vAttach)");
-  app.add_flag("--debug,--remote-debug", debug, "Log every packet to stderr");
+  app.add_flag("--remote-debug", remote_debug, "Log every packet (to stderr or --debug-file)");
+  app.add_flag("--event-loop-debug", event_loop_debug, "Log what wakes the event loop");
+  // Taken out before CLI11 reads the rest (take_early_options); listed here for --help.
+  bool taken_early = false;  // never set: these never reach CLI11
+  app.add_flag("--debug", taken_early,
+               "Log launches, stops and resumes (--debug=all|threads|remote|"
+               "event-loop[,...] picks components)");
+  app.add_flag("--wrapper", taken_early,
+               "--wrapper WRAPPER... -- : start programs through WRAPPER (e.g. "
+               "env X=1), run by the shell like the program");
+  std::string debug_file, debug_format, disabled_list;
+  app.add_option("--debug-file", debug_file, "Write the debugging output to FILE");
+  app.add_option("--debug-format", debug_format,
+                 "all, none or timestamp (comma-separated): extra content in debugging output");
+  app.add_option("--disable-packet", disabled_list,
+                 "Disable packets (comma-separated): vCont, T, Tthread, qC, qfThreadInfo, or "
+                 "threads (all but T)");
+  bool with_shell = true, without_shell = false, no_aslr = true, with_aslr = false;
+  app.add_flag("--startup-with-shell", with_shell,
+               "Start programs as $SHELL -c 'exec PROG ARGS' (the default, as gdbserver)");
+  app.add_flag("--no-startup-with-shell", without_shell,
+               "Exec programs directly: no globbing or variable substitution");
+  app.add_flag("--disable-randomization", no_aslr,
+               "Start programs with address space randomization off (the default)");
+  app.add_flag("--no-disable-randomization", with_aslr,
+               "Leave address space randomization on when starting programs");
+  app.add_flag("--selftest", selftest, "Run gostub's self tests and exit");
   app.add_flag("--version", version, "Print the version and exit");
   app.add_flag("--goroutine-threads", goroutine_threads,
                "Show every parked goroutine as a thread too (id 1000000000 + goroutine id)");
@@ -94,7 +131,11 @@ int main(int argc, char** argv) {
                  "nothing (0: never); the program is then treated as on any disconnect");
   app.prefix_command();
   try {
-    app.parse(argc, argv);
+    auto rest_of_argv = early->rest;
+    std::reverse(rest_of_argv.begin(), rest_of_argv.end());
+    rest_of_argv.pop_back();  // argv[0]
+    app.name("gostub");       // parse(vector) takes no program name from it
+    app.parse(rest_of_argv);
   } catch (const CLI::ParseError& error) {
     return app.exit(error);
   }
@@ -105,6 +146,40 @@ int main(int argc, char** argv) {
     fmt::print("\n");
     return 0;
   }
+  if (selftest) return gostub::server::run_selftests();
+  auto& log = gostub::server::debug_log();
+  using Component = gostub::server::DebugLog::Component;
+  log.enable(Component::kThreads, early->debug.threads);
+  log.enable(Component::kRemote, remote_debug || early->debug.remote);
+  log.enable(Component::kEventLoop, event_loop_debug || early->debug.event_loop);
+  if (!debug_file.empty() && !log.open_file(debug_file)) {
+    fmt::print(stderr, "gostub: cannot open --debug-file {}: {}\n", debug_file,
+               std::strerror(errno));
+    return 2;
+  }
+  if (!debug_format.empty()) {
+    const auto timestamps = gostub::server::parse_debug_format(debug_format);
+    if (!timestamps) {
+      fmt::print(stderr, "gostub: --debug-format: unknown '{}' (all, none, timestamp)\n",
+                 timestamps.error());
+      return 2;
+    }
+    log.set_timestamps(*timestamps);
+  }
+  gostub::server::SessionOptions session;
+  if (!disabled_list.empty()) {
+    auto disabled = gostub::server::parse_disabled_packets(disabled_list);
+    if (!disabled) {
+      // gdbserver's words, then the list.
+      fmt::print(stderr, "Don't know how to disable \"{}\".\n\n{}", disabled.error(),
+                 gostub::server::disabled_packets_help());
+      return 1;
+    }
+    session.disabled = *disabled;
+  }
+  session.launch.wrapper = early->wrapper;
+  session.launch.startup_with_shell = with_shell && !without_shell;
+  session.launch.disable_address_randomization = no_aslr && !with_aslr;
   auto rest = app.remaining();
   if (const auto status = gostub::server::run_tool(rest)) return *status;
   if (rest.size() >= 2 && rest[1] == "--attach") {
@@ -157,8 +232,9 @@ int main(int argc, char** argv) {
     process = gostub::target::Process::attach(pid);
     if (process) fmt::print(stderr, "Attached; pid = {}\n", pid);
   } else {
-    gostub::target::LaunchOptions launch;
+    auto launch = session.launch;
     launch.argv.assign(rest.begin() + 1, rest.end());
+    session.launch.argv = launch.argv;  // what a restart (R) runs again
     launch.stdout_to_stderr = endpoint->stdio;
     launch.take_terminal = !endpoint->stdio;
     process = gostub::target::Process::launch(launch);
@@ -181,9 +257,9 @@ int main(int argc, char** argv) {
                                     .unix_path = endpoint->unix_path,
                                     .idle_timeout = std::chrono::seconds(idle_timeout),
                                     .once = once,
-                                    .log_packets = debug,
                                     .multi = multi,
-                                    .settings = settings},
+                                    .settings = settings,
+                                    .session = session},
       std::move(*process));
   gostub::server::StopSignals stop_signals(io, [&server](int signal) { server.stop(signal); });
   int status = 1;

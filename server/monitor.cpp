@@ -4,13 +4,29 @@
 
 #include <algorithm>
 
+#include "server/debug_log.hpp"
 #include "server/function_search.hpp"
+#include "server/gdbserver_options.hpp"
 
 namespace gostub::server {
 
 namespace {
 
+// The first line and gdbserver's own commands as gdbserver 13 says them (gdb's testsuite and
+// scripts look for them), then gostub's.
 constexpr std::string_view kHelp =
+    "The following monitor commands are supported:\n"
+    "  set debug <0|1>\n"
+    "    Enable general debugging messages\n"
+    "  set remote-debug <0|1>\n"
+    "    Enable remote protocol debugging messages\n"
+    "  set event-loop-debug <0|1>\n"
+    "    Enable event loop debugging messages\n"
+    "  set debug-format option1[,option2,...]\n"
+    "    Add additional information to debugging messages\n"
+    "    Options: all, none, timestamp\n"
+    "  exit\n"
+    "    Quit GDBserver\n"
     "gostub monitor commands:\n"
     "  help         show this list\n"
     "  info         the Go binary: version, modules, build settings, symbol tables\n"
@@ -36,7 +52,7 @@ constexpr std::string_view kHelp =
     "  set goroutine-threads on|off\n"
     "               show parked goroutines as threads too (ids 1000000000 + goroutine id),\n"
     "               for thread N, bt, frame, info locals; they cannot be resumed on their own\n"
-    "  exit         end gostub (a launched program is killed, an attached one detached)\n";
+    "  exit         (above) a launched program is killed, an attached one detached\n";
 
 std::optional<std::uint64_t> parse_c_number(std::string_view text) {
   if (text.empty()) return std::nullopt;
@@ -103,11 +119,12 @@ MonitorCommands::Outcome MonitorCommands::run(std::string_view text, Program* pr
       }
     });
   } else if (const auto setting = arguments_of(text, "set")) {
-    out.console = set(*setting, out.threads_changed);
+    out.console = set(*setting, out);
   } else if (const auto expression = arguments_of(text, "eval")) {
     out.console = about_go([&](GoState& state) { return eval(state, *expression); });
   } else {
-    out.console = fmt::format("Unknown monitor command '{}'; try 'monitor help'.\n", text);
+    out.console = fmt::format("Unknown monitor command '{}'.\n\n{}", text, kHelp);
+    out.unknown = true;
   }
   return out;
 }
@@ -173,13 +190,44 @@ std::string MonitorCommands::catch_settings(GoState* go, std::string_view argume
                      state(settings_.recovered_panic));
 }
 
-std::string MonitorCommands::set(std::string_view arguments, bool& threads_changed) {
+std::string MonitorCommands::set(std::string_view arguments, Outcome& out) {
+  // gdbserver's debug switches: "set NAME 0|1", answered in its words.
+  struct Switch {
+    std::string_view name;
+    DebugLog::Component component;
+    std::string_view what;
+  };
+  static constexpr Switch kSwitches[] = {
+      {"debug", DebugLog::Component::kThreads, "Debug output"},
+      {"remote-debug", DebugLog::Component::kRemote, "Protocol debug output"},
+      {"event-loop-debug", DebugLog::Component::kEventLoop, "Event loop debug output"},
+  };
+  for (const auto& item : kSwitches) {
+    if (const auto value = arguments_of(arguments, item.name)) {
+      if (*value != "0" && *value != "1") break;
+      debug_log().enable(item.component, *value == "1");
+      return fmt::format("{} {}.\n", item.what, *value == "1" ? "enabled" : "disabled");
+    }
+  }
+  if (const auto format = arguments_of(arguments, "debug-format")) {
+    const auto timestamps = parse_debug_format(*format);
+    if (!timestamps) {
+      out.unknown = true;
+      return fmt::format("Unknown debug-format argument: \"{}\"\n\n{}", timestamps.error(), kHelp);
+    }
+    debug_log().set_timestamps(*timestamps);
+    if (*format == "all") return "All extra debug format options enabled.\n";
+    if (*format == "none") return "All extra debug format options disabled.\n";
+    return *timestamps ? "Timestamps will be added to debug output.\n"
+                       : "Timestamps will not be added to debug output.\n";
+  }
   if (arguments == "goroutine-threads on" || arguments == "goroutine-threads off") {
     settings_.goroutine_threads = arguments.ends_with("on");
-    threads_changed = true;
+    out.threads_changed = true;
     return fmt::format("goroutine-threads: {}\n", settings_.goroutine_threads ? "on" : "off");
   }
-  return fmt::format("monitor set: unknown setting '{}'; see 'monitor help'\n", arguments);
+  out.unknown = true;
+  return fmt::format("Unknown monitor command 'set {}'.\n\n{}", arguments, kHelp);
 }
 
 }  // namespace gostub::server

@@ -21,6 +21,7 @@ class MonitorCommands {
     std::string console;
     bool exit = false;             // `monitor exit`: end gostub after the reply
     bool threads_changed = false;  // goroutine threads turned on or off
+    bool unknown = false;          // gdbserver answers an unknown command with E01 after the text
   };
   // `program` is nullptr before there is one; `selected` marks the current goroutine.
   Outcome run(std::string_view text, Program* program, std::optional<ClientThread> selected);
@@ -29,7 +30,7 @@ class MonitorCommands {
   std::string info(Program& program, GoState& go);
   std::string eval(GoState& go, std::string_view expression);
   std::string catch_settings(GoState* go, std::string_view arguments);
-  std::string set(std::string_view arguments, bool& threads_changed);
+  std::string set(std::string_view arguments, Outcome& out);
   // monitor_goroutines.cpp
   std::string goroutines(GoState& go, std::string_view arguments,
                          std::optional<ClientThread> selected);

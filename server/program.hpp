@@ -7,8 +7,10 @@
 
 #include <sys/types.h>
 
+#include <cerrno>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <span>
@@ -33,10 +35,12 @@ struct StopReport {
 };
 
 // Which signals the client wants passed without a report, and which the program may receive
-// (nullopt: all). Linux numbers.
+// (nullopt: all). Linux numbers. And the system calls it catches (QCatchSyscalls; an empty
+// set: every one; nullopt: none).
 struct SignalSettings {
   std::set<int> pass;
   std::optional<std::set<int>> program;
+  std::optional<std::set<long>> syscalls;
 };
 
 template <typename T>
@@ -120,8 +124,26 @@ class Program {
   virtual target::StopEvent kill() = 0;
   virtual target::Result<void> detach() = 0;
 
+  // Forks and vforks: reported (and the child held for the client) or let go at once.
+  virtual void set_fork_events(bool /*fork*/, bool /*vfork*/) {}
+  // A fork child held after a fork stop, named by its pid (gdb's Hg pCHILD.0, z0, D;CHILD).
+  virtual bool holds_fork_child(pid_t /*child*/) const { return false; }
+  virtual target::Result<void> remove_fork_child_breakpoint(pid_t child, std::uint64_t address);
+  virtual target::Result<void> detach_fork_child(pid_t child);
+  virtual void kill_fork_child(pid_t /*child*/) {}
+  // The held child as a program of its own: the client follows it (gdb's follow-fork-mode
+  // child detaches the parent). nullptr when none is held.
+  virtual std::unique_ptr<Program> take_fork_child() { return nullptr; }
+
   // What gostub knows of the program as a Go program; nullptr for a test double.
   virtual GoState* go() = 0;
 };
+
+inline target::Result<void> Program::remove_fork_child_breakpoint(pid_t child, std::uint64_t) {
+  return target::fail(ESRCH, "no fork child " + std::to_string(child));
+}
+inline target::Result<void> Program::detach_fork_child(pid_t child) {
+  return target::fail(ESRCH, "no fork child " + std::to_string(child));
+}
 
 }  // namespace gostub::server

@@ -8,6 +8,8 @@
 #include <array>
 #include <cstring>
 
+#include "server/debug_log.hpp"
+
 namespace gostub::server {
 
 namespace asio = boost::asio;
@@ -32,7 +34,7 @@ Server::Server(asio::io_context& io, ServerOptions options,
                std::unique_ptr<target::Process> process)
     : io_(io),
       options_(std::move(options)),
-      factory_(options_.settings, options_.log_packets),
+      factory_(options_.settings),
       programs_(factory_),
       child_events_(io, child_signal_fd()),
       listener_(io) {
@@ -74,23 +76,28 @@ void Server::stop(int signal) {
 }
 
 void Server::watch_children() {
-  child_events_.async_read_some(asio::buffer(child_event_buffer_),
-                                [this](const boost::system::error_code& error, std::size_t) {
-                                  if (error) return;
-                                  // SIGCHLD does not queue: one read takes it, however many
-                                  // children changed state.
-                                  if (auto* program = programs_.current()) {
-                                    if (auto report = program->handle_wait_events()) {
-                                      if (session_) {
-                                        session_->on_stop(*report);
-                                      } else if (!program->alive() && !options_.multi) {
-                                        finish();  // the program died with nobody attached
-                                        return;
-                                      }
-                                    }
-                                  }
-                                  watch_children();
-                                });
+  child_events_.async_read_some(
+      asio::buffer(child_event_buffer_),
+      [this](const boost::system::error_code& error, std::size_t) {
+        if (error) return;
+        // SIGCHLD does not queue: one read takes it, however many children changed state.
+        debug_log().print(DebugLog::Component::kEventLoop, "SIGCHLD: reaping wait statuses");
+        if (auto* program = programs_.current()) {
+          if (auto report = program->handle_wait_events()) {
+            debug_log().print(DebugLog::Component::kThreads,
+                              "process {}: thread {} stopped (kind {}, signal {})", program->pid(),
+                              report->stop.tid, static_cast<int>(report->stop.kind),
+                              report->stop.signal);
+            if (session_) {
+              session_->on_stop(*report);
+            } else if (!program->alive() && !options_.multi) {
+              finish();  // the program died with nobody attached
+              return;
+            }
+          }
+        }
+        watch_children();
+      });
 }
 
 void Server::accept_next() {
@@ -102,7 +109,7 @@ void Server::accept_next() {
 }
 
 void Server::start_session(int input_fd, int output_fd) {
-  connection_ = std::make_shared<Connection>(io_, input_fd, output_fd, options_.log_packets);
+  connection_ = std::make_shared<Connection>(io_, input_fd, output_fd);
   connection_->set_idle_timeout(options_.idle_timeout);
   session_ = std::make_unique<GdbSession>(programs_, connection_,
                                           GdbSession::Hooks{.request_exit =
@@ -110,7 +117,7 @@ void Server::start_session(int input_fd, int output_fd) {
                                                                   exit_requested_ = true;
                                                                   connection_->close_after_writes();
                                                                 }},
-                                          options_.settings, options_.log_packets);
+                                          options_.settings, options_.session);
   connection_->start(Connection::Callbacks{
       .on_packet = [this](std::string_view payload) { session_->on_packet(payload); },
       .on_interrupt = [this] { session_->on_interrupt(); },
@@ -120,6 +127,8 @@ void Server::start_session(int input_fd, int output_fd) {
 
 void Server::on_session_closed() {
   extended_mode_ = extended_mode_ || (session_ && session_->extended_mode());
+  // Nobody to tell of forks now: children are let go again.
+  if (auto* program = programs_.current()) program->set_fork_events(false, false);
   session_.reset();
   connection_.reset();
   if (exit_requested_ || options_.once || options_.stdio) return finish();

@@ -35,11 +35,11 @@ struct ServerOptions {
   std::string unix_path;                 // unix:PATH: a unix socket instead of TCP
   std::chrono::seconds idle_timeout{0};  // --idle-timeout: drop a silent client; 0: never
   bool once = false;                     // exit when the first client goes
-  bool log_packets = false;              // --debug / --remote-debug
   bool multi = false;                    // --multi: stay for clients that run or attach programs
   int connected_fd = -1;  // a client already connected (lldb-server's --fd, --reverse-connect)
   bool gdbserver_notices = true;  // "Listening on port N", "Remote debugging from host …"
   GoSettings settings;
+  SessionOptions session;  // --disable-packet; how vRun starts programs
 };
 
 class Server {

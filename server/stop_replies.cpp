@@ -5,6 +5,7 @@
 
 #include <cstring>
 
+#include "protocol/commands.hpp"
 #include "protocol/framing.hpp"
 #include "protocol/hex.hpp"
 #include "target/registers.hpp"
@@ -68,6 +69,16 @@ std::string_view lldb_reason(const target::StopEvent& stop) {
       return stop.signal == SIGTRAP ? std::string_view{} : "signal";
     case Kind::kInterrupt:
       return "signal";
+    case Kind::kFork:
+      return "fork";
+    case Kind::kVfork:
+      return "vfork";
+    case Kind::kVforkDone:
+      return "vforkdone";
+    case Kind::kSyscallEntry:
+    case Kind::kSyscallReturn:
+      return "signal";
+    case Kind::kExec:  // told as a bare SIGTRAP, as before exec events (lldb asks for none)
     case Kind::kExited:
     case Kind::kTerminated:
       return {};
@@ -174,6 +185,8 @@ std::string StopReplies::stop_reply(Program& program, const target::StopEvent& s
 std::string StopReplies::encode(Program& program, const target::StopEvent& stop,
                                 ClientThread thread, bool whole) {
   protocol::StopReply reply;
+  reply.with_thread = !disabled_.stop_thread;
+  reply.signal_only = disabled_.t_replies;
   reply.pid = program.pid();
   reply.tid = thread.wire();
   switch (stop.kind) {
@@ -195,6 +208,32 @@ std::string StopReplies::encode(Program& program, const target::StopEvent& stop,
     case Kind::kStepDone:
     case Kind::kSignal:
       reply.signal = profile_.wire_signal(stop.signal);
+      break;
+    // Reported only to a client that asked for them (fork-events+, vfork-events+).
+    case Kind::kFork:
+    case Kind::kVfork:
+      reply.signal = profile_.wire_signal(SIGTRAP);
+      reply.extra.emplace_back(
+          stop.kind == Kind::kFork ? "fork" : "vfork",
+          protocol::format_thread_id(stop.child, stop.child, profile_.multiprocess()));
+      break;
+    case Kind::kVforkDone:
+      reply.signal = profile_.wire_signal(SIGTRAP);
+      reply.extra.emplace_back("vforkdone", "");
+      break;
+    case Kind::kSyscallEntry:
+    case Kind::kSyscallReturn:
+      reply.signal = profile_.wire_signal(SIGTRAP);
+      reply.extra.emplace_back(
+          stop.kind == Kind::kSyscallEntry ? "syscall_entry" : "syscall_return",
+          protocol::hex_number(static_cast<std::uint64_t>(stop.syscall)));
+      break;
+    // Without exec-events+ an exec is the SIGTRAP it used to be.
+    case Kind::kExec:
+      reply.signal = profile_.wire_signal(SIGTRAP);
+      if (profile_.exec_events()) {
+        reply.extra.emplace_back("exec", protocol::to_hex(program.executable()));
+      }
       break;
   }
   if (stop.hardware && !profile_.lldb()) {  // lldb is told by its reason and description

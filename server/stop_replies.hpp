@@ -8,13 +8,15 @@
 
 #include "protocol/replies.hpp"
 #include "server/client_profile.hpp"
+#include "server/gdbserver_options.hpp"
 #include "server/program.hpp"
 
 namespace gostub::server {
 
 class StopReplies {
  public:
-  explicit StopReplies(const ClientProfile& profile) : profile_(profile) {}
+  StopReplies(const ClientProfile& profile, DisabledPackets disabled)
+      : profile_(profile), disabled_(disabled) {}
 
   // The program's last stop as this client is told of it (lldb's first stop differs).
   std::optional<target::StopEvent> current_stop(const Program& program) const;
@@ -38,6 +40,7 @@ class StopReplies {
   std::string threads_json(Program& program, bool with_registers);
 
   const ClientProfile& profile_;
+  DisabledPackets disabled_;
   std::optional<std::pair<std::string, std::string>> thread_lists_;  // lldb's threads:, pcs:
 };
 

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <functional>
 
+#include "server/debug_log.hpp"
 #include "target/registers.hpp"
 
 namespace gostub::server {
@@ -56,9 +57,8 @@ class StoppedThread : public protocol::AgentContext {
 
 }  // namespace
 
-TracedProgram::TracedProgram(std::unique_ptr<target::Process> process, const GoSettings& settings,
-                             bool log_packets)
-    : process_(std::move(process)), go_(*process_, settings), log_packets_(log_packets) {
+TracedProgram::TracedProgram(std::unique_ptr<target::Process> process, const GoSettings& settings)
+    : process_(std::move(process)), go_(*process_, settings) {
   if (process_->alive()) {
     // Like gdbserver: a launched program is stopped by exec's SIGTRAP, an attached one by SIGSTOP.
     last_stop_ = target::StopEvent{target::StopEvent::Kind::kSignal, process_->pid(),
@@ -254,6 +254,7 @@ target::Result<void> TracedProgram::deallocate_memory(std::uint64_t address) {
 }
 
 void TracedProgram::set_signals(const SignalSettings& signals) {
+  process_->set_catch_syscalls(signals.syscalls);
   // Go's preemption signal is always passed, and must always reach the runtime.
   auto passed = signals.pass;
   passed.insert(kAlwaysPassed);
@@ -327,7 +328,7 @@ std::optional<StopReport> TracedProgram::report(target::StopEvent stop) {
       out.console += stack_watches_.check(*goroutines);
     }
   }
-  if (log_packets_ && !out.console.empty()) fmt::print(stderr, "{}", out.console);
+  if (!out.console.empty()) debug_log().print(DebugLog::Component::kThreads, "{}", out.console);
   last_stop_ = out.stop;
   if (stop.kind == target::StopEvent::Kind::kExited) {
     fmt::print(stderr, "\nChild exited with status {}\n", stop.exit_code);
@@ -354,8 +355,9 @@ bool TracedProgram::condition_false(const target::StopEvent& stop) {
     const auto value = condition.evaluate(context);
     // One that cannot be evaluated stops the program, as one that is true does.
     if (!value || *value != 0) {
-      if (!value && log_packets_) {
-        fmt::print(stderr, "gostub: condition at {:#x}: {}\n", *pc, value.error());
+      if (!value) {
+        debug_log().print(DebugLog::Component::kThreads, "condition at {:#x}: {}", *pc,
+                          value.error());
       }
       return false;
     }
@@ -376,9 +378,20 @@ target::Result<std::unique_ptr<Program>> TracedProgramFactory::attach(pid_t pid)
   return adopt(std::move(*attached));
 }
 
+std::unique_ptr<Program> TracedProgram::take_fork_child() {
+  auto child = process_->take_fork_child();
+  if (!child) return nullptr;
+  auto program = std::make_unique<TracedProgram>(std::move(child), go_.settings());
+  // The child stopped in the fork, as its parent did: gdb reads its registers, nothing more.
+  program->last_stop_ =
+      target::StopEvent{target::StopEvent::Kind::kSignal, program->pid(), SIGTRAP, 0};
+  program->resumed_yet_ = true;
+  return program;
+}
+
 std::unique_ptr<Program> TracedProgramFactory::adopt(
     std::unique_ptr<target::Process> process) const {
-  return std::make_unique<TracedProgram>(std::move(process), settings_, log_packets_);
+  return std::make_unique<TracedProgram>(std::move(process), settings_);
 }
 
 }  // namespace gostub::server

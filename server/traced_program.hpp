@@ -13,8 +13,7 @@ namespace gostub::server {
 
 class TracedProgram final : public Program {
  public:
-  TracedProgram(std::unique_ptr<target::Process> process, const GoSettings& settings,
-                bool log_packets);
+  TracedProgram(std::unique_ptr<target::Process> process, const GoSettings& settings);
 
   pid_t pid() const override { return process_->pid(); }
   bool alive() const override { return process_->alive(); }
@@ -73,6 +72,17 @@ class TracedProgram final : public Program {
 
   GoState* go() override { return &go_; }
 
+  void set_fork_events(bool fork, bool vfork) override { process_->set_fork_events(fork, vfork); }
+  bool holds_fork_child(pid_t child) const override { return process_->holds_fork_child(child); }
+  target::Result<void> remove_fork_child_breakpoint(pid_t child, std::uint64_t address) override {
+    return process_->remove_fork_child_breakpoint(child, address);
+  }
+  target::Result<void> detach_fork_child(pid_t child) override {
+    return process_->detach_fork_child(child);
+  }
+  void kill_fork_child(pid_t child) override { process_->kill_fork_child(child); }
+  std::unique_ptr<Program> take_fork_child() override;
+
  private:
   // The stop to report for `stop`, or nullopt when the program was resumed past it (a
   // breakpoint whose every condition is false).
@@ -83,7 +93,6 @@ class TracedProgram final : public Program {
 
   std::unique_ptr<target::Process> process_;
   GoState go_;
-  bool log_packets_;
   std::map<std::uint64_t, std::vector<protocol::AgentExpression>> conditions_;
   StackWatches stack_watches_;
   std::optional<target::StopEvent> last_stop_;
@@ -104,15 +113,13 @@ class ProgramFactory {
 
 class TracedProgramFactory final : public ProgramFactory {
  public:
-  TracedProgramFactory(const GoSettings& settings, bool log_packets)
-      : settings_(settings), log_packets_(log_packets) {}
+  explicit TracedProgramFactory(const GoSettings& settings) : settings_(settings) {}
   target::Result<std::unique_ptr<Program>> launch(const target::LaunchOptions& options) override;
   target::Result<std::unique_ptr<Program>> attach(pid_t pid) override;
   std::unique_ptr<Program> adopt(std::unique_ptr<target::Process> process) const;
 
  private:
   const GoSettings& settings_;
-  bool log_packets_;
 };
 
 }  // namespace gostub::server

@@ -5,6 +5,7 @@
 #include <cerrno>
 
 #include "protocol/replies.hpp"
+#include "server/osdata.hpp"
 #include "server/target_description.hpp"
 
 namespace gostub::server {
@@ -71,6 +72,10 @@ Reply Transfers::read(const protocol::TransferRead& request, Program* program,
       auto auxv = program->auxv();
       if (!auxv) return Reply::error(auxv.error());
       document = std::move(*auxv);
+    } else if (request.object == "osdata") {
+      auto osdata = osdata_document(request.annex);
+      if (!osdata) return Reply::error(ENOENT);
+      document = std::move(*osdata);
     } else {
       return Reply::unsupported();  // an object we do not offer
     }

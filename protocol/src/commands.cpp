@@ -304,6 +304,23 @@ Result parse_program_signals(std::string_view args) {
   return ProgramSignals{std::move(*signals)};
 }
 
+Result parse_catch_syscalls(std::string_view args) {
+  if (args == "0") return CatchSyscalls{};
+  if (!args.starts_with('1')) return fail("QCatchSyscalls: neither 0 nor 1");
+  args.remove_prefix(1);
+  CatchSyscalls out{true, {}};
+  while (!args.empty()) {
+    if (args.front() != ';') return fail("QCatchSyscalls: ';' expected");
+    args.remove_prefix(1);
+    const auto end = args.find(';');
+    const auto number = parse_hex_number(args.substr(0, end));
+    if (!number || *number > 0xffff) return fail("QCatchSyscalls: bad system call number");
+    out.numbers.push_back(*number);
+    args = end == std::string_view::npos ? std::string_view{} : args.substr(end);
+  }
+  return out;
+}
+
 // Comma-separated hex numbers, exactly `count` of them.
 std::optional<std::vector<std::uint64_t>> parse_hex_fields(std::string_view text,
                                                            std::size_t count) {
@@ -506,6 +523,7 @@ constexpr std::array kTable = {
     Entry{{"k", true}, [](std::string_view) -> Result { return Kill{}; }},
     Entry{{"D", true}, [](std::string_view) -> Result { return Detach{}; }},
     Entry{{"!", true}, no_arguments<EnableExtendedMode>},
+    Entry{{"R", false}, [](std::string_view) -> Result { return Restart{}; }},
     Entry{{"qAttached", true}, no_arguments<QueryAttached>},
     Entry{{"qAttached:", false}, parse_attached},
     Entry{{"qSupported", false}, parse_supported},
@@ -516,6 +534,7 @@ constexpr std::array kTable = {
           [](std::string_view args) -> Result { return QuerySymbol{std::string(args)}; }},
     Entry{{"QPassSignals:", false}, parse_pass_signals},
     Entry{{"QProgramSignals:", false}, parse_program_signals},
+    Entry{{"QCatchSyscalls:", false}, parse_catch_syscalls},
     Entry{{"vCont;", false}, parse_vcont},
     Entry{{"vKill;", false}, [](std::string_view args) { return parse_optional_pid(args, true); }},
     Entry{{"D;", false}, [](std::string_view args) { return parse_optional_pid(args, false); }},

@@ -28,8 +28,9 @@ std::string encode_stop_reply(const StopReply& stop, bool multiprocess) {
     case StopReply::Kind::kSignal:
       break;
   }
-  out = "T";
+  out = stop.signal_only ? "S" : "T";
   append_hex_byte(out, static_cast<std::uint8_t>(stop.signal));
+  if (stop.signal_only) return out;
   for (const auto& [regno, bytes] : stop.expedited) {
     // At least two digits, as gdbserver and lldb-server write them: lldb takes only two-digit
     // keys for registers and ignores "6:" (then asks for rbp with a p packet at every stop).
@@ -39,7 +40,7 @@ std::string encode_stop_reply(const StopReply& stop, bool multiprocess) {
     append_hex(out, bytes);
     out += ';';
   }
-  out += "thread:" + format_thread_id(stop.pid, stop.tid, multiprocess) + ";";
+  if (stop.with_thread) out += "thread:" + format_thread_id(stop.pid, stop.tid, multiprocess) + ";";
   if (stop.core >= 0) out += "core:" + hex_number(static_cast<std::uint64_t>(stop.core)) + ";";
   if (stop.software_breakpoint) out += "swbreak:;";
   if (stop.hardware_breakpoint) out += "hwbreak:;";

@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <sys/personality.h>
 #include <sys/ptrace.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/user.h>
 #include <sys/wait.h>
@@ -130,12 +131,111 @@ Result<void> refuse_32_bit(const std::string& path, const std::string& name) {
   return {};
 }
 
-constexpr long kLaunchOptions = PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC | PTRACE_O_EXITKILL;
-constexpr long kAttachOptions = PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC;
+// What execve() would say of `path`, checked before a shell or wrapper stands in the way (they
+// would turn it into an exit status): a directory or a file no one may execute is EACCES, a
+// file that is neither ELF nor a script ENOEXEC. 0 when exec may go ahead.
+int exec_error(const std::string& path) {
+  struct stat status {};
+  if (::stat(path.c_str(), &status) != 0) return errno;
+  if (!S_ISREG(status.st_mode) || (status.st_mode & (S_IXUSR | S_IXGRP | S_IXOTH)) == 0 ||
+      ::access(path.c_str(), X_OK) != 0) {
+    return EACCES;
+  }
+  char head[4] = {};
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;  // execute-only: exec will tell
+  const auto got = ::read(fd, head, sizeof head);
+  ::close(fd);
+  const bool elf = got == 4 && std::memcmp(head, ELFMAG, SELFMAG) == 0;
+  const bool script = got >= 2 && head[0] == '#' && head[1] == '!';
+  return elf || script ? 0 : ENOEXEC;
+}
+
+// One word for `sh -c`, taken literally: gdbserver 13 escapes the program's arguments too, so
+// the program gets them as they were given.
+std::string shell_quote(std::string_view word) {
+  std::string out = "'";
+  for (const char c : word) {
+    if (c == '\'') {
+      out += "'\\''";
+    } else {
+      out += c;
+    }
+  }
+  return out + "'";
+}
+
+// What the child execs, and how many execs gostub waits through before the program is the
+// one it was asked to run (the shell's and the wrapper's come first).
+struct StartupCommand {
+  std::string path;  // execv's path; searched in PATH when it has no slash
+  std::vector<std::string> argv;
+  int execs = 1;
+};
+
+StartupCommand startup_command(const LaunchOptions& options, const std::string& program) {
+  // The name as the user gave it when it is a path; otherwise the one found (./NAME, PATH).
+  const std::string& name =
+      options.argv[0].find('/') != std::string::npos ? options.argv[0] : program;
+  if (options.startup_with_shell) {
+    const char* shell_variable = std::getenv("SHELL");
+    std::string shell = !options.shell.empty()                         ? options.shell
+                        : shell_variable != nullptr && *shell_variable ? shell_variable
+                                                                       : "/bin/sh";
+    std::string line = "exec";
+    for (const auto& word : options.wrapper) line += " " + shell_quote(word);
+    line += " " + shell_quote(name);
+    for (std::size_t i = 1; i < options.argv.size(); ++i)
+      line += " " + shell_quote(options.argv[i]);
+    return {shell, {shell, "-c", line}, options.wrapper.empty() ? 2 : 3};
+  }
+  if (!options.wrapper.empty()) {
+    StartupCommand command{options.wrapper[0], options.wrapper, 2};
+    command.argv.push_back(name);
+    command.argv.insert(command.argv.end(), options.argv.begin() + 1, options.argv.end());
+    return command;
+  }
+  StartupCommand command{program, options.argv, 1};
+  return command;
+}
+
+// TRACESYSGOOD: a system call stop (PTRACE_SYSCALL, catch syscall) is SIGTRAP | 0x80.
+constexpr long kLaunchOptions =
+    PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC | PTRACE_O_EXITKILL | PTRACE_O_TRACESYSGOOD;
+// Children are traced from birth (not during startup: a shell or wrapper may fork helpers), so
+// that none runs with the parent's breakpoints in it.
+constexpr long kForkOptions = PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK | PTRACE_O_TRACEVFORKDONE;
+constexpr long kAttachOptions =
+    PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC | PTRACE_O_TRACESYSGOOD | kForkOptions;
+
+// The thread group a task belongs to: a new tid of another group is a fork child.
+pid_t thread_group_of(pid_t tid) {
+  const auto status = read_text_file(fmt::format("/proc/{}/status", tid));
+  const auto field = status.find("\nTgid:");
+  if (field == std::string::npos) return 0;
+  return static_cast<pid_t>(std::strtol(status.c_str() + field + 6, nullptr, 10));
+}
+
+// One byte into another process's memory (a held fork child, not our Process).
+bool poke_other(pid_t pid, std::uint64_t address, std::uint8_t byte) {
+  const int fd = ::open(fmt::format("/proc/{}/mem", pid).c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) return false;
+  const bool written = ::pwrite(fd, &byte, 1, static_cast<off_t>(address)) == 1;
+  ::close(fd);
+  return written;
+}
 
 }  // namespace
 
 Process::~Process() {
+  while (!forks_.held.empty()) {
+    const pid_t child = forks_.held.begin()->first;
+    if (attached_) {
+      release_fork_child(child);
+    } else {
+      kill_fork_child(child);
+    }
+  }
   if (alive_) {
     if (attached_) {
       (void)detach();
@@ -155,6 +255,10 @@ Result<std::unique_ptr<Process>> Process::launch(const LaunchOptions& options) {
   if (auto refused = refuse_32_bit(*program, options.argv[0]); !refused) {
     return std::unexpected(refused.error());
   }
+  if (const int error = exec_error(*program); error != 0) {
+    return fail(error, fmt::format("Cannot exec {}: {}.", options.argv[0], std::strerror(error)));
+  }
+  const auto command = startup_command(options, *program);
 
   // The child waits on this pipe until it is seized, so that exec is its first traced event.
   int gate[2];
@@ -168,7 +272,7 @@ Result<std::unique_ptr<Process>> Process::launch(const LaunchOptions& options) {
   }
 
   std::vector<char*> argv;
-  for (const auto& argument : options.argv) argv.push_back(const_cast<char*>(argument.c_str()));
+  for (const auto& argument : command.argv) argv.push_back(const_cast<char*>(argument.c_str()));
   argv.push_back(nullptr);
   std::vector<char*> environment;
   if (options.environment) {
@@ -217,10 +321,11 @@ Result<std::unique_ptr<Process>> Process::launch(const LaunchOptions& options) {
     char byte;
     while (::read(gate[0], &byte, 1) < 0 && errno == EINTR) {
     }
+    // A wrapper named without a path is looked for in PATH, as the shell would.
     if (options.environment) {
-      ::execve(program->c_str(), argv.data(), environment.data());
+      ::execvpe(command.path.c_str(), argv.data(), environment.data());
     } else {
-      ::execv(program->c_str(), argv.data());
+      ::execvp(command.path.c_str(), argv.data());
     }
     report(ChildFailure::kExec);
   }
@@ -254,17 +359,37 @@ Result<std::unique_ptr<Process>> Process::launch(const LaunchOptions& options) {
   }
   ::close(gate[1]);  // let the child exec
 
-  int status = 0;
-  while (::waitpid(pid, &status, __WALL) < 0 && errno == EINTR) {
-  }
-  if (!WIFSTOPPED(status) || (status >> 16) != PTRACE_EVENT_EXEC) {
-    process->alive_ = false;
-    if (WIFSTOPPED(status)) {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, nullptr, __WALL);
+  // Through the shell's and the wrapper's execs to the program's; signals meanwhile are theirs.
+  for (int execs = 0; execs < command.execs;) {
+    int status = 0;
+    while (::waitpid(pid, &status, __WALL) < 0 && errno == EINTR) {
     }
-    return fail(ENOEXEC, fmt::format("Cannot exec {}: {}.", options.argv[0], child_failure()));
+    if (WIFEXITED(status) || WIFSIGNALED(status)) {
+      process->alive_ = false;
+      if (execs == 0) {
+        return fail(ENOEXEC, fmt::format("Cannot exec {}: {}.", options.argv[0], child_failure()));
+      }
+      // gdbserver's words when the shell or the wrapper gives up.
+      if (WIFEXITED(status)) {
+        return fail(ENOEXEC, fmt::format("During startup program exited with code {}.",
+                                         WEXITSTATUS(status)));
+      }
+      return fail(ENOEXEC, fmt::format("During startup program terminated with signal {}.",
+                                       ::sigabbrev_np(WTERMSIG(status))
+                                           ? fmt::format("SIG{}", ::sigabbrev_np(WTERMSIG(status)))
+                                           : std::to_string(WTERMSIG(status))));
+    }
+    if (!WIFSTOPPED(status)) continue;
+    const int event = status >> 16;
+    int signal = 0;
+    if (event == PTRACE_EVENT_EXEC) {
+      if (++execs == command.execs) break;
+    } else if (event == 0) {
+      signal = WSTOPSIG(status);  // a signal to the shell or wrapper: delivered
+    }
+    ptrace_call(PTRACE_CONT, pid, 0, static_cast<std::uintptr_t>(signal));
   }
+  ptrace_call(PTRACE_SETOPTIONS, pid, 0, kLaunchOptions | kForkOptions);
   process->add_thread(pid);
   process->memory_fd_ = ::open(fmt::format("/proc/{}/mem", pid).c_str(), O_RDWR | O_CLOEXEC);
   // What actually runs (a script's interpreter, say) may be a 32-bit program.
@@ -525,6 +650,7 @@ Result<void> Process::write_pc(pid_t tid, std::uint64_t pc) {
 
 std::optional<StopEvent> Process::on_wait_status(pid_t tid, int status, bool stopping_all) {
   if (WIFEXITED(status) || WIFSIGNALED(status)) {
+    if (forks_.held.erase(tid) != 0) return std::nullopt;  // a held fork child was killed
     if (tid == pid_) {
       // The leader's status comes after every other thread's: the whole process is gone.
       if (WIFEXITED(status))
@@ -537,7 +663,13 @@ std::optional<StopEvent> Process::on_wait_status(pid_t tid, int status, bool sto
   }
   if (!WIFSTOPPED(status)) return std::nullopt;
 
+  if (forks_.held.contains(tid)) return std::nullopt;  // held stopped for the client
   auto found = threads_.find(tid);
+  if (found == threads_.end() && thread_group_of(tid) != pid_) {
+    // A fork child's first stop, before its parent's fork event: on_fork takes it from here.
+    forks_.early_stops.insert(tid);
+    return std::nullopt;
+  }
   if (found == threads_.end()) {
     // A new clone can report its first stop before its parent reports the clone event.
     add_thread(tid).awaiting_first_stop = true;
@@ -567,17 +699,48 @@ std::optional<StopEvent> Process::on_wait_status(pid_t tid, int status, bool sto
       }
       return std::nullopt;
     }
+    case PTRACE_EVENT_FORK:
+    case PTRACE_EVENT_VFORK: {
+      auto stop = on_fork(tid, event == PTRACE_EVENT_VFORK);
+      if (stop && stopping_all) {
+        thread.pending = stop;
+        return std::nullopt;
+      }
+      if (!stop && !stopping_all) {
+        resume_thread(tid, thread, thread.stepping ? ResumeKind::kStep : ResumeKind::kContinue, 0);
+      }
+      return stop;
+    }
+    case PTRACE_EVENT_VFORK_DONE: {
+      if (!forks_.report_vfork) {
+        if (!stopping_all) {
+          resume_thread(tid, thread, thread.stepping ? ResumeKind::kStep : ResumeKind::kContinue,
+                        0);
+        }
+        return std::nullopt;
+      }
+      StopEvent stop{StopEvent::Kind::kVforkDone, tid, SIGTRAP, 0};
+      if (stopping_all) {
+        thread.pending = stop;
+        return std::nullopt;
+      }
+      return stop;
+    }
     case PTRACE_EVENT_EXEC: {
       // The program replaced itself: its other threads and our breakpoints are gone.
       std::erase_if(threads_, [this](const auto& entry) { return entry.first != pid_; });
       if (!threads_.contains(pid_)) add_thread(pid_);
       breakpoints_.clear();
       debug_registers_.forget_all();  // exec drops a thread's debug registers
+      // /proc/PID/mem opened before the exec is the old address space's: reads and writes
+      // through it fail (EIO), so breakpoints in the new program could not be inserted.
+      if (memory_fd_ >= 0) ::close(memory_fd_);
+      memory_fd_ = ::open(fmt::format("/proc/{}/mem", pid_).c_str(), O_RDWR | O_CLOEXEC);
       char exe[PATH_MAX];
       const auto length =
           ::readlink(fmt::format("/proc/{}/exe", pid_).c_str(), exe, sizeof exe - 1);
       if (length > 0) executable_.assign(exe, static_cast<std::size_t>(length));
-      StopEvent stop{StopEvent::Kind::kSignal, pid_, SIGTRAP, 0};
+      StopEvent stop{StopEvent::Kind::kExec, pid_, SIGTRAP, 0};
       if (stopping_all) {
         threads_[pid_].pending = stop;
         return std::nullopt;
@@ -597,6 +760,15 @@ std::optional<StopEvent> Process::on_wait_status(pid_t tid, int status, bool sto
       }
       return std::nullopt;
     case 0: {
+      if (WSTOPSIG(status) == (SIGTRAP | 0x80)) {
+        auto stop = on_syscall_stop(tid, thread);
+        if (stop && stopping_all) {
+          thread.pending = stop;
+          return std::nullopt;
+        }
+        if (!stop && !stopping_all) resume_thread(tid, thread, ResumeKind::kContinue, 0);
+        return stop;
+      }
       auto stop = on_signal_stop(tid, thread, WSTOPSIG(status));
       if (stop && stopping_all) {
         thread.pending = stop;
@@ -705,7 +877,9 @@ void Process::resume_thread(pid_t tid, Thread& thread, ResumeKind kind, int sign
   // thread's as they were: the insert already checked the values on the threads it had.
   (void)debug_registers_.sync(tid);
   thread.general.reset();
-  const int request = kind == ResumeKind::kStep ? PTRACE_SINGLESTEP : PTRACE_CONT;
+  const int request = kind == ResumeKind::kStep ? PTRACE_SINGLESTEP
+                      : catch_syscalls_         ? PTRACE_SYSCALL
+                                                : PTRACE_CONT;
   // On failure (ESRCH) the thread is dying: its exit status is still to be reaped.
   ptrace_call(request, tid, 0, static_cast<std::uintptr_t>(signal));
   thread.running = true;
@@ -801,6 +975,15 @@ std::optional<StopEvent> Process::take_pending_stop(std::span<const ThreadAction
       const auto where =
           hit.kind == HardwareKind::kExecute ? read_pc(action.tid).value_or(0) : hit.address;
       if (!debug_registers_.state().covers(hit.kind, where)) {
+        pending.reset();
+        continue;
+      }
+    }
+    // A system call no longer caught: the thread simply goes on from its system call stop.
+    if (pending->kind == StopEvent::Kind::kSyscallEntry ||
+        pending->kind == StopEvent::Kind::kSyscallReturn) {
+      if (!catch_syscalls_ ||
+          (!catch_syscalls_->empty() && !catch_syscalls_->contains(pending->syscall))) {
         pending.reset();
         continue;
       }
@@ -1116,7 +1299,109 @@ Result<void> Process::write_siginfo(pid_t tid, std::string_view bytes) {
   return {};
 }
 
+std::optional<StopEvent> Process::on_syscall_stop(pid_t tid, Thread& thread) {
+  __ptrace_syscall_info info{};
+  if (ptrace_call(PTRACE_GET_SYSCALL_INFO, tid, sizeof info,
+                  reinterpret_cast<std::uintptr_t>(&info)) <= 0) {
+    return std::nullopt;
+  }
+  const bool entry = info.op == PTRACE_SYSCALL_INFO_ENTRY;
+  if (!entry && info.op != PTRACE_SYSCALL_INFO_EXIT) return std::nullopt;
+  errno = 0;
+  const long number = entry
+                          ? static_cast<long>(info.entry.nr)
+                          : ptrace_call(PTRACE_PEEKUSER, tid, offsetof(user_regs_struct, orig_rax));
+  if (!catch_syscalls_ || (!catch_syscalls_->empty() && !catch_syscalls_->contains(number))) {
+    return std::nullopt;
+  }
+  thread.stepping = false;
+  thread.range_start = thread.range_end = 0;
+  StopEvent stop{entry ? StopEvent::Kind::kSyscallEntry : StopEvent::Kind::kSyscallReturn, tid,
+                 SIGTRAP, 0};
+  stop.syscall = number;
+  return stop;
+}
+
+std::optional<StopEvent> Process::on_fork(pid_t tid, bool vfork) {
+  unsigned long message = 0;
+  ptrace_call(PTRACE_GETEVENTMSG, tid, 0, reinterpret_cast<std::uintptr_t>(&message));
+  const auto child = static_cast<pid_t>(message);
+  if (child <= 0) return std::nullopt;
+  if (!forks_.early_stops.erase(child)) {
+    int status = 0;
+    pid_t waited;
+    while ((waited = ::waitpid(child, &status, __WALL)) < 0 && errno == EINTR) {
+    }
+    if (waited != child || !WIFSTOPPED(status)) return std::nullopt;  // gone already
+  }
+  // A fork child has a copy of every breakpoint; a vfork child shares the parent's memory.
+  forks_.held[child] = ForkChild{vfork, vfork ? decltype(breakpoints_){} : breakpoints_};
+  if (!(vfork ? forks_.report_vfork : forks_.report_fork)) {
+    release_fork_child(child);
+    return std::nullopt;
+  }
+  StopEvent stop{vfork ? StopEvent::Kind::kVfork : StopEvent::Kind::kFork, tid, SIGTRAP, 0};
+  stop.child = child;
+  return stop;
+}
+
+void Process::release_fork_child(pid_t child) {
+  const auto found = forks_.held.find(child);
+  if (found == forks_.held.end()) return;
+  for (const auto& [address, breakpoint] : found->second.breakpoints) {
+    (void)poke_other(child, address, breakpoint.original);
+  }
+  ptrace_call(PTRACE_DETACH, child);
+  forks_.held.erase(found);
+}
+
+Result<void> Process::remove_fork_child_breakpoint(pid_t child, std::uint64_t address) {
+  const auto found = forks_.held.find(child);
+  if (found == forks_.held.end()) return fail(ESRCH, fmt::format("no fork child {}", child));
+  auto& breakpoints = found->second.breakpoints;
+  if (const auto breakpoint = breakpoints.find(address); breakpoint != breakpoints.end()) {
+    if (!poke_other(child, address, breakpoint->second.original)) {
+      return std::unexpected(last_system_error("write to the fork child"));
+    }
+    breakpoints.erase(breakpoint);
+  }
+  return {};
+}
+
+Result<void> Process::detach_fork_child(pid_t child) {
+  if (!forks_.held.contains(child)) return fail(ESRCH, fmt::format("no fork child {}", child));
+  release_fork_child(child);
+  return {};
+}
+
+void Process::kill_fork_child(pid_t child) {
+  if (forks_.held.erase(child) == 0) return;
+  ::kill(child, SIGKILL);
+  int status = 0;
+  while (::waitpid(child, &status, __WALL) == child && !WIFEXITED(status) && !WIFSIGNALED(status)) {
+  }
+}
+
+std::unique_ptr<Process> Process::take_fork_child() {
+  if (forks_.held.empty()) return nullptr;
+  auto node = forks_.held.extract(forks_.held.begin());
+  std::unique_ptr<Process> child(new Process());
+  child->pid_ = node.key();
+  child->attached_ = attached_;
+  child->executable_ = executable_;
+  child->breakpoints_ = std::move(node.mapped().breakpoints);
+  child->pass_signals_ = pass_signals_;
+  child->program_signals_ = program_signals_;
+  child->forks_.report_fork = forks_.report_fork;
+  child->forks_.report_vfork = forks_.report_vfork;
+  child->add_thread(child->pid_);
+  child->memory_fd_ = ::open(fmt::format("/proc/{}/mem", child->pid_).c_str(), O_RDWR | O_CLOEXEC);
+  return child;
+}
+
 StopEvent Process::kill() {
+  // Held fork children stay: gdb kills each inferior it knows of (vKill;CHILD); those it does
+  // not are killed when the Process goes.
   if (!alive_) return StopEvent{StopEvent::Kind::kTerminated, pid_, SIGKILL, 0};
   ::kill(pid_, SIGKILL);
   StopEvent final_stop{StopEvent::Kind::kTerminated, pid_, SIGKILL, 0};
@@ -1138,6 +1423,7 @@ StopEvent Process::kill() {
 }
 
 Result<void> Process::detach() {
+  while (!forks_.held.empty()) release_fork_child(forks_.held.begin()->first);
   if (!alive_) return fail(ESRCH, "the process is not running");
   if (running()) stop_all_threads();
   for (const auto& [address, breakpoint] : breakpoints_) {

@@ -37,7 +37,7 @@ FLAVOURS = {
 }
 
 TIMEOUT = 120
-CGO_FIXTURES = {"cgofixture", "watchfixture"}  # built with CGO_ENABLED=1
+CGO_FIXTURES = {"cgofixture", "watchfixture", "forkfixture"}  # built with CGO_ENABLED=1
 
 
 def available_toolchains():

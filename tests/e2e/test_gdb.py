@@ -87,7 +87,7 @@ class DifferentialAgainstGdbserver(unittest.TestCase):
         commands = ["break main.describe", "continue", "next", "next", "step", "bt 2", "next",
                     "next", "finish", "next", "info line *$pc", "continue"]
         binary = fixture()
-        with DebugServer("gostub", [binary, "basics"], extra=["--debug"]) as server:
+        with DebugServer("gostub", [binary, "basics"], extra=["--remote-debug"]) as server:
             ranged = run_gdb(binary, server.port, commands)
             server.wait()
             log = server.output()

@@ -278,7 +278,7 @@ class GoidRegister(unittest.TestCase):
             with self.subTest(go=go):
                 binary = fixture(go=go)
                 with DebugServer("gostub", [binary, "threads", "8", "400"],
-                                 extra=["--debug"]) as server:
+                                 extra=["--remote-debug"]) as server:
                     out = run_gdb(binary, server.port, [
                         "break main.hit", "ignore 1 20", "continue", "p $goid", "p worker",
                         "python gdb.execute('condition 1 $goid == %d' % "

@@ -172,7 +172,7 @@ class LldbThroughGostub(unittest.TestCase):
                      harness.subprocess.run([str(harness.GOSTUB), "functions", str(binary)],
                                             capture_output=True, text=True).stdout.splitlines()
                      if line.endswith(" main.describe"))
-        with DebugServer("gostub", [binary, "basics"], extra=["--debug"]) as server:
+        with DebugServer("gostub", [binary, "basics"], extra=["--remote-debug"]) as server:
             out = run_lldb(binary, server.port, [
                 "breakpoint set -n main.square", "continue",
                 f"memory read -s 1 -c 8 -f x {entry:#x}", "process kill"])

@@ -215,6 +215,17 @@ TEST_CASE("kill, detach, monitor and signals") {
   CHECK(parse_as<PassSignals>("QPassSignals:").signals.empty());
   CHECK(malformed("QPassSignals:1ff"));
   CHECK(parse_as<ProgramSignals>("QProgramSignals:2").signals == std::vector<int>{2});
+  CHECK_FALSE(parse_as<CatchSyscalls>("QCatchSyscalls:0").enable);
+  CHECK(parse_as<CatchSyscalls>("QCatchSyscalls:1").enable);
+  CHECK(parse_as<CatchSyscalls>("QCatchSyscalls:1").numbers.empty());
+  CHECK(parse_as<CatchSyscalls>("QCatchSyscalls:1;6e;1").numbers ==
+        std::vector<std::uint64_t>{0x6e, 1});
+  CHECK(malformed("QCatchSyscalls:"));
+  CHECK(malformed("QCatchSyscalls:2"));
+  CHECK(malformed("QCatchSyscalls:1;"));
+  CHECK(malformed("QCatchSyscalls:1;zz"));
+  CHECK(malformed("QCatchSyscalls:16e"));
+  CHECK(malformed("QCatchSyscalls:1;10000"));
 }
 
 TEST_CASE("host I/O") {

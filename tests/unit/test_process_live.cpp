@@ -2,9 +2,12 @@
 // signal information and its debug registers.
 #include <doctest/doctest.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <csignal>
+#include <cstdio>
 #include <cstring>
+#include <string>
 
 #include "target/process.hpp"
 #include "target/registers.hpp"
@@ -128,4 +131,39 @@ TEST_CASE("a thread born after the watchpoint was set gets the debug registers t
     CHECK(process.debug_register(tid, 1).value() == 0x401000);
   }
   process.kill();
+}
+
+TEST_CASE("launch through the shell and a wrapper stops at the program's own exec") {
+  LaunchOptions options;
+  options.argv = {"/bin/sleep", "30"};
+  options.take_terminal = false;
+  options.startup_with_shell = true;
+  options.shell = "/bin/sh";
+  options.wrapper = {"env", "GOSTUB_WRAPPED=1"};
+  options.disable_address_randomization = true;
+  auto process = Process::launch(options);
+  REQUIRE_MESSAGE(process.has_value(), process.error().message);
+  const auto pid = (*process)->pid();
+  char exe[256] = {};
+  REQUIRE(::readlink(("/proc/" + std::to_string(pid) + "/exe").c_str(), exe, sizeof exe - 1) > 0);
+  CHECK(std::string_view(exe).ends_with("sleep"));
+  std::FILE* file = std::fopen(("/proc/" + std::to_string(pid) + "/environ").c_str(), "r");
+  REQUIRE(file != nullptr);
+  std::string environment(65536, '\0');
+  environment.resize(std::fread(environment.data(), 1, environment.size(), file));
+  std::fclose(file);
+  CHECK(environment.find("GOSTUB_WRAPPED=1") != std::string::npos);
+  (*process)->kill();
+}
+
+TEST_CASE("a wrapper that fails is told in gdbserver's words") {
+  LaunchOptions options;
+  options.argv = {"/bin/true"};
+  options.take_terminal = false;
+  options.startup_with_shell = true;
+  options.shell = "/bin/sh";
+  options.wrapper = {"/no/such/wrapper"};
+  auto process = Process::launch(options);
+  REQUIRE_FALSE(process.has_value());
+  CHECK(process.error().message == "During startup program exited with code 127.");
 }

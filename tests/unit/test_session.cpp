@@ -165,6 +165,18 @@ class FakeProgram final : public server::Program {
     return {};
   }
   server::GoState* go() override { return nullptr; }
+  bool holds_fork_child(pid_t child) const override { return fork_children_.contains(child); }
+  target::Result<void> remove_fork_child_breakpoint(pid_t child, std::uint64_t address) override {
+    child_breakpoints_removed_.emplace_back(child, address);
+    return {};
+  }
+  target::Result<void> detach_fork_child(pid_t child) override {
+    fork_children_.erase(child);
+    return {};
+  }
+
+  std::set<pid_t> fork_children_;
+  std::vector<std::pair<pid_t, std::uint64_t>> child_breakpoints_removed_;
 
   // What the event loop does when the program stops.
   StopReport stop(StopEvent event, std::string console = {}) {
@@ -229,7 +241,8 @@ class Recorder final : public server::PacketSink {
 // A session over a FakeProgram (pid 100) or none; `exchange` sends one packet and returns
 // every packet the session sent for it.
 struct Transcript {
-  explicit Transcript(bool with_program = true) {
+  explicit Transcript(bool with_program = true, server::SessionOptions session_options = {})
+      : options(std::move(session_options)) {
     if (with_program) {
       auto owned = std::make_unique<FakeProgram>();
       program = owned.get();
@@ -254,9 +267,10 @@ struct Transcript {
   std::shared_ptr<Recorder> sink = std::make_shared<Recorder>();
   server::GoSettings settings;
   bool exit_requested = false;
+  server::SessionOptions options;
   server::GdbSession session{programs, sink,
                              server::GdbSession::Hooks{[this] { exit_requested = true; }}, settings,
-                             false};
+                             options};
 };
 
 }  // namespace
@@ -321,6 +335,73 @@ TEST_CASE("every reply kind: packet, failure, sent, stop later, none") {
   // None: gdb's "k" has no reply.
   CHECK(t.exchange("k").empty());
   CHECK(!t.program->alive());
+}
+
+TEST_CASE("fork, vfork, exec and system call stops, as gdb asked for them") {
+  Transcript t;
+  const auto supported = t.ask("qSupported:multiprocess+;fork-events+;exec-events+");
+  CHECK(supported.find("fork-events+") != std::string::npos);
+  CHECK(supported.find("vfork-events+") == std::string::npos);  // not offered by the client
+  CHECK(supported.find("QCatchSyscalls+") != std::string::npos);
+  const auto stop = [&](StopEvent event) {
+    t.exchange("vCont;c");
+    t.sink->packets.clear();
+    t.session.on_stop(t.program->stop(event));
+    REQUIRE(t.sink->packets.size() == 1);
+    return t.sink->packets[0];
+  };
+  StopEvent fork{StopEvent::Kind::kFork, 100, SIGTRAP, 0};
+  fork.child = 0x1234;
+  const auto forked = stop(fork);
+  CHECK(forked.starts_with("T05"));
+  CHECK(forked.find("fork:p1234.1234;") != std::string::npos);
+  CHECK(forked.find("thread:p64.64;") != std::string::npos);
+  CHECK(stop(StopEvent{StopEvent::Kind::kVforkDone, 100, SIGTRAP, 0}).find("vforkdone:;") !=
+        std::string::npos);
+  CHECK(stop(StopEvent{StopEvent::Kind::kExec, 100, SIGTRAP, 0}).find("exec:2f7372762f66616b65;") !=
+        std::string::npos);  // /srv/fake
+  StopEvent entry{StopEvent::Kind::kSyscallEntry, 100, SIGTRAP, 0};
+  entry.syscall = 0x6e;
+  CHECK(stop(entry).find("syscall_entry:6e;") != std::string::npos);
+  entry.kind = StopEvent::Kind::kSyscallReturn;
+  CHECK(stop(entry).find("syscall_return:6e;") != std::string::npos);
+  // QCatchSyscalls reaches the program, and a program started later.
+  CHECK(t.ask("QCatchSyscalls:1;6e;1") == "OK");
+  CHECK(t.program->signals_.syscalls == std::set<long>{0x6e, 1});
+  CHECK(t.ask("QCatchSyscalls:0") == "OK");
+  CHECK_FALSE(t.program->signals_.syscalls.has_value());
+  // A pid that is neither the program nor a fork child it holds.
+  CHECK(t.ask("Hgp999.999") == "E03");
+  CHECK(t.ask("D;999") == "E03");
+}
+
+TEST_CASE("a held fork child: Hg names it, z0 reaches it, D;PID lets it go, it cannot run") {
+  Transcript t;
+  t.ask("qSupported:multiprocess+;fork-events+");
+  t.program->fork_children_ = {0x200};
+  CHECK(t.ask("Hgp200.200") == "OK");
+  CHECK(t.ask("z0,401000,1") == "OK");
+  REQUIRE(t.program->child_breakpoints_removed_.size() == 1);
+  CHECK(t.program->child_breakpoints_removed_[0] ==
+        std::pair<pid_t, std::uint64_t>{0x200, 0x401000});
+  CHECK(t.ask("Z0,401000,1").starts_with("E."));  // not into a child gostub does not run
+  CHECK(t.ask("vCont;c:p200.-1").starts_with("E.gostub runs one process at a time"));
+  CHECK(t.ask("Hgp64.64") == "OK");
+  CHECK(t.ask("D;200") == "OK");
+  CHECK(t.program->fork_children_.empty());
+  CHECK(t.ask("D;200") == "E03");
+  CHECK(t.program->alive());
+}
+
+TEST_CASE("exec without exec-events+ is the SIGTRAP it always was") {
+  Transcript t;
+  t.ask("qSupported:multiprocess+");
+  t.exchange("vCont;c");
+  t.sink->packets.clear();
+  t.session.on_stop(t.program->stop(StopEvent{StopEvent::Kind::kExec, 100, SIGTRAP, 0}));
+  REQUIRE(t.sink->packets.size() == 1);
+  CHECK(t.sink->packets[0].starts_with("T05"));
+  CHECK(t.sink->packets[0].find("exec:") == std::string::npos);
 }
 
 TEST_CASE("vKill; without a pid is answered, as by gdbserver 13") {
@@ -482,12 +563,92 @@ TEST_CASE("monitor: console output then OK; exit asks the server to stop") {
   Transcript t;
   const auto help = t.exchange("qRcmd," + protocol::to_hex("help"));
   REQUIRE(help.size() == 2);
-  CHECK(protocol::from_hex(help[0].substr(1)).value_or("").starts_with("gostub monitor commands"));
+  CHECK(protocol::from_hex(help[0].substr(1))
+            .value_or("")
+            .starts_with("The following monitor commands are supported:\n"));
   CHECK(help[1] == "OK");
   const auto info = t.exchange("qRcmd," + protocol::to_hex("info"));
   CHECK(protocol::from_hex(info[0].substr(1)) == "gostub: not a Go program\n");
   CHECK(t.exchange("qRcmd," + protocol::to_hex("exit")) == std::vector<std::string>{"OK"});
   CHECK(t.exit_requested);
+}
+
+TEST_CASE("monitor: gdbserver's debug switches and words; an unknown command gets E01") {
+  Transcript t;
+  const auto console = [&](std::string_view command) {
+    const auto replies = t.exchange("qRcmd," + protocol::to_hex(command));
+    REQUIRE(replies.size() == 2);
+    return protocol::from_hex(replies[0].substr(1)).value_or("") + "|" + replies[1];
+  };
+  CHECK(console("set debug 1") == "Debug output enabled.\n|OK");
+  CHECK(console("set debug 0") == "Debug output disabled.\n|OK");
+  CHECK(console("set remote-debug 1") == "Protocol debug output enabled.\n|OK");
+  CHECK(console("set remote-debug 0") == "Protocol debug output disabled.\n|OK");
+  CHECK(console("set event-loop-debug 1") == "Event loop debug output enabled.\n|OK");
+  CHECK(console("set event-loop-debug 0") == "Event loop debug output disabled.\n|OK");
+  CHECK(console("set debug-format all") == "All extra debug format options enabled.\n|OK");
+  CHECK(console("set debug-format timestamp") == "Timestamps will be added to debug output.\n|OK");
+  CHECK(console("set debug-format none") == "All extra debug format options disabled.\n|OK");
+  CHECK(console("set debug 2").ends_with("|E01"));
+  CHECK(console("set debug-format sometimes").starts_with("Unknown debug-format argument"));
+  CHECK(console("frob").starts_with("Unknown monitor command 'frob'."));
+  CHECK(console("frob").ends_with("|E01"));
+  CHECK(console("").ends_with("|E01"));
+}
+
+TEST_CASE("--disable-packet: vCont, qC, thread lists, thread: in stop replies, T") {
+  server::SessionOptions options;
+  options.disabled = *server::parse_disabled_packets("threads");
+  Transcript t(true, options);
+  CHECK(t.ask("vCont?").empty());
+  CHECK(t.ask("vCont;c").empty());
+  CHECK(t.ask("qC").empty());
+  CHECK(t.ask("qfThreadInfo").empty());
+  CHECK(t.ask("qsThreadInfo").empty());
+  const auto stop = t.ask("?");
+  CHECK(stop.starts_with("T05"));
+  CHECK(stop.find("thread:") == std::string::npos);
+
+  options.disabled = *server::parse_disabled_packets("T");
+  Transcript s(true, options);
+  CHECK(s.ask("?") == "S05");
+  CHECK(s.ask("vCont?").starts_with("vCont;"));
+}
+
+TEST_CASE("gdbserver's command line: --wrapper ... --, --debug[=components], the lists") {
+  using server::take_early_options;
+  const auto early = take_early_options({"gostub", "--once", "--wrapper", "env", "X=1", "--",
+                                         "--debug", ":1", "prog", "--wrapper", "--debug"});
+  REQUIRE(early.has_value());
+  CHECK(early->wrapper == std::vector<std::string>{"env", "X=1"});
+  CHECK(early->debug.threads);
+  CHECK_FALSE(early->debug.remote);
+  // After the address, everything is the program's.
+  CHECK(early->rest ==
+        std::vector<std::string>{"gostub", "--once", ":1", "prog", "--wrapper", "--debug"});
+  CHECK_FALSE(take_early_options({"gostub", "--wrapper", "env", ":1", "prog"}).has_value());
+  CHECK_FALSE(take_early_options({"gostub", "--wrapper", "--", ":1", "prog"}).has_value());
+  const auto components = take_early_options({"gostub", "--debug=remote,event-loop", ":1"});
+  REQUIRE(components.has_value());
+  CHECK_FALSE(components->debug.threads);
+  CHECK(components->debug.remote);
+  CHECK(components->debug.event_loop);
+  CHECK_FALSE(take_early_options({"gostub", "--debug=bogus", ":1"}).has_value());
+  // A value of an option CLI11 reads is not the address.
+  const auto valued =
+      take_early_options({"gostub", "--catch", "none", "--wrapper", "a", "--", ":1", "p"});
+  REQUIRE(valued.has_value());
+  CHECK(valued->wrapper == std::vector<std::string>{"a"});
+
+  const auto disabled = server::parse_disabled_packets("vCont,Tthread");
+  REQUIRE(disabled.has_value());
+  CHECK(disabled->vcont);
+  CHECK(disabled->stop_thread);
+  CHECK_FALSE(disabled->thread_list);
+  CHECK(server::parse_disabled_packets("vCont,nope").error() == "nope");
+  CHECK(server::parse_debug_format("none,timestamp") == true);
+  CHECK(server::parse_debug_format("all,none") == false);
+  CHECK_FALSE(server::parse_debug_format("x").has_value());
 }
 
 TEST_CASE("qXfer: target.xml per dialect, threads with names escaped, chunks from one copy") {
@@ -628,4 +789,28 @@ TEST_CASE("lldb: _M allocates memory in the program and _m frees it") {
   CHECK(t.ask("_m70000000") == "OK");
   CHECK(t.program->allocated_.empty());
   CHECK(t.ask("_m70000000").starts_with("E"));
+}
+
+TEST_CASE("R restarts the last program in extended mode, with no reply; not outside it") {
+  Transcript t;
+  CHECK(t.ask("R00").empty());  // not extended: unsupported
+  CHECK(t.factory.launched.empty());
+  CHECK(t.ask("!") == "OK");
+  CHECK(t.ask("vRun;" + protocol::to_hex("/bin/prog") + ";" + protocol::to_hex("a1"))
+            .starts_with("T05"));
+  CHECK(t.exchange("R00").empty());
+  REQUIRE(t.factory.launched.size() == 2);
+  CHECK(t.factory.launched.back().argv == std::vector<std::string>{"/bin/prog", "a1"});
+  CHECK(t.ask("?").starts_with("T05"));
+}
+
+TEST_CASE("qXfer:osdata: the types, then every process (gdb's info os processes)") {
+  Transcript t;
+  CHECK(t.ask("qSupported").find("qXfer:osdata:read+") != std::string::npos);
+  CHECK(t.ask("qXfer:osdata:read::0,fff").find("<column name=\"Type\">processes</column>") !=
+        std::string::npos);
+  const auto processes = t.ask("qXfer:osdata:read:processes:0,ffff");
+  CHECK(processes.find("<osdata type=\"processes\">") != std::string::npos);
+  CHECK(processes.find("<column name=\"pid\">1</column>") != std::string::npos);
+  CHECK(t.ask("qXfer:osdata:read:nothing:0,fff") == "E02");
 }

@@ -133,7 +133,12 @@ struct PassSignals {         // QPassSignals:a;b;…
 struct ProgramSignals {  // QProgramSignals:a;b;…
   std::vector<int> signals;
 };
+struct CatchSyscalls {  // QCatchSyscalls:0, QCatchSyscalls:1[;NR;…] (hex system call numbers)
+  bool enable = false;
+  std::vector<std::uint64_t> numbers;  // empty with enable: every system call
+};
 struct EnableExtendedMode {};  // !
+struct Restart {};             // R XX: extended mode's restart of the last program (no reply)
 // Host I/O (vFile:…): gdb reads the program, /proc files and libraries through the server.
 struct HostSetFs {  // vFile:setfs:PID; 0 names the server's own filesystem
   std::int64_t pid;
@@ -224,11 +229,11 @@ using Command = std::variant<
     Resume, SetThread, QueryThreadListFirst, QueryThreadListNext, QueryThreadAlive,
     QueryCurrentThread, QueryAttached, TransferRead, TransferWrite, QueryWatchpointSupport, Kill,
     Detach, MonitorCommand, QueryOffsets, QuerySymbol, QueryTraceStatus, PassSignals,
-    ProgramSignals, EnableExtendedMode, HostSetFs, HostOpen, HostPread, HostClose, HostFstat,
-    HostReadlink, EnableThreadSuffix, EnableThreadsInStopReply, QueryHostInfo, QueryProcessInfo,
-    QueryWorkingDirectory, QueryThreadStopInfo, QueryThreadsInfo, QueryMemoryRegion,
-    ReadMemoryBinary, QueryRegisterInfo, AllocateMemory, DeallocateMemory, Run, QueryLaunchSuccess,
-    Attach, SetLaunchSetting, Declined, Unknown>;
+    ProgramSignals, CatchSyscalls, EnableExtendedMode, Restart, HostSetFs, HostOpen, HostPread,
+    HostClose, HostFstat, HostReadlink, EnableThreadSuffix, EnableThreadsInStopReply, QueryHostInfo,
+    QueryProcessInfo, QueryWorkingDirectory, QueryThreadStopInfo, QueryThreadsInfo,
+    QueryMemoryRegion, ReadMemoryBinary, QueryRegisterInfo, AllocateMemory, DeallocateMemory, Run,
+    QueryLaunchSuccess, Attach, SetLaunchSetting, Declined, Unknown>;
 
 struct ParseError {
   std::string message;

@@ -34,6 +34,9 @@ struct StopReply {
   std::vector<std::pair<std::uint32_t, std::string>> expedited;
   // Further "key:value;" pairs, in order (lldb's hexname, threads, thread-pcs, reason).
   std::vector<std::pair<std::string, std::string>> extra;
+  // gdbserver's --disable-packet: Tthread drops "thread:", T sends "S" + signal alone.
+  bool with_thread = true;
+  bool signal_only = false;
 };
 std::string encode_stop_reply(const StopReply& stop, bool multiprocess);
 

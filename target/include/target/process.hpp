@@ -35,6 +35,13 @@ struct LaunchOptions {
   std::string working_directory;                        // empty: gostub's own
   std::string stdin_path, stdout_path, stderr_path;     // empty: inherited
   bool disable_address_randomization = false;
+  // gdbserver's way of starting: `$SHELL -c "exec [WRAPPER...] PROG ARGS"` (each argument
+  // quoted, so the program gets them as given), the wrapper run first when there is one
+  // (--wrapper). The program is the one left after every exec gostub expects: the shell's,
+  // the wrapper's and the program's own.
+  bool startup_with_shell = false;
+  std::string shell;                 // empty: $SHELL, else /bin/sh
+  std::vector<std::string> wrapper;  // e.g. {"env", "X=1"}
 };
 
 enum class ResumeKind : std::uint8_t { kContinue, kStep };
@@ -70,6 +77,15 @@ struct StopEvent {
     kInterrupt,   // interrupt() stopped the program; no signal is pending
     kExited,      // the process exited with `exit_code`
     kTerminated,  // the process was killed by `signal`
+    // With fork events on (set_fork_events): the thread forked `child`, which is held
+    // stopped until the client detaches it or follows it (take_fork_child).
+    kFork,
+    kVfork,
+    kVforkDone,  // the vfork child exec'd or exited: the parent's memory is its own again
+    kExec,       // the program exec'd (executable() is the new file); signal is SIGTRAP
+    // With set_catch_syscalls: the thread enters or leaves system call `syscall`.
+    kSyscallEntry,
+    kSyscallReturn,
   };
   Kind kind;
   pid_t tid = 0;
@@ -80,6 +96,8 @@ struct StopEvent {
   // breakpoint before the instruction (the pc is its address). When a single-step also
   // triggered a watchpoint, the watchpoint is reported (as gdbserver does).
   std::optional<HardwareHit> hardware = std::nullopt;
+  pid_t child = 0;    // kFork, kVfork
+  long syscall = -1;  // kSyscallEntry, kSyscallReturn: the x86-64 number
 };
 
 class Process {
@@ -181,7 +199,37 @@ class Process {
   Result<std::int64_t> inject_syscall(pid_t tid, long number,
                                       std::span<const std::uint64_t> arguments);
 
-  // Kills the program and reaps it. Returns the final stop (kTerminated).
+  // Fork and vfork children are always traced from birth. With fork events off (the default)
+  // each is let go at once, without the breakpoints it inherited; on, the fork is reported
+  // (kFork/kVfork, then kVforkDone) and the child held stopped for the client.
+  // Turning them off lets every held child go: nobody is left to decide about them.
+  void set_fork_events(bool fork, bool vfork) {
+    forks_.report_fork = fork;
+    forks_.report_vfork = vfork;
+    if (!fork && !vfork) {
+      while (!forks_.held.empty()) release_fork_child(forks_.held.begin()->first);
+    }
+  }
+  bool holds_fork_child(pid_t child) const { return forks_.held.contains(child); }
+  // Restores the byte under one inherited breakpoint in a held child (gdb removes them one by
+  // one before it detaches the child). Shared memory (vfork) is left alone: it is the parent's.
+  Result<void> remove_fork_child_breakpoint(pid_t child, std::uint64_t address);
+  // Lets a held child run on untraced, without the breakpoints it inherited.
+  Result<void> detach_fork_child(pid_t child);
+  void kill_fork_child(pid_t child);
+  // The held child as a Process of its own (the client follows it), stopped, with the
+  // breakpoints it still has; call after this process was detached, so that a vfork child's
+  // shared memory is already clean. nullptr when no child is held.
+  std::unique_ptr<Process> take_fork_child();
+
+  // gdb's `catch syscall`: threads continue with PTRACE_SYSCALL and stop at the entry and the
+  // return of the system calls named (an empty set: all). nullopt: off, plain PTRACE_CONT.
+  void set_catch_syscalls(std::optional<std::set<long>> numbers) {
+    catch_syscalls_ = std::move(numbers);
+  }
+
+  // Kills the program and reaps it (held fork children are killed on their own, or with the
+  // Process). Returns the final stop (kTerminated).
   StopEvent kill();
   // Removes every breakpoint and lets the program run on untraced.
   Result<void> detach();
@@ -215,6 +263,12 @@ class Process {
 
   // Classifies one wait status. Returns a stop to report; may resume the thread instead.
   std::optional<StopEvent> on_wait_status(pid_t tid, int status, bool stopping_all);
+  // PTRACE_EVENT_FORK/VFORK of `tid`: the child's first stop is waited for, then the child is
+  // held (reported) or let go.
+  std::optional<StopEvent> on_fork(pid_t tid, bool vfork);
+  // A PTRACE_SYSCALL stop (SIGTRAP | 0x80): reported when caught, else the thread runs on.
+  std::optional<StopEvent> on_syscall_stop(pid_t tid, Thread& thread);
+  void release_fork_child(pid_t child);
   std::optional<StopEvent> on_signal_stop(pid_t tid, Thread& thread, int signal);
   std::optional<StopEvent> queued_breakpoint_hit(pid_t tid, Thread& thread);
   Result<user_regs_struct> general_registers(pid_t tid) const;
@@ -249,6 +303,18 @@ class Process {
   std::optional<std::set<int>> program_signals_;
   std::optional<StopEvent> exit_event_;  // the process ended while other work was under way
   DebugRegisters debug_registers_;
+  // Children of fork/vfork held for the client: their inherited breakpoints (a vfork child's
+  // memory is the parent's, so none of its own).
+  struct ForkChild {
+    bool vfork = false;
+    std::map<std::uint64_t, Breakpoint> breakpoints;
+  };
+  struct Forks {
+    std::map<pid_t, ForkChild> held;
+    std::set<pid_t> early_stops;  // a child's first stop seen before its parent's event
+    bool report_fork = false, report_vfork = false;
+  } forks_;
+  std::optional<std::set<long>> catch_syscalls_;
 };
 
 }  // namespace gostub::target
