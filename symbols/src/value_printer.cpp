@@ -17,6 +17,7 @@ namespace {
 constexpr std::uint64_t kMaxLoad = 1 << 20;  // bytes of one value read at once
 constexpr std::uint8_t kBucketCount = 8;     // runtime.bucketCnt
 constexpr std::uint8_t kMinTopHash = 5;      // below: empty or evacuated slots
+// tophash[0] of an old bucket: 2 evacuatedX, 3 evacuatedY, 4 evacuatedEmpty (runtime/map.go).
 constexpr std::uint8_t kEvacuatedX = 2, kEvacuatedEmpty = 4;
 constexpr std::uint64_t kMaxIndirectSlot = 128;  // larger keys and values are stored by pointer
 constexpr int kMaxNesting = 64;
@@ -474,7 +475,7 @@ bool ValuePrinter::each_entry(const GoType& map, std::uint64_t hmap,
         return false;
       }
       const auto mark = static_cast<std::uint8_t>(tophash);
-      const bool evacuated = mark > 1 && mark < kMinTopHash;
+      const bool evacuated = mark >= kEvacuatedX && mark <= kEvacuatedEmpty;
       if (!evacuated) {
         if (old != i) continue;
         address = old_address;
