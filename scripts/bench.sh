@@ -10,6 +10,8 @@ cmake --preset default >/dev/null
 cmake --build --preset default
 python3 bench/rsp_bench.py --repeat "${REPEAT:-5}"
 python3 bench/client_bench.py --repeat "${REPEAT:-3}"
+python3 bench/stop_bench.py --repeat "${REPEAT:-3}"
 python3 bench/goroutines_bench.py --repeat "${REPEAT:-5}"
 python3 bench/print_bench.py --repeat "${REPEAT:-11}"
 bash scripts/bench-symbols.sh
+python3 bench/serve_symbols_bench.py --repeat "${REPEAT:-3}"
