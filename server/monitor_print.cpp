@@ -7,6 +7,7 @@
 #include <charconv>
 #include <cstring>
 
+#include "protocol/hex.hpp"
 #include "server/monitor.hpp"
 #include "symbols/value_printer.hpp"
 #include "target/registers.hpp"
@@ -19,19 +20,6 @@ using symbols::GoValue;
 
 constexpr std::string_view kUsage =
     "usage: monitor print [-g GOROUTINE] [-f FRAME] [-n ELEMENTS] [-d DEPTH] [-s STRING] EXPR\n";
-constexpr std::size_t kRegisterPc = 128, kRegisterSp = 56;
-
-std::optional<std::uint64_t> parse_number(std::string_view text) {
-  int base = 10;
-  if (text.starts_with("0x") || text.starts_with("0X")) {
-    text.remove_prefix(2);
-    base = 16;
-  }
-  std::uint64_t value = 0;
-  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value, base);
-  if (text.empty() || error != std::errc() || end != text.data() + text.size()) return std::nullopt;
-  return value;
-}
 
 bool identifier_char(char c) {
   return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_' || c == '/' ||
@@ -80,7 +68,7 @@ class Evaluator {
         const auto inside = text.substr(at + 1, close - at - 1);
         if (value->type->kind == symbols::GoKind::kMap) {
           value = printer_.lookup(*value, inside, error);
-        } else if (const auto position = parse_number(inside)) {
+        } else if (const auto position = protocol::parse_number(inside)) {
           value = printer_.index(*value, *position, error);
         } else {
           error = fmt::format("'{}' is not an index gostub can read", inside);
@@ -146,7 +134,7 @@ class Evaluator {
     while (end < text.size() && (std::isxdigit(static_cast<unsigned char>(text[end])) != 0 ||
                                  text[end] == 'x' || text[end] == 'X'))
       ++end;
-    const auto address = parse_number(text.substr(close + 1, end - close - 1));
+    const auto address = protocol::parse_number(text.substr(close + 1, end - close - 1));
     if (!address) {
       error = fmt::format("'{}' is not an address", text.substr(close + 1, end - close - 1));
       return std::nullopt;
@@ -316,7 +304,7 @@ std::string MonitorCommands::print(Program& program, GoState& go, std::string_vi
     auto rest = arguments.substr(space + 1);
     while (rest.starts_with(" ")) rest.remove_prefix(1);
     const auto value_end = std::min(rest.find(' '), rest.size());
-    const auto value = parse_number(rest.substr(0, value_end));
+    const auto value = protocol::parse_number(rest.substr(0, value_end));
     if (!value) return fmt::format("monitor print: {} takes a number\n{}", option, kUsage);
     if (option == "-g") {
       goroutine_id = static_cast<std::int64_t>(*value);
@@ -355,11 +343,9 @@ std::string MonitorCommands::print(Program& program, GoState& go, std::string_vi
         frame->registers = std::move(*file);
     }
   } else if (selected) {
-    auto file = program.registers(*selected);
-    if (file && file->size() >= kRegisterPc + 8) {
-      std::uint64_t pc, sp;
-      std::memcpy(&pc, file->data() + kRegisterPc, 8);
-      std::memcpy(&sp, file->data() + kRegisterSp, 8);
+    if (auto file = program.registers(*selected)) {
+      const auto pc = target::register_value(*file, target::regno::kRip);
+      const auto sp = target::register_value(*file, target::regno::kRsp);
       frame = FrameAt{pc, sp, false, std::move(*file)};
     }
   }

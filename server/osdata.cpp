@@ -11,6 +11,8 @@
 #include <sstream>
 #include <vector>
 
+#include "protocol/hex.hpp"
+
 namespace gostub::server {
 
 namespace {
@@ -20,26 +22,6 @@ std::string read_file(const std::string& path) {
   std::ostringstream content;
   content << in.rdbuf();
   return content.str();
-}
-
-std::string xml_text(std::string_view text) {
-  std::string out;
-  for (const char c : text) {
-    switch (c) {
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '&':
-        out += "&amp;";
-        break;
-      default:
-        out.push_back(c);
-    }
-  }
-  return out;
 }
 
 std::string user_name(uid_t uid) {
@@ -82,7 +64,8 @@ std::string processes() {
     xml += fmt::format(
         "<item>\n<column name=\"pid\">{}</column>\n<column name=\"user\">{}</column>\n"
         "<column name=\"command\">{}</column>\n<column name=\"cores\">{}</column>\n</item>\n",
-        pid, xml_text(user_name(status.st_uid)), xml_text(command), last_core(pid));
+        pid, protocol::xml_escape(user_name(status.st_uid)), protocol::xml_escape(command),
+        last_core(pid));
   }
   return xml + "</osdata>\n";
 }

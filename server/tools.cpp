@@ -4,6 +4,7 @@
 
 #include <charconv>
 
+#include "protocol/hex.hpp"
 #include "symbols/go_binary.hpp"
 #include "symbols/goroutines.hpp"
 #include "symbols/symbol_image.hpp"
@@ -13,18 +14,6 @@ namespace gostub::server {
 namespace {
 
 using symbols::GoBinary;
-
-std::optional<std::uint64_t> parse_address(std::string_view text) {
-  int base = 10;
-  if (text.starts_with("0x") || text.starts_with("0X")) {
-    text.remove_prefix(2);
-    base = 16;
-  }
-  std::uint64_t value = 0;
-  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value, base);
-  if (error != std::errc() || end != text.data() + text.size() || text.empty()) return std::nullopt;
-  return value;
-}
 
 std::string symbolize(const GoBinary& binary, std::uint64_t address) {
   const auto& lines = binary.lines();
@@ -129,7 +118,7 @@ std::optional<int> run_tool(const std::vector<std::string>& arguments) {
   if (command == "symbolize") {
     int status = 0;
     for (std::size_t i = inline_frames ? 3 : 2; i < arguments.size(); ++i) {
-      const auto address = parse_address(arguments[i]);
+      const auto address = protocol::parse_number(arguments[i]);
       if (!address) {
         fmt::print(stderr, "gostub: '{}' is not an address\n", arguments[i]);
         status = 2;

@@ -4,38 +4,12 @@
 
 #include <cerrno>
 
+#include "protocol/hex.hpp"
 #include "protocol/replies.hpp"
 #include "server/osdata.hpp"
 #include "server/target_description.hpp"
 
 namespace gostub::server {
-
-namespace {
-
-std::string xml_escape(std::string_view text) {
-  std::string out;
-  for (char c : text) {
-    switch (c) {
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '&':
-        out += "&amp;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out.push_back(c);
-    }
-  }
-  return out;
-}
-
-}  // namespace
 
 std::string threads_document(Program& program, const ClientProfile& profile) {
   std::string xml = "<?xml version=\"1.0\"?>\n<threads>\n";
@@ -44,7 +18,7 @@ std::string threads_document(Program& program, const ClientProfile& profile) {
     if (const int core = program.thread_core(thread); core >= 0) {
       xml += fmt::format(" core=\"{}\"", core);
     }
-    xml += fmt::format(" name=\"{}\"/>\n", xml_escape(program.thread_name(thread)));
+    xml += fmt::format(" name=\"{}\"/>\n", protocol::xml_escape(program.thread_name(thread)));
   }
   xml += "</threads>\n";
   return xml;

@@ -1,5 +1,7 @@
 #include "protocol/hex.hpp"
 
+#include <charconv>
+
 namespace gostub::protocol {
 
 namespace {
@@ -51,6 +53,41 @@ std::optional<std::uint64_t> parse_hex_number(std::string_view hex) {
     value = value << 4 | static_cast<std::uint64_t>(digit);
   }
   return value;
+}
+
+std::optional<std::uint64_t> parse_number(std::string_view text) {
+  int base = 10;
+  if (text.starts_with("0x") || text.starts_with("0X")) {
+    text.remove_prefix(2);
+    base = 16;
+  }
+  std::uint64_t value = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value, base);
+  if (text.empty() || error != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
+std::string xml_escape(std::string_view text) {
+  std::string out;
+  for (const char c : text) {
+    switch (c) {
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out.push_back(c);
+    }
+  }
+  return out;
 }
 
 std::string hex_number(std::uint64_t value) {

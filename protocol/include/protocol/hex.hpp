@@ -20,6 +20,10 @@ std::optional<std::string> from_hex(std::string_view hex);
 // Big-endian hex number as the protocol writes addresses and lengths ("7f00", no prefix).
 // nullopt when empty, not hex, or wider than 64 bits.
 std::optional<std::uint64_t> parse_hex_number(std::string_view hex);
+// A number as a user types it: decimal, or hex after 0x. nullopt unless all of it is one.
+std::optional<std::uint64_t> parse_number(std::string_view text);
+// Text for an XML attribute or element (qXfer documents): <, >, &, " escaped.
+std::string xml_escape(std::string_view text);
 std::string hex_number(std::uint64_t value);
 
 }  // namespace gostub::protocol
