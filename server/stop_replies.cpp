@@ -18,9 +18,8 @@ using Kind = target::StopEvent::Kind;
 
 // The registers a client needs to unwind the stopped frame without asking: rbp, rsp, rip for
 // gdb (it reads no other at a stop). lldb reads the frame's registers at every stop, whatever
-// it was sent, unless it was sent all the general ones (as lldb-server does): rax … gs.
-constexpr std::uint32_t kLastGeneral = 23;  // gs: then come x87's
-
+// it was sent, unless it was sent all the general ones (as lldb-server does): those
+// PTRACE_GETREGS reads, which the stop has at hand.
 template <typename Each>
 void for_each_expedited(std::string_view file, bool all_general, Each each) {
   const auto registers = target::x86_64_registers();
@@ -29,7 +28,9 @@ void for_each_expedited(std::string_view file, bool all_general, Each each) {
     each(n, file.substr(info.offset, info.bitsize / 8));
   };
   if (all_general) {
-    for (std::uint32_t n = 0; n <= kLastGeneral; ++n) one(n);
+    for (std::uint32_t n = 0; n < registers.size(); ++n) {
+      if (target::is_general_register(n)) one(n);
+    }
     return;
   }
   for (const auto n : {target::regno::kRbp, target::regno::kRsp, target::regno::kRip}) one(n);
