@@ -285,7 +285,7 @@ class GoidRegister(unittest.TestCase):
                         "int(gdb.parse_and_eval('$goid')))",
                         "echo ==filtered\\n", "p main.hits",
                         *["continue", "p $goid", "p worker"] * 4,
-                        "p main.hits", "p $g != 0", "set $goid = 5", "kill"])
+                        "p main.hits", "p $g != 0", "set $goid = $goid + 1", "kill"])
                     log = server.output()
                 goid, worker = map(int, re.search(r"\$1 = (\d+)\n\$2 = (\d+)", out).groups())
                 # The runtime's own word for that worker's goroutine (runtime.Stack's header).
