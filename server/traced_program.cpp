@@ -259,6 +259,7 @@ void TracedProgram::set_signals(const SignalSettings& signals) {
   auto passed = signals.pass;
   passed.insert(kAlwaysPassed);
   process_->set_pass_signals(std::move(passed));
+  process_->set_signals_held_while_stepping({kAlwaysPassed});
   if (signals.program) {
     auto allowed = *signals.program;
     allowed.insert(kAlwaysPassed);

@@ -857,7 +857,8 @@ std::optional<StopEvent> Process::on_signal_stop(pid_t tid, Thread& thread, int 
       }
       stop.kind = StopEvent::Kind::kStepDone;
     }
-  } else if (pass_signals_.contains(signal)) {
+  } else if (pass_signals_.contains(signal) &&
+             (!was_stepping || held_while_stepping_.contains(signal))) {
     // Not reported; delivered later unless the program may not have it.
     if (!program_signals_ || program_signals_->contains(signal))
       thread.held_signals.push_back(signal);

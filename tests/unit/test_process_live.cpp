@@ -167,3 +167,39 @@ TEST_CASE("a wrapper that fails is told in gdbserver's words") {
   REQUIRE_FALSE(process.has_value());
   CHECK(process.error().message == "During startup program exited with code 127.");
 }
+
+namespace {
+StopEvent resume_and_wait(Process& process, ThreadAction action) {
+  auto resumed = process.resume(std::span(&action, 1));
+  REQUIRE(resumed.has_value());
+  std::optional<StopEvent> stop = *resumed;
+  while (!stop) {
+    siginfo_t ready{};
+    ::waitid(P_ALL, 0, &ready, WEXITED | WSTOPPED | WNOWAIT | __WALL);  // blocks until one
+    stop = process.handle_wait_events();
+  }
+  return *stop;
+}
+}  // namespace
+
+TEST_CASE("a passed signal that arrives during a client's step is reported, unless held") {
+  auto process = launch_stopped();
+  const auto tid = process->pid();
+  process->set_pass_signals({SIGUSR1, SIGURG});
+  process->set_signals_held_while_stepping({SIGURG});
+  // Out of the exec stop first: a step from there completes before any pending signal.
+  REQUIRE(resume_and_wait(*process, {tid, ResumeKind::kStep, 0}).kind ==
+          StopEvent::Kind::kStepDone);
+
+  // Reported, as gdbserver does: the client chooses to step into the handler or over it.
+  REQUIRE(::kill(tid, SIGUSR1) == 0);
+  auto stop = resume_and_wait(*process, {tid, ResumeKind::kStep, 0});
+  CHECK(stop.kind == StopEvent::Kind::kSignal);
+  CHECK(stop.signal == SIGUSR1);
+
+  // Held: the step completes, and the signal waits for the next continue.
+  REQUIRE(::kill(tid, SIGURG) == 0);
+  stop = resume_and_wait(*process, {tid, ResumeKind::kStep, 0});
+  CHECK(stop.kind == StopEvent::Kind::kStepDone);
+  process->kill();
+}

@@ -139,6 +139,12 @@ class Process {
   // nostop"). Linux numbers.
   void set_pass_signals(std::set<int> signals) { pass_signals_ = std::move(signals); }
   const std::set<int>& pass_signals() const { return pass_signals_; }
+  // A passed signal that arrives while the client single-steps a thread is reported, as
+  // gdbserver does (the client steps into the handler or over it); those in this set are held
+  // instead and delivered with the thread's next continue (Go's preemption signal).
+  void set_signals_held_while_stepping(std::set<int> signals) {
+    held_while_stepping_ = std::move(signals);
+  }
   // Signals the program may receive (gdb's QProgramSignals). A passed signal outside this set
   // is discarded instead of delivered ("nostop nopass"). nullopt: every signal.
   void set_program_signals(std::optional<std::set<int>> signals) {
@@ -300,6 +306,7 @@ class Process {
   };
   std::map<std::uint64_t, Breakpoint> breakpoints_;
   std::set<int> pass_signals_;
+  std::set<int> held_while_stepping_;
   std::optional<std::set<int>> program_signals_;
   std::optional<StopEvent> exit_event_;  // the process ended while other work was under way
   DebugRegisters debug_registers_;
