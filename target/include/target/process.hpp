@@ -23,6 +23,7 @@
 
 #include "target/debug_registers.hpp"
 #include "target/error.hpp"
+#include "target/wait_router.hpp"
 
 namespace gostub::target {
 
@@ -100,7 +101,9 @@ struct StopEvent {
   long syscall = -1;  // kSyscallEntry, kSyscallReturn: the x86-64 number
 };
 
-class Process {
+// Several Processes live side by side on the tracer thread: each takes its wait statuses
+// through the thread's WaitRouter, which keeps the others' for them.
+class Process : private WaitRouter::Member {
  public:
   static Result<std::unique_ptr<Process>> launch(const LaunchOptions& options);
   static Result<std::unique_ptr<Process>> attach(pid_t pid);
@@ -113,6 +116,9 @@ class Process {
   bool alive() const { return alive_; }
   bool running() const;
   const std::string& executable() const { return executable_; }
+  // Wait statuses another Process reaped for this one: handle_wait_events() takes them (the
+  // kernel's SIGCHLD for them was consumed by the other's wait).
+  bool has_stashed_events() const { return router_.has_stashed(*this); }
 
   // Threads, in the order they were first seen (the leader first).
   std::vector<pid_t> threads() const;
@@ -217,10 +223,9 @@ class Process {
   // Lets a held child run on untraced, without the breakpoints it inherited.
   Result<void> detach_fork_child(pid_t child);
   void kill_fork_child(pid_t child);
-  // The held child as a Process of its own (the client follows it), stopped, with the
-  // breakpoints it still has; call after this process was detached, so that a vfork child's
-  // shared memory is already clean. nullptr when no child is held.
-  std::unique_ptr<Process> take_fork_child();
+  // A held child as a Process of its own, stopped, with the breakpoints it still has (a vfork
+  // child: none, its memory is this one's). nullptr when `child` is not held.
+  std::unique_ptr<Process> take_fork_child(pid_t child);
 
   // gdb's `catch syscall`: threads continue with PTRACE_SYSCALL and stop at the entry and the
   // return of the system calls named (an empty set: all). nullopt: off, plain PTRACE_CONT.
@@ -256,7 +261,8 @@ class Process {
     mutable std::optional<user_regs_struct> general;
   };
 
-  Process() = default;
+  Process();
+  bool owns_task(pid_t tid) const override;
 
   Result<void> seize_all_threads();
   Thread& add_thread(pid_t tid);
@@ -287,6 +293,7 @@ class Process {
   Result<void> write_pc(pid_t tid, std::uint64_t pc);
   Result<void> poke_bytes(std::uint64_t address, std::string_view bytes);
 
+  WaitRouter& router_;
   pid_t pid_ = -1;
   bool attached_ = false;
   bool alive_ = true;
