@@ -378,8 +378,8 @@ target::Result<std::unique_ptr<Program>> TracedProgramFactory::attach(pid_t pid)
   return adopt(std::move(*attached));
 }
 
-std::unique_ptr<Program> TracedProgram::take_fork_child() {
-  auto child = process_->take_fork_child();
+std::unique_ptr<Program> TracedProgram::take_fork_child(pid_t held) {
+  auto child = process_->take_fork_child(held);
   if (!child) return nullptr;
   auto program = std::make_unique<TracedProgram>(std::move(child), go_.settings());
   // The child stopped in the fork, as its parent did: gdb reads its registers, nothing more.

@@ -66,6 +66,7 @@ class TracedProgram final : public Program {
   target::Result<std::optional<StopReport>> resume(
       std::span<const target::ThreadAction> plan) override;
   std::optional<StopReport> handle_wait_events() override;
+  bool has_stashed_events() const override { return process_->has_stashed_events(); }
   std::optional<StopReport> interrupt() override;
   target::StopEvent kill() override;
   target::Result<void> detach() override;
@@ -81,7 +82,7 @@ class TracedProgram final : public Program {
     return process_->detach_fork_child(child);
   }
   void kill_fork_child(pid_t child) override { process_->kill_fork_child(child); }
-  std::unique_ptr<Program> take_fork_child() override;
+  std::unique_ptr<Program> take_fork_child(pid_t child) override;
 
  private:
   // The stop to report for `stop`, or nullopt when the program was resumed past it (a
