@@ -3,6 +3,7 @@
 #include <fmt/core.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include "protocol/hex.hpp"
@@ -90,6 +91,16 @@ void GdbSession::on_stop(const StopReport& report) {
 
 void GdbSession::on_stop(Program& stopped, const StopReport& report) {
   const auto& stop = report.stop;
+  if (stop.kind == target::StopEvent::Kind::kNoResumed) {
+    // "N" only when nothing runs anywhere, and only to a client that reads it.
+    const auto live = programs_.live();
+    const bool others_run =
+        std::any_of(live.begin(), live.end(), [](const Program* each) { return each->running(); });
+    if (!resume_outstanding_ || others_run || !profile_.no_resumed()) return;
+    resume_outstanding_ = false;
+    sink_->send_packet(stop_replies_.stop_reply(stopped, stop));
+    return;
+  }
   keep_fork_child(stopped, stop);
   const bool ended = stop.kind == target::StopEvent::Kind::kExited ||
                      stop.kind == target::StopEvent::Kind::kTerminated;
@@ -127,10 +138,14 @@ void GdbSession::keep_fork_child(Program& parent, const target::StopEvent& stop)
   // The child is a program of its own from here on: gdb detaches it (D;CHILD), keeps it
   // (detach-on-fork off) or follows it (detaches the parent instead).
   if (auto child = parent.take_fork_child(stop.child)) {
-    auto& kept = *programs_.add_fork_child(std::move(child));
-    kept.set_signals(signals_);
-    kept.set_fork_events(profile_.fork_events(), profile_.vfork_events());
+    configure(*programs_.add_fork_child(std::move(child)));
   }
+}
+
+void GdbSession::configure(Program& program) {
+  program.set_signals(signals_);
+  program.set_fork_events(profile_.fork_events(), profile_.vfork_events());
+  program.set_thread_events(profile_.thread_events());
 }
 
 Program* GdbSession::program_named(const ThreadId& id) const {
@@ -648,6 +663,12 @@ Reply GdbSession::handle(const protocol::CatchSyscalls& command) {
   return Reply::ok();
 }
 
+Reply GdbSession::handle(const protocol::ThreadEvents& command) {
+  profile_.set_thread_events(command.enable);
+  for (auto* each : programs_.live()) each->set_thread_events(command.enable);
+  return Reply::ok();
+}
+
 Reply GdbSession::handle(const protocol::Restart&) {
   // gdbserver 13 restarts only in extended mode, and sends no reply: gdb asks `?` next.
   if (!profile_.extended_mode()) return Reply::unsupported();
@@ -742,8 +763,7 @@ Reply GdbSession::adopt(target::Result<Program*> started, bool lldb_style, int s
   }
   launch_settings_.last_error().clear();
   auto& current = **started;
-  current.set_signals(signals_);
-  current.set_fork_events(profile_.fork_events(), profile_.vfork_events());
+  configure(current);
   general_thread_ = {std::nullopt, ThreadId::kAny};
   continue_thread_ = {std::nullopt, ThreadId::kAll};
   resume_outstanding_ = false;

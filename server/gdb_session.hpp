@@ -83,6 +83,7 @@ class GdbSession {
   Reply handle(const protocol::PassSignals& command);
   Reply handle(const protocol::ProgramSignals& command);
   Reply handle(const protocol::CatchSyscalls& command);
+  Reply handle(const protocol::ThreadEvents& command);
   Reply handle(const protocol::EnableExtendedMode& command);
   Reply handle(const protocol::Restart& command);
   Reply handle(const protocol::HostSetFs& command);
@@ -120,6 +121,8 @@ class GdbSession {
   void stop_other_programs(Program& told);
   // A fork child held at `stop` becomes a program of its own.
   void keep_fork_child(Program& parent, const target::StopEvent& stop);
+  // What this client asked to hear of, for a program it has not seen yet.
+  void configure(Program& program);
   // The held fork child Hg names, if it names one; else 0.
   pid_t selected_fork_child() const;
   // The thread a register or memory access applies to: `chosen` when it is one, else the

@@ -127,6 +127,8 @@ class Program {
   virtual target::StopEvent kill() = 0;
   virtual target::Result<void> detach() = 0;
 
+  // Thread creation and exit reported as stops (QThreadEvents).
+  virtual void set_thread_events(bool /*on*/) {}
   // Forks and vforks: reported (and the child held for the client) or let go at once.
   virtual void set_fork_events(bool /*fork*/, bool /*vfork*/) {}
   // A fork child held after a fork stop, named by its pid (gdb's Hg pCHILD.0, z0, D;CHILD).

@@ -329,7 +329,8 @@ std::optional<StopReport> TracedProgram::report(target::StopEvent stop) {
     }
   }
   if (!out.console.empty()) debug_log().print(DebugLog::Component::kThreads, "{}", out.console);
-  last_stop_ = out.stop;
+  // "Nothing left running" is no stop of a thread: `?` still tells the last one.
+  if (out.stop.kind != target::StopEvent::Kind::kNoResumed) last_stop_ = out.stop;
   if (stop.kind == target::StopEvent::Kind::kExited) {
     fmt::print(stderr, "\nChild exited with status {}\n", stop.exit_code);
   } else if (stop.kind == target::StopEvent::Kind::kTerminated) {

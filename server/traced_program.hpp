@@ -74,6 +74,7 @@ class TracedProgram final : public Program {
   GoState* go() override { return &go_; }
 
   void set_fork_events(bool fork, bool vfork) override { process_->set_fork_events(fork, vfork); }
+  void set_thread_events(bool on) override { process_->set_thread_events(on); }
   bool holds_fork_child(pid_t child) const override { return process_->holds_fork_child(child); }
   target::Result<void> remove_fork_child_breakpoint(pid_t child, std::uint64_t address) override {
     return process_->remove_fork_child_breakpoint(child, address);

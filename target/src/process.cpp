@@ -667,8 +667,12 @@ std::optional<StopEvent> Process::on_wait_status(pid_t tid, int status, bool sto
         return StopEvent{StopEvent::Kind::kExited, tid, 0, WEXITSTATUS(status)};
       return StopEvent{StopEvent::Kind::kTerminated, tid, WTERMSIG(status), 0};
     }
-    threads_.erase(tid);
+    const bool known = threads_.erase(tid) != 0;
     debug_registers_.forget(tid);
+    if (known && reporting_.thread_events && !stopping_all) {
+      return StopEvent{StopEvent::Kind::kThreadExited, tid, 0,
+                       WIFEXITED(status) ? WEXITSTATUS(status) : 0};
+    }
     return std::nullopt;
   }
   if (!WIFSTOPPED(status)) return std::nullopt;
@@ -693,8 +697,12 @@ std::optional<StopEvent> Process::on_wait_status(pid_t tid, int status, bool sto
 
   if (thread.awaiting_first_stop && event == PTRACE_EVENT_STOP) {
     thread.awaiting_first_stop = false;
-    // New threads join the run when the process is running (all-stop: all or none).
-    if (!stopping_all && running()) resume_thread(tid, thread, ResumeKind::kContinue, 0);
+    // New threads join the run when the process is running (all-stop: all or none), unless
+    // the client asked to hear of them: then the new thread's stop is reported.
+    if (!stopping_all && running()) {
+      if (reporting_.thread_events) return StopEvent{StopEvent::Kind::kThreadCreated, tid, SIGTRAP};
+      resume_thread(tid, thread, ResumeKind::kContinue, 0);
+    }
     return std::nullopt;
   }
 
@@ -894,6 +902,7 @@ void Process::resume_thread(pid_t tid, Thread& thread, ResumeKind kind, int sign
   ptrace_call(request, tid, 0, static_cast<std::uintptr_t>(signal));
   thread.running = true;
   thread.stepping = kind == ResumeKind::kStep;
+  reporting_.stop_owed = true;
 }
 
 void Process::stop_all_threads() {
@@ -919,6 +928,7 @@ void Process::stop_all_threads() {
       break;
     }
   }
+  reporting_.stop_owed = false;  // stopped: the caller reports what it stopped for
 }
 
 void Process::on_process_gone(const StopEvent& event) {
@@ -931,7 +941,16 @@ void Process::on_process_gone(const StopEvent& event) {
 std::optional<StopEvent> Process::handle_wait_events() {
   for (;;) {
     const auto waited = router_.next(*this, WaitRouter::Block::kNo);
-    if (!waited) return std::nullopt;
+    if (!waited) {
+      const bool unsettled = std::any_of(threads_.begin(), threads_.end(), [](const auto& entry) {
+        return entry.second.running || entry.second.awaiting_first_stop;
+      });
+      if (alive_ && reporting_.stop_owed && !unsettled) {
+        reporting_.stop_owed = false;
+        return StopEvent{StopEvent::Kind::kNoResumed, pid_, 0, 0};
+      }
+      return std::nullopt;
+    }
     auto stop = on_wait_status(waited->tid, waited->status, false);
     if (!stop) continue;
     if (stop->kind == StopEvent::Kind::kExited || stop->kind == StopEvent::Kind::kTerminated) {
@@ -950,6 +969,7 @@ std::optional<StopEvent> Process::handle_wait_events() {
 }
 
 StopEvent Process::report(const StopEvent& stop) {
+  reporting_.stop_owed = false;
   if (stop.kind == StopEvent::Kind::kBreakpoint) {
     if (auto found = threads_.find(stop.tid); found != threads_.end()) {
       if (const auto pc = read_pc(stop.tid)) found->second.reported_breakpoint = *pc;

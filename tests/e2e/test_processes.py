@@ -277,6 +277,30 @@ class SeveralInferiorsBadInput(unittest.TestCase):
             server.close()
 
 
+class ThreadEvents(unittest.TestCase):
+    def test_qthreadevents_reports_the_go_runtimes_new_threads(self):
+        binary = fixture("forkfixture")
+        with DebugServer("gostub", [binary, "wait"]) as server:
+            client = harness.RspClient(server.port)
+            self.assertIn("QThreadEvents+", client.request("qSupported:multiprocess+"))
+            leader = int(re.search(r"thread:p([0-9a-f]+)\.", client.request("?")).group(1), 16)
+            self.assertEqual(client.request("QThreadEvents:1"), "OK")
+            created = client.request("vCont;c")
+            self.assertTrue(created.startswith("T05"), created)
+            self.assertIn("create:;", created)
+            pid, tid = (int(x, 16) for x in re.search(
+                r"thread:p([0-9a-f]+)\.([0-9a-f]+);", created).groups())
+            self.assertEqual(pid, leader)
+            self.assertNotEqual(tid, leader)
+            self.assertIn("p%x.%x" % (pid, tid), client.request("qfThreadInfo"))
+            # Off again: the program runs on without a word until interrupted.
+            self.assertEqual(client.request("QThreadEvents:0"), "OK")
+            client.sock.sendall(client.frame("vCont;c"))
+            client.sock.sendall(b"\x03")
+            self.assertTrue(client.read_packet().startswith("T02"))
+            self.assertEqual(client.request("vKill;%x" % pid), "OK")
+
+
 def launched_output(extra, program_args):
     """Runs a program under gostub with `extra` options until it exits; its output."""
     with DebugServer("gostub", program_args, extra=extra) as server:

@@ -892,3 +892,33 @@ TEST_CASE("a fork child gdb keeps (detach-on-fork off) is a program of its own")
   CHECK(t.programs.current() == child);
   CHECK(t.ask("?").find("p200.") != std::string::npos);
 }
+
+TEST_CASE("thread create and exit stops when asked for; N when nothing resumed is left") {
+  Transcript t;
+  const auto supported = t.ask("qSupported:multiprocess+;no-resumed+");
+  CHECK(supported.find(";QThreadEvents+") != std::string::npos);
+  CHECK(supported.find(";no-resumed+") != std::string::npos);
+  CHECK(t.ask("QThreadEvents:1") == "OK");
+  const auto stop = [&](StopEvent event) {
+    t.exchange("vCont;c");
+    t.sink->packets.clear();
+    t.session.on_stop(t.program->stop(event));
+    return t.sink->packets;
+  };
+  const auto created = stop(StopEvent{StopEvent::Kind::kThreadCreated, 101, SIGTRAP, 0});
+  REQUIRE(created.size() == 1);
+  CHECK(created[0].starts_with("T05"));
+  CHECK(created[0].find("create:;") != std::string::npos);
+  CHECK(created[0].find("thread:p64.65;") != std::string::npos);
+  CHECK(stop(StopEvent{StopEvent::Kind::kThreadExited, 101, 0, 0}) ==
+        std::vector<std::string>{"w0;p64.65"});
+  CHECK(stop(StopEvent{StopEvent::Kind::kNoResumed, 100, 0, 0}) == std::vector<std::string>{"N"});
+  // A client that did not say no-resumed+ is not told (as gdbserver).
+  Transcript plain;
+  plain.ask("qSupported:multiprocess+");
+  CHECK(plain.ask("qSupported:multiprocess+").find("no-resumed+") == std::string::npos);
+  plain.exchange("vCont;c");
+  plain.sink->packets.clear();
+  plain.session.on_stop(plain.program->stop(StopEvent{StopEvent::Kind::kNoResumed, 100, 0, 0}));
+  CHECK(plain.sink->packets.empty());
+}

@@ -87,6 +87,13 @@ struct StopEvent {
     // With set_catch_syscalls: the thread enters or leaves system call `syscall`.
     kSyscallEntry,
     kSyscallReturn,
+    // With set_thread_events: a new thread's first stop; a thread (not the leader) exited
+    // with `exit_code`.
+    kThreadCreated,
+    kThreadExited,
+    // Every thread the last resume ran has exited and the others are stopped: no stop will
+    // come (gdb's no-resumed).
+    kNoResumed,
   };
   Kind kind;
   pid_t tid = 0;
@@ -227,6 +234,9 @@ class Process : private WaitRouter::Member {
   // child: none, its memory is this one's). nullptr when `child` is not held.
   std::unique_ptr<Process> take_fork_child(pid_t child);
 
+  // Thread creation and exit reported as stops (gdb's QThreadEvents).
+  void set_thread_events(bool on) { reporting_.thread_events = on; }
+
   // gdb's `catch syscall`: threads continue with PTRACE_SYSCALL and stop at the entry and the
   // return of the system calls named (an empty set: all). nullopt: off, plain PTRACE_CONT.
   void set_catch_syscalls(std::optional<std::set<long>> numbers) {
@@ -322,6 +332,10 @@ class Process : private WaitRouter::Member {
     bool report_fork = false, report_vfork = false;
   } forks_;
   std::optional<std::set<long>> catch_syscalls_;
+  struct Reporting {
+    bool thread_events = false;
+    bool stop_owed = false;  // threads were resumed and no stop was reported since
+  } reporting_;
 };
 
 }  // namespace gostub::target
