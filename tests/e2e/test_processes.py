@@ -351,6 +351,26 @@ class GdbserverCommandLine(unittest.TestCase):
         self.assertTrue(stops)
         self.assertFalse([line for line in stops if "thread:" in line])
 
+    def test_info_os_types_and_columns_as_gdbserver(self):
+        commands = ["info os", "info os cpus", "info os procgroups", "info os threads", "info os files",
+                    "info os sockets", "info os shm", "info os semaphores", "info os msg",
+                    "info os modules", "info os unknown_entry", "kill"]
+        shapes = []
+        for kind in ("gostub", "gdbserver"):
+            with DebugServer(kind, ["/bin/sleep", "30"]) as server:
+                out = run_gdb(None, server.port, commands)
+                pid = int(re.search(r"pid = (\d+)", server.output()).group(1))
+            # The type list and each table's header are the server's; the rows are the host's.
+            shapes.append([re.sub(r"\s+", " ", line).strip() for line in out.splitlines()
+                           if re.match(r"(Type |\w+ +Listing of |pid |pgid |local address |key "
+                                       r"|name |processor |warning: Empty data)", line)])
+            if kind == "gostub":
+                self.assertRegex(out, r"\n%d +sleep +%d +/bin/sleep 30" % (pid, pid))
+                self.assertRegex(out, r"\n%d +sleep +%d +\d+" % (pid, pid))
+                self.assertRegex(out, r"\n%d +sleep +1 +/\S+" % pid)
+        self.assertEqual(shapes[0], shapes[1])
+        self.assertIn("sockets Listing of all internet-domain sockets", shapes[0])
+
     def test_monitor_commands_as_gdbserver_words_them(self):
         commands = ["monitor set debug 1", "monitor set debug 0", "monitor set remote-debug 1",
                     "monitor set remote-debug 0", "monitor set event-loop-debug 1",
