@@ -816,7 +816,7 @@ TEST_CASE("qXfer:osdata: the types, then every process (gdb's info os processes)
   const auto processes = t.ask("qXfer:osdata:read:processes:0,ffff");
   CHECK(processes.find("<osdata type=\"processes\">") != std::string::npos);
   CHECK(processes.find("<column name=\"pid\">1</column>") != std::string::npos);
-  CHECK(t.ask("qXfer:osdata:read:nothing:0,fff") == "E02");
+  CHECK(t.ask("qXfer:osdata:read:nothing:0,fff") == "l");  // empty, as gdbserver
 }
 
 TEST_CASE("several inferiors: each named by pid, resumed, stopped, killed and detached alone") {
