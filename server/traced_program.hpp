@@ -1,6 +1,6 @@
 // The program model over the ptrace engine: a target::Process and everything gostub learns
 // about it (GoState), its client breakpoint conditions, and its last stop. Made when a program
-// is launched or attached, dropped as a whole when another takes its place.
+// is launched, attached or forked (a child the client keeps), dropped as a whole once it ended.
 #pragma once
 
 #include <memory>
