@@ -519,17 +519,17 @@ Reply GdbSession::handle(const protocol::TransferWrite& command) {
 
 Reply GdbSession::handle(const protocol::Kill& command) {
   auto* current = program();
-  if (command.pid && current != nullptr &&
-      current->holds_fork_child(static_cast<pid_t>(*command.pid))) {
-    current->kill_fork_child(static_cast<pid_t>(*command.pid));
+  const auto named = pid_named(command.pid);
+  if (named && current != nullptr && current->holds_fork_child(*named)) {
+    current->kill_fork_child(*named);
     return command.answered ? Reply::ok() : Reply::none();
   }
   // "vKill;" names no process: gdbserver 13 answers E01 in multiprocess mode, else kills.
   if (command.answered && !command.pid && (profile_.multiprocess() || current == nullptr)) {
     return Reply::error(ESRCH);
   }
-  auto* target = command.pid ? programs_.find(static_cast<pid_t>(*command.pid)) : current;
-  if (target == nullptr || (command.pid && !target->alive())) return Reply::error(ESRCH);
+  auto* target = named ? programs_.find(*named) : current;
+  if (target == nullptr || (named && !target->alive())) return Reply::error(ESRCH);
   std::optional<target::StopEvent> ended;
   if (target->alive()) {
     ended = target->kill();
@@ -553,17 +553,17 @@ Reply GdbSession::handle(const protocol::Kill& command) {
 
 Reply GdbSession::handle(const protocol::Detach& command) {
   auto* current = program();
-  if (command.pid && current != nullptr &&
-      current->holds_fork_child(static_cast<pid_t>(*command.pid))) {
+  const auto named = pid_named(command.pid);
+  if (named && current != nullptr && current->holds_fork_child(*named)) {
     // gdb lets a fork child go (follow-fork-mode parent, detach-on-fork on).
-    const auto child = static_cast<pid_t>(*command.pid);
+    const auto child = *named;
     if (general_thread_.pid == child) general_thread_ = {std::nullopt, ThreadId::kAny};
     if (auto detached = current->detach_fork_child(child); !detached) {
       return Reply::error(detached.error());
     }
     return Reply::ok();
   }
-  auto* target = command.pid ? programs_.find(static_cast<pid_t>(*command.pid)) : current;
+  auto* target = named ? programs_.find(*named) : current;
   if (target == nullptr || !target->alive()) return Reply::error(ESRCH);
   fmt::print(stderr, "Detaching from process {}\n", target->pid());
   if (auto detached = target->detach(); !detached) return Reply::error(detached.error());
@@ -576,6 +576,12 @@ Reply GdbSession::handle(const protocol::Detach& command) {
     stop_replies_.forget();
   }
   return Reply::ok();
+}
+
+std::optional<pid_t> GdbSession::pid_named(std::optional<std::int64_t> pid) const {
+  // Without multiprocess gdb names its own placeholder (42000), as gdbserver ignores it.
+  if (!pid || !profile_.multiprocess()) return std::nullopt;
+  return static_cast<pid_t>(*pid);
 }
 
 pid_t GdbSession::selected_fork_child() const {

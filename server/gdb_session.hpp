@@ -123,6 +123,8 @@ class GdbSession {
   void keep_fork_child(Program& parent, const target::StopEvent& stop);
   // What this client asked to hear of, for a program it has not seen yet.
   void configure(Program& program);
+  // The pid a vKill;PID or D;PID names: none without multiprocess (gdb sends a placeholder).
+  std::optional<pid_t> pid_named(std::optional<std::int64_t> pid) const;
   // The held fork child Hg names, if it names one; else 0.
   pid_t selected_fork_child() const;
   // The thread a register or memory access applies to: `chosen` when it is one, else the

@@ -415,6 +415,10 @@ TEST_CASE("vKill; without a pid is answered, as by gdbserver 13") {
   CHECK(single.ask("vKill;") == "OK");  // the program there is
   CHECK(!single.program->alive());
   CHECK(Transcript(false).ask("vKill;") == "E03");
+  // Without multiprocess gdb names a placeholder pid (42000): the program there is meant.
+  Transcript placeholder;
+  CHECK(placeholder.ask("vKill;a410") == "OK");
+  CHECK(!placeholder.program->alive());
 }
 
 TEST_CASE("errors are shaped for the dialect: E.text for gdb, Exx for lldb") {
