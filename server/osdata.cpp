@@ -256,8 +256,9 @@ void sysv_objects(const char* path, Row row) {
   }
 }
 
+// /proc/sysvipc writes the mode in octal already ("666"), as gdb shows it.
 std::string octal_permissions(const std::string& perms) {
-  return fmt::format("{:o}", std::stoul(perms.empty() ? "0" : perms) & 0777);
+  return fmt::format("{:o}", std::stoul(perms.empty() ? "0" : perms, nullptr, 8) & 0777);
 }
 
 long number(const std::string& text) {
