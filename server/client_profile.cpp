@@ -43,6 +43,9 @@ constexpr ServerFeature kFeatures[] = {
     {"fork-events+", true},
     {"vfork-events+", true},
     {"exec-events+", true},
+    // Thread create/exit stops when asked (QThreadEvents); "N" to a client that reads it.
+    {"QThreadEvents+"},
+    {"no-resumed+", true},
 };
 
 }  // namespace
@@ -62,6 +65,7 @@ std::string ClientProfile::negotiate(const std::vector<std::string>& client_feat
   fork_events_ = offered("fork-events+");
   vfork_events_ = offered("vfork-events+");
   exec_events_ = offered("exec-events+");
+  no_resumed_ = offered("no-resumed+");
   std::string reply = fmt::format("PacketSize={:x}", kMaxPacketSize);
   for (const auto& feature : kFeatures) {
     if (feature.when_client_has && !offered(feature.name)) continue;

@@ -58,6 +58,11 @@ class ClientProfile {
   bool fork_events() const { return fork_events_; }
   bool vfork_events() const { return vfork_events_; }
   bool exec_events() const { return exec_events_; }
+  // "N" when nothing resumed is left to report (no-resumed+); thread create/exit stops
+  // (QThreadEvents).
+  bool no_resumed() const { return no_resumed_; }
+  bool thread_events() const { return thread_events_; }
+  void set_thread_events(bool on) { thread_events_ = on; }
 
   // Signal numbers on the wire: lldb uses Linux's own (native-signals), gdb its own table.
   int wire_signal(int linux_signal) const;
@@ -79,6 +84,8 @@ class ClientProfile {
   bool fork_events_ = false;
   bool vfork_events_ = false;
   bool exec_events_ = false;
+  bool no_resumed_ = false;
+  bool thread_events_ = false;
 };
 
 }  // namespace gostub::server

@@ -3,6 +3,7 @@
 #include <fmt/core.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include "protocol/hex.hpp"
@@ -76,33 +77,86 @@ void GdbSession::send(const Reply& reply) {
 }
 
 void GdbSession::on_interrupt() {
-  if (!resume_outstanding_ || program() == nullptr) return;
-  if (auto report = program()->interrupt()) on_stop(*report);
+  if (!resume_outstanding_) return;
+  // The current program's stop is told when it ran; on_stop stops the others.
+  for (auto* running : programs_.live()) {
+    if (!running->running()) continue;
+    if (auto report = running->interrupt()) return on_stop(*running, *report);
+  }
 }
 
 void GdbSession::on_stop(const StopReport& report) {
-  auto* current = program();
-  if (current == nullptr) return;
+  if (auto* current = program()) on_stop(*current, report);
+}
+
+void GdbSession::on_stop(Program& stopped, const StopReport& report) {
   const auto& stop = report.stop;
-  if (stop.kind != target::StopEvent::Kind::kExited &&
-      stop.kind != target::StopEvent::Kind::kTerminated) {
-    general_thread_ = ThreadId{std::nullopt, stop.tid};
+  if (stop.kind == target::StopEvent::Kind::kNoResumed) {
+    // "N" only when nothing runs anywhere, and only to a client that reads it.
+    const auto live = programs_.live();
+    const bool others_run =
+        std::any_of(live.begin(), live.end(), [](const Program* each) { return each->running(); });
+    if (!resume_outstanding_ || others_run || !profile_.no_resumed()) return;
+    resume_outstanding_ = false;
+    sink_->send_packet(stop_replies_.stop_reply(stopped, stop));
+    return;
   }
-  if (profile_.lldb()) current->collect_other_stops();
+  keep_fork_child(stopped, stop);
+  const bool ended = stop.kind == target::StopEvent::Kind::kExited ||
+                     stop.kind == target::StopEvent::Kind::kTerminated;
+  if (!resume_outstanding_ && &stopped != program()) {
+    // Nobody asked about this one now: told when it is resumed next.
+    programs_.defer(stopped.pid(), report);
+    return;
+  }
+  programs_.select(stopped.pid());
+  if (!ended) general_thread_ = ThreadId{stopped.pid(), stop.tid};
+  if (profile_.lldb()) stopped.collect_other_stops();
   if (!resume_outstanding_) return;  // reported when the client asks (?)
+  stop_other_programs(stopped);
   if (!report.console.empty()) send_console(report.console);
   resume_outstanding_ = false;
-  sink_->send_packet(stop_replies_.stop_reply(*current, stop));
+  sink_->send_packet(stop_replies_.stop_reply(stopped, stop));
+}
+
+void GdbSession::stop_other_programs(Program& told) {
+  // All-stop across processes, as gdbserver: what the others hit meanwhile stays pending in
+  // their threads; only an exit has to be kept here.
+  for (auto* other : programs_.live()) {
+    if (other == &told || !other->running()) continue;
+    if (auto report = other->interrupt();
+        report && report->stop.kind != target::StopEvent::Kind::kInterrupt) {
+      programs_.defer(other->pid(), std::move(*report));
+    }
+  }
+}
+
+void GdbSession::keep_fork_child(Program& parent, const target::StopEvent& stop) {
+  if (stop.kind != target::StopEvent::Kind::kFork && stop.kind != target::StopEvent::Kind::kVfork) {
+    return;
+  }
+  // The child is a program of its own from here on: gdb detaches it (D;CHILD), keeps it
+  // (detach-on-fork off) or follows it (detaches the parent instead).
+  if (auto child = parent.take_fork_child(stop.child)) {
+    configure(*programs_.add_fork_child(std::move(child)));
+  }
+}
+
+void GdbSession::configure(Program& program) {
+  program.set_signals(signals_);
+  program.set_fork_events(profile_.fork_events(), profile_.vfork_events());
+  program.set_thread_events(profile_.thread_events());
 }
 
 Program* GdbSession::program_named(const ThreadId& id) const {
-  auto* current = program();
-  if (current == nullptr) return nullptr;
-  if (!id.pid || *id.pid == ThreadId::kAll || *id.pid == ThreadId::kAny ||
-      *id.pid == current->pid()) {
-    return current;
-  }
-  return nullptr;
+  if (id.pid && *id.pid > 0) return programs_.find(static_cast<pid_t>(*id.pid));
+  return program();
+}
+
+bool GdbSession::names(const ThreadId& id, const Program& candidate) const {
+  if (id.pid && *id.pid == ThreadId::kAll) return true;
+  if (id.pid && *id.pid > 0) return *id.pid == candidate.pid();
+  return &candidate == program();
 }
 
 std::optional<ClientThread> GdbSession::selected_thread(const ThreadId& chosen) const {
@@ -123,8 +177,8 @@ std::optional<ClientThread> GdbSession::selected_thread(const ThreadId& chosen) 
 
 Reply GdbSession::handle(const protocol::QuerySupported& command) {
   auto reply = profile_.negotiate(command.features);
-  if (program() != nullptr) {
-    program()->set_fork_events(profile_.fork_events(), profile_.vfork_events());
+  for (auto* each : programs_.live()) {
+    each->set_fork_events(profile_.fork_events(), profile_.vfork_events());
   }
   return Reply::packet(std::move(reply));
 }
@@ -136,6 +190,11 @@ Reply GdbSession::handle(const protocol::StartNoAckMode&) {
 }
 
 Reply GdbSession::handle(const protocol::QueryHaltReason&) {
+  // A client that comes back after its program ended hears of one still alive, if any.
+  if (const auto live = programs_.live();
+      !live.empty() && (program() == nullptr || !program()->alive())) {
+    programs_.select(live.front()->pid());
+  }
   auto* current = program();
   if (current == nullptr) {
     // No program yet: gdbserver says W00; lldb-server an error, which lldb reads as
@@ -234,11 +293,6 @@ Reply GdbSession::handle(const protocol::InsertBreakpoint& command) {
     return hardware_point(command.type, command.address, command.kind, true);
   }
   if (program() == nullptr) return Reply::error(ESRCH);
-  if (selected_fork_child() != 0) {
-    return Reply::failure(Failure::told(EPERM,
-                                        "gostub debugs one process at a time: a fork "
-                                        "child is detached or followed, not kept"));
-  }
   if (auto inserted = program()->insert_breakpoint(command.address, command.conditions);
       !inserted) {
     return Reply::error(inserted.error());
@@ -272,19 +326,16 @@ Reply GdbSession::handle(const protocol::QueryResumeActions&) {
 Reply GdbSession::handle(const protocol::Resume& command) {
   if (!command.legacy && disabled_.vcont) return Reply::unsupported();
   auto* current = program();
-  if (current == nullptr || !current->alive()) return Reply::error(ESRCH);
+  if (current == nullptr || (!current->alive() && programs_.live().empty())) {
+    return Reply::error(ESRCH);
+  }
   std::vector<protocol::ResumeAction> actions = command.actions;
   for (const auto& action : actions) {
-    if (action.thread && action.thread->pid && *action.thread->pid > 0 &&
-        current->holds_fork_child(static_cast<pid_t>(*action.thread->pid))) {
-      return Reply::failure(Failure::told(
-          EPERM,
-          "gostub runs one process at a time: a fork child kept stopped (detach-on-fork "
-          "off, or a vfork child followed before its exec) cannot run"));
-    }
     if (!action.thread || action.kind == protocol::ResumeKind::kStop) continue;
+    auto* named = program_named(*action.thread);
+    if (named == nullptr) return Reply::error(ESRCH);
     if (const auto thread = ClientThread::from_wire(action.thread->tid)) {
-      if (auto refused = current->refuse_resume(*thread)) return Reply::failure(*refused);
+      if (auto refused = named->refuse_resume(*thread)) return Reply::failure(*refused);
     }
   }
   if (command.legacy) {
@@ -295,39 +346,62 @@ Reply GdbSession::handle(const protocol::Resume& command) {
           selected_thread(continue_thread_.tid > 0 ? continue_thread_ : general_thread_);
       if (!thread) return Reply::error(ESRCH);
       if (auto refused = current->refuse_resume(*thread)) return Reply::failure(*refused);
-      action.thread = ThreadId{std::nullopt, thread->wire()};
+      action.thread = ThreadId{current->pid(), thread->wire()};
     }
   }
-  std::vector<target::ThreadAction> plan;
-  for (const auto thread : current->threads()) {
-    if (thread.is_goroutine()) continue;
-    for (const auto& action : actions) {
-      const bool applies =
-          !action.thread ||
-          (program_named(*action.thread) == current &&
-           (action.thread->tid == ThreadId::kAll || action.thread->tid == thread.wire()));
-      if (!applies) continue;
-      if (action.kind != protocol::ResumeKind::kStop) {
-        plan.push_back({thread.tid(),
-                        action.kind == protocol::ResumeKind::kStep ? target::ResumeKind::kStep
-                                                                   : target::ResumeKind::kContinue,
-                        profile_.linux_signal(action.signal), action.range_start,
-                        action.range_end});
+  // Each program's share of the actions: an action without a thread is every program's
+  // (gdb's schedule-multiple), pPID.-1 one program's.
+  std::vector<std::pair<Program*, std::vector<target::ThreadAction>>> plans;
+  for (auto* each : programs_.live()) {
+    std::vector<target::ThreadAction> plan;
+    for (const auto thread : each->threads()) {
+      if (thread.is_goroutine()) continue;
+      for (const auto& action : actions) {
+        const bool applies =
+            !action.thread ||
+            (names(*action.thread, *each) &&
+             (action.thread->tid == ThreadId::kAll || action.thread->tid == thread.wire()));
+        if (!applies) continue;
+        if (action.kind != protocol::ResumeKind::kStop) {
+          plan.push_back(
+              {thread.tid(),
+               action.kind == protocol::ResumeKind::kStep ? target::ResumeKind::kStep
+                                                          : target::ResumeKind::kContinue,
+               profile_.linux_signal(action.signal), action.range_start, action.range_end});
+        }
+        break;  // the first action that names a thread is its action
       }
-      break;  // the first action that names a thread is its action
+    }
+    if (!plan.empty()) plans.emplace_back(each, std::move(plan));
+  }
+  if (plans.empty()) return Reply::error(current->alive() ? EINVAL : ESRCH);
+  stop_replies_.forget();
+  // A stop kept for one of them is told first; nothing runs.
+  for (auto& [each, plan] : plans) {
+    if (auto kept = programs_.take_deferred(each->pid())) {
+      resume_outstanding_ = true;
+      on_stop(*each, *kept);
+      return Reply::stop_later();
     }
   }
-  if (plan.empty()) return Reply::error(EINVAL);
-  stop_replies_.forget();
-  for (const auto& action : plan) {
-    debug_log().print(DebugLog::Component::kThreads, "resume thread {}: {} signal {}", action.tid,
-                      action.kind == target::ResumeKind::kStep ? "step" : "continue",
-                      action.signal);
+  for (auto& [each, plan] : plans) {
+    for (const auto& action : plan) {
+      debug_log().print(DebugLog::Component::kThreads, "resume process {} thread {}: {} signal {}",
+                        each->pid(), action.tid,
+                        action.kind == target::ResumeKind::kStep ? "step" : "continue",
+                        action.signal);
+    }
+    auto resumed = each->resume(plan);
+    if (!resumed) {
+      if (!resume_outstanding_) return Reply::error(resumed.error());
+      continue;  // the others run: their stop is the reply
+    }
+    resume_outstanding_ = true;
+    if (*resumed) {  // a pending stop: nothing ran there; those resumed before are stopped
+      on_stop(*each, **resumed);
+      break;
+    }
   }
-  auto resumed = current->resume(plan);
-  if (!resumed) return Reply::error(resumed.error());
-  resume_outstanding_ = true;
-  if (*resumed) on_stop(**resumed);  // a pending stop: nothing ran
   return Reply::stop_later();
 }
 
@@ -339,11 +413,14 @@ Reply GdbSession::handle(const protocol::SetThread& command) {
     (command.operation == 'g' ? general_thread_ : continue_thread_) = id;
     return Reply::ok();
   }
-  if (id.tid > 0) {
-    auto* named = program_named(id);
-    if (named == nullptr || !named->has_thread(*ClientThread::from_wire(id.tid))) {
-      return Reply::error(ESRCH);
-    }
+  auto* named = program_named(id);
+  if (id.pid && *id.pid > 0 && (named == nullptr || !named->alive())) return Reply::error(ESRCH);
+  if (id.tid > 0 && (named == nullptr || !named->has_thread(*ClientThread::from_wire(id.tid)))) {
+    return Reply::error(ESRCH);
+  }
+  // The client turns to another inferior: registers, memory and breakpoints are its now.
+  if (command.operation == 'g' && named != nullptr && named != program()) {
+    programs_.select(named->pid());
   }
   (command.operation == 'g' ? general_thread_ : continue_thread_) = id;
   return Reply::ok();
@@ -351,18 +428,17 @@ Reply GdbSession::handle(const protocol::SetThread& command) {
 
 Reply GdbSession::handle(const protocol::QueryThreadListFirst&) {
   if (disabled_.thread_list) return Reply::unsupported();
-  auto* current = program();
   // No program yet: lldb takes an empty list for a process 1 that sent no stop, and gives up;
   // lldb-server says OK here, which lldb reads as "connected, ready to launch or attach".
-  if (current == nullptr) return profile_.lldb() ? Reply::ok() : Reply::packet("l");
-  const auto threads = current->threads();
-  if (threads.empty()) return Reply::packet("l");
-  std::string reply = "m";
-  for (std::size_t i = 0; i < threads.size(); ++i) {
-    if (i != 0) reply += ',';
-    reply += profile_.thread_id(current->pid(), threads[i]);
+  if (program() == nullptr) return profile_.lldb() ? Reply::ok() : Reply::packet("l");
+  std::string reply;
+  for (auto* each : programs_.live()) {
+    for (const auto thread : each->threads()) {
+      reply += reply.empty() ? "m" : ",";
+      reply += profile_.thread_id(each->pid(), thread);
+    }
   }
-  return Reply::packet(std::move(reply));
+  return Reply::packet(reply.empty() ? "l" : std::move(reply));
 }
 
 Reply GdbSession::handle(const protocol::QueryThreadListNext&) {
@@ -385,16 +461,14 @@ Reply GdbSession::handle(const protocol::QueryCurrentThread&) {
 }
 
 Reply GdbSession::handle(const protocol::QueryAttached& command) {
-  auto* current = program();
-  if (command.pid && (current == nullptr || *command.pid != current->pid())) {
-    return Reply::error(ESRCH);
-  }
+  auto* current = command.pid ? programs_.find(static_cast<pid_t>(*command.pid)) : program();
+  if (command.pid && current == nullptr) return Reply::error(ESRCH);
   return Reply::packet(current != nullptr && current->attached() ? "1" : "0");
 }
 
 Reply GdbSession::handle(const protocol::TransferRead& command) {
   if (command.object == "siginfo") return siginfo_read(command);
-  return transfers_.read(command, program(), profile_);
+  return transfers_.read(command, program(), programs_.live(), profile_);
 }
 
 Reply GdbSession::hardware_point(protocol::BreakpointType type, std::uint64_t address,
@@ -445,60 +519,69 @@ Reply GdbSession::handle(const protocol::TransferWrite& command) {
 
 Reply GdbSession::handle(const protocol::Kill& command) {
   auto* current = program();
-  if (command.pid && current != nullptr &&
-      current->holds_fork_child(static_cast<pid_t>(*command.pid))) {
-    current->kill_fork_child(static_cast<pid_t>(*command.pid));
+  const auto named = pid_named(command.pid);
+  if (named && current != nullptr && current->holds_fork_child(*named)) {
+    current->kill_fork_child(*named);
     return command.answered ? Reply::ok() : Reply::none();
-  }
-  if (command.pid && (current == nullptr || *command.pid != current->pid())) {
-    return Reply::error(ESRCH);
   }
   // "vKill;" names no process: gdbserver 13 answers E01 in multiprocess mode, else kills.
   if (command.answered && !command.pid && (profile_.multiprocess() || current == nullptr)) {
     return Reply::error(ESRCH);
   }
+  auto* target = named ? programs_.find(*named) : current;
+  if (target == nullptr || (named && !target->alive())) return Reply::error(ESRCH);
   std::optional<target::StopEvent> ended;
-  if (current != nullptr && current->alive())
-    ended = current->kill();
-  else if (current != nullptr)
-    ended = current->last_stop();
+  if (target->alive()) {
+    ended = target->kill();
+  } else {
+    ended = target->last_stop();
+  }
+  (void)programs_.take_deferred(target->pid());
+  // gdbserver's "k" ends every process; vKill;PID the one named.
+  if (!command.answered) {
+    for (auto* other : programs_.live()) {
+      (void)other->kill();
+      (void)programs_.take_deferred(other->pid());
+    }
+  }
   // vKill is answered with OK. "k" has no reply for gdb, which does not wait for one; lldb
   // waits for the exit, as lldb-server sends it.
   if (command.answered) return Reply::ok();
-  if (profile_.lldb() && ended) return Reply::packet(stop_replies_.stop_reply(*current, *ended));
+  if (profile_.lldb() && ended) return Reply::packet(stop_replies_.stop_reply(*target, *ended));
   return Reply::none();
 }
 
 Reply GdbSession::handle(const protocol::Detach& command) {
   auto* current = program();
-  if (command.pid && current != nullptr &&
-      current->holds_fork_child(static_cast<pid_t>(*command.pid))) {
+  const auto named = pid_named(command.pid);
+  if (named && current != nullptr && current->holds_fork_child(*named)) {
     // gdb lets a fork child go (follow-fork-mode parent, detach-on-fork on).
-    const auto child = static_cast<pid_t>(*command.pid);
+    const auto child = *named;
     if (general_thread_.pid == child) general_thread_ = {std::nullopt, ThreadId::kAny};
     if (auto detached = current->detach_fork_child(child); !detached) {
       return Reply::error(detached.error());
     }
     return Reply::ok();
   }
-  if (current == nullptr || (command.pid && *command.pid != current->pid())) {
-    return Reply::error(ESRCH);
-  }
-  if (!current->alive()) return Reply::error(ESRCH);
-  // Detaching the parent while its fork child is held: the client follows the child
-  // (follow-fork-mode child), which becomes the program debugged. Taken first: detaching
-  // would let it go.
-  auto followed = current->take_fork_child();
-  fmt::print(stderr, "Detaching from process {}\n", current->pid());
-  if (auto detached = current->detach(); !detached) return Reply::error(detached.error());
-  if (followed) {
-    auto& child = *programs_.add(std::move(followed));
-    child.set_signals(signals_);
-    child.set_fork_events(profile_.fork_events(), profile_.vfork_events());
+  auto* target = named ? programs_.find(*named) : current;
+  if (target == nullptr || !target->alive()) return Reply::error(ESRCH);
+  fmt::print(stderr, "Detaching from process {}\n", target->pid());
+  if (auto detached = target->detach(); !detached) return Reply::error(detached.error());
+  (void)programs_.take_deferred(target->pid());
+  // The client goes on with another inferior: a fork child it follows, or the one it kept.
+  if (general_thread_.pid == target->pid()) general_thread_ = {std::nullopt, ThreadId::kAny};
+  if (const auto live = programs_.live(); target == current && !live.empty()) {
+    programs_.select(live.front()->pid());
     transfers_.forget();
     stop_replies_.forget();
   }
   return Reply::ok();
+}
+
+std::optional<pid_t> GdbSession::pid_named(std::optional<std::int64_t> pid) const {
+  // Without multiprocess gdb names its own placeholder (42000), as gdbserver ignores it.
+  if (!pid || !profile_.multiprocess()) return std::nullopt;
+  return static_cast<pid_t>(*pid);
 }
 
 pid_t GdbSession::selected_fork_child() const {
@@ -566,13 +649,13 @@ std::set<int> GdbSession::linux_signals(const std::vector<int>& wire_signals) co
 
 Reply GdbSession::handle(const protocol::PassSignals& command) {
   signals_.pass = linux_signals(command.signals);
-  if (program() != nullptr) program()->set_signals(signals_);
+  for (auto* each : programs_.live()) each->set_signals(signals_);
   return Reply::ok();
 }
 
 Reply GdbSession::handle(const protocol::ProgramSignals& command) {
   signals_.program = linux_signals(command.signals);
-  if (program() != nullptr) program()->set_signals(signals_);
+  for (auto* each : programs_.live()) each->set_signals(signals_);
   return Reply::ok();
 }
 
@@ -582,7 +665,13 @@ Reply GdbSession::handle(const protocol::CatchSyscalls& command) {
   } else {
     signals_.syscalls.emplace(command.numbers.begin(), command.numbers.end());
   }
-  if (program() != nullptr) program()->set_signals(signals_);
+  for (auto* each : programs_.live()) each->set_signals(signals_);
+  return Reply::ok();
+}
+
+Reply GdbSession::handle(const protocol::ThreadEvents& command) {
+  profile_.set_thread_events(command.enable);
+  for (auto* each : programs_.live()) each->set_thread_events(command.enable);
   return Reply::ok();
 }
 
@@ -594,6 +683,8 @@ Reply GdbSession::handle(const protocol::Restart&) {
     if (programs_.default_executable().empty()) return Reply::none();
     argv = {programs_.default_executable()};
   }
+  // gdbserver's R ends every program first.
+  for (auto* each : programs_.live()) Programs::end(*each);
   (void)adopt(programs_.launch(launch_settings_.options(std::move(argv), profile_.lldb())), true,
               SIGTRAP);
   return Reply::none();
@@ -678,8 +769,7 @@ Reply GdbSession::adopt(target::Result<Program*> started, bool lldb_style, int s
   }
   launch_settings_.last_error().clear();
   auto& current = **started;
-  current.set_signals(signals_);
-  current.set_fork_events(profile_.fork_events(), profile_.vfork_events());
+  configure(current);
   general_thread_ = {std::nullopt, ThreadId::kAny};
   continue_thread_ = {std::nullopt, ThreadId::kAll};
   resume_outstanding_ = false;

@@ -44,7 +44,8 @@ class GdbSession {
 
   void on_packet(std::string_view payload);
   void on_interrupt();
-  // A stop of the current program seen by the event loop.
+  // A stop seen by the event loop: of `stopped`, or of the current program.
+  void on_stop(Program& stopped, const StopReport& report);
   void on_stop(const StopReport& report);
   bool extended_mode() const { return profile_.extended_mode(); }
 
@@ -82,6 +83,7 @@ class GdbSession {
   Reply handle(const protocol::PassSignals& command);
   Reply handle(const protocol::ProgramSignals& command);
   Reply handle(const protocol::CatchSyscalls& command);
+  Reply handle(const protocol::ThreadEvents& command);
   Reply handle(const protocol::EnableExtendedMode& command);
   Reply handle(const protocol::Restart& command);
   Reply handle(const protocol::HostSetFs& command);
@@ -110,9 +112,19 @@ class GdbSession {
   Reply handle(const protocol::AllocateMemory& command);
   Reply handle(const protocol::DeallocateMemory& command);
 
-  // The program the client debugs, when it names it (no pid, or any/all, or its own).
+  // The program the client debugs now; the one a thread id names (its pid, else the current).
   Program* program() const { return programs_.current(); }
   Program* program_named(const protocol::ThreadId& id) const;
+  // Whether a resume action's thread id covers `candidate` (pPID, p-1, or no pid: current).
+  bool names(const protocol::ThreadId& id, const Program& candidate) const;
+  // All-stop: the programs still running when `told`'s stop is reported are stopped.
+  void stop_other_programs(Program& told);
+  // A fork child held at `stop` becomes a program of its own.
+  void keep_fork_child(Program& parent, const target::StopEvent& stop);
+  // What this client asked to hear of, for a program it has not seen yet.
+  void configure(Program& program);
+  // The pid a vKill;PID or D;PID names: none without multiprocess (gdb sends a placeholder).
+  std::optional<pid_t> pid_named(std::optional<std::int64_t> pid) const;
   // The held fork child Hg names, if it names one; else 0.
   pid_t selected_fork_child() const;
   // The thread a register or memory access applies to: `chosen` when it is one, else the

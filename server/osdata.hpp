@@ -1,6 +1,7 @@
 // qXfer:osdata:read (gdb's `info os`): facts about the host, not the program, as gdbserver
-// gives them. The empty annex lists the types; "processes" every process's pid, user, command
-// line and core.
+// gives them. The empty annex lists the types: gdbserver 13's cpus, files, modules, msg,
+// processes, procgroups, semaphores, shm, sockets and threads, each read from /proc with the
+// columns gdbserver gives it. An unknown type is an empty document, as there.
 #pragma once
 
 #include <optional>

@@ -119,11 +119,16 @@ class Program {
   // The kernel said something happened: the stop to report, if any (hits nobody needs to see
   // are resumed past here).
   virtual std::optional<StopReport> handle_wait_events() = 0;
+  // Wait statuses of this program that another's wait reaped (no SIGCHLD will say so): the
+  // server lets it handle them.
+  virtual bool has_stashed_events() const { return false; }
   // Stops every running thread (Ctrl-C); nullopt when nothing ran.
   virtual std::optional<StopReport> interrupt() = 0;
   virtual target::StopEvent kill() = 0;
   virtual target::Result<void> detach() = 0;
 
+  // Thread creation and exit reported as stops (QThreadEvents).
+  virtual void set_thread_events(bool /*on*/) {}
   // Forks and vforks: reported (and the child held for the client) or let go at once.
   virtual void set_fork_events(bool /*fork*/, bool /*vfork*/) {}
   // A fork child held after a fork stop, named by its pid (gdb's Hg pCHILD.0, z0, D;CHILD).
@@ -131,9 +136,9 @@ class Program {
   virtual target::Result<void> remove_fork_child_breakpoint(pid_t child, std::uint64_t address);
   virtual target::Result<void> detach_fork_child(pid_t child);
   virtual void kill_fork_child(pid_t /*child*/) {}
-  // The held child as a program of its own: the client follows it (gdb's follow-fork-mode
-  // child detaches the parent). nullptr when none is held.
-  virtual std::unique_ptr<Program> take_fork_child() { return nullptr; }
+  // A held child as a program of its own, from its fork stop on (the client keeps it or
+  // follows it). nullptr when `child` is not held.
+  virtual std::unique_ptr<Program> take_fork_child(pid_t /*child*/) { return nullptr; }
 
   // What gostub knows of the program as a Go program; nullptr for a test double.
   virtual GoState* go() = 0;

@@ -56,7 +56,7 @@ std::uint16_t Server::port() const {
 int Server::run() {
   watch_children();
   // Statuses that arrived before SIGCHLD was watched are still waiting in the kernel.
-  if (auto* program = programs_.current()) (void)program->handle_wait_events();
+  for (auto* program : programs_.live()) (void)program->handle_wait_events();
   if (options_.stdio) {
     fmt::print(stderr, "Remote debugging using stdio\n");
     start_session(::dup(STDIN_FILENO), ::dup(STDOUT_FILENO));
@@ -76,28 +76,49 @@ void Server::stop(int signal) {
 }
 
 void Server::watch_children() {
-  child_events_.async_read_some(
-      asio::buffer(child_event_buffer_),
-      [this](const boost::system::error_code& error, std::size_t) {
-        if (error) return;
-        // SIGCHLD does not queue: one read takes it, however many children changed state.
-        debug_log().print(DebugLog::Component::kEventLoop, "SIGCHLD: reaping wait statuses");
-        if (auto* program = programs_.current()) {
-          if (auto report = program->handle_wait_events()) {
-            debug_log().print(DebugLog::Component::kThreads,
-                              "process {}: thread {} stopped (kind {}, signal {})", program->pid(),
-                              report->stop.tid, static_cast<int>(report->stop.kind),
-                              report->stop.signal);
-            if (session_) {
-              session_->on_stop(*report);
-            } else if (!program->alive() && !options_.multi) {
-              finish();  // the program died with nobody attached
-              return;
-            }
-          }
-        }
-        watch_children();
-      });
+  child_events_.async_read_some(asio::buffer(child_event_buffer_),
+                                [this](const boost::system::error_code& error, std::size_t) {
+                                  if (error) return;
+                                  // SIGCHLD does not queue: one read takes it, however many
+                                  // children changed state.
+                                  debug_log().print(DebugLog::Component::kEventLoop,
+                                                    "SIGCHLD: reaping wait statuses");
+                                  if (!handle_child_events()) return;
+                                  watch_children();
+                                });
+}
+
+bool Server::handle_child_events() {
+  // Every live program looks, not only the current one: one program's wait may have reaped
+  // another's statuses (the WaitRouter keeps them for it), and a kept fork child or a second
+  // inferior reports on its own.
+  std::vector<pid_t> pids;
+  for (auto* program : programs_.live()) pids.push_back(program->pid());
+  for (const pid_t pid : pids) {
+    auto* program = programs_.find(pid);
+    if (program == nullptr || !program->alive()) continue;
+    while (auto report = program->handle_wait_events()) {
+      debug_log().print(DebugLog::Component::kThreads,
+                        "process {}: thread {} stopped (kind {}, signal {})", program->pid(),
+                        report->stop.tid, static_cast<int>(report->stop.kind), report->stop.signal);
+      if (session_) session_->on_stop(*program, *report);
+      if (!program->alive() || !program->has_stashed_events()) break;
+    }
+  }
+  if (!session_ && programs_.live().empty() && !options_.multi && programs_.current() != nullptr) {
+    finish();  // the program died with nobody attached
+    return false;
+  }
+  return true;
+}
+
+void Server::handle_stashed_events() {
+  for (auto* program : programs_.live()) {
+    if (program->has_stashed_events()) {
+      asio::post(io_, [this] { (void)handle_child_events(); });
+      return;
+    }
+  }
 }
 
 void Server::accept_next() {
@@ -119,7 +140,11 @@ void Server::start_session(int input_fd, int output_fd) {
                                                                 }},
                                           options_.settings, options_.session);
   connection_->start(Connection::Callbacks{
-      .on_packet = [this](std::string_view payload) { session_->on_packet(payload); },
+      .on_packet =
+          [this](std::string_view payload) {
+            session_->on_packet(payload);
+            handle_stashed_events();
+          },
       .on_interrupt = [this] { session_->on_interrupt(); },
       .on_closed = [this] { asio::post(io_, [this] { on_session_closed(); }); },
   });
@@ -128,16 +153,18 @@ void Server::start_session(int input_fd, int output_fd) {
 void Server::on_session_closed() {
   extended_mode_ = extended_mode_ || (session_ && session_->extended_mode());
   // Nobody to tell of forks now: children are let go again.
-  if (auto* program = programs_.current()) program->set_fork_events(false, false);
+  for (auto* program : programs_.live()) program->set_fork_events(false, false);
   session_.reset();
   connection_.reset();
   if (exit_requested_ || options_.once || options_.stdio) return finish();
-  auto* program = programs_.current();
-  if ((program == nullptr || !program->alive()) && !extended_mode_ && !options_.multi) {
+  const auto live = programs_.live();
+  if (live.empty() && !extended_mode_ && !options_.multi) {
     return finish();  // nothing left to debug
   }
-  // The next client finds the program stopped, as this one left it.
-  if (program != nullptr && program->running()) (void)program->interrupt();
+  // The next client finds every program stopped, as this one left them.
+  for (auto* program : live) {
+    if (program->running()) (void)program->interrupt();
+  }
   fmt::print(stderr,
              "Remote side has terminated connection.  GDBserver will reopen the connection.\n");
   listener_.announce();

@@ -60,6 +60,10 @@ class Server {
 
  private:
   void watch_children();
+  // Lets every live program handle its wait statuses; false when gostub is done.
+  bool handle_child_events();
+  // After a packet: statuses one program's wait stashed for another are handled soon.
+  void handle_stashed_events();
   void accept_next();
   void start_session(int input_fd, int output_fd);
   void on_session_closed();

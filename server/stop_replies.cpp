@@ -79,7 +79,11 @@ std::string_view lldb_reason(const target::StopEvent& stop) {
     case Kind::kSyscallEntry:
     case Kind::kSyscallReturn:
       return "signal";
+    case Kind::kThreadCreated:
+      return "trace";
     case Kind::kExec:  // told as a bare SIGTRAP, as before exec events (lldb asks for none)
+    case Kind::kThreadExited:
+    case Kind::kNoResumed:
     case Kind::kExited:
     case Kind::kTerminated:
       return {};
@@ -199,6 +203,17 @@ std::string StopReplies::encode(Program& program, const target::StopEvent& stop,
       reply.kind = protocol::StopReply::Kind::kTerminated;
       reply.signal = profile_.wire_signal(stop.signal);
       return protocol::encode_stop_reply(reply, profile_.multiprocess());
+    case Kind::kThreadExited:
+      reply.kind = protocol::StopReply::Kind::kThreadExited;
+      reply.exit_code = stop.exit_code;
+      return protocol::encode_stop_reply(reply, profile_.multiprocess());
+    case Kind::kNoResumed:
+      reply.kind = protocol::StopReply::Kind::kNoResumed;
+      return protocol::encode_stop_reply(reply, profile_.multiprocess());
+    case Kind::kThreadCreated:  // QThreadEvents: "T05create:;", the new thread's
+      reply.signal = profile_.wire_signal(SIGTRAP);
+      reply.extra.emplace_back("create", "");
+      break;
     case Kind::kInterrupt:
       reply.signal = profile_.wire_signal(SIGINT);
       break;

@@ -330,7 +330,8 @@ std::optional<StopReport> TracedProgram::report(target::StopEvent stop) {
     }
   }
   if (!out.console.empty()) debug_log().print(DebugLog::Component::kThreads, "{}", out.console);
-  last_stop_ = out.stop;
+  // "Nothing left running" is no stop of a thread: `?` still tells the last one.
+  if (out.stop.kind != target::StopEvent::Kind::kNoResumed) last_stop_ = out.stop;
   if (stop.kind == target::StopEvent::Kind::kExited) {
     fmt::print(stderr, "\nChild exited with status {}\n", stop.exit_code);
   } else if (stop.kind == target::StopEvent::Kind::kTerminated) {
@@ -379,8 +380,8 @@ target::Result<std::unique_ptr<Program>> TracedProgramFactory::attach(pid_t pid)
   return adopt(std::move(*attached));
 }
 
-std::unique_ptr<Program> TracedProgram::take_fork_child() {
-  auto child = process_->take_fork_child();
+std::unique_ptr<Program> TracedProgram::take_fork_child(pid_t held) {
+  auto child = process_->take_fork_child(held);
   if (!child) return nullptr;
   auto program = std::make_unique<TracedProgram>(std::move(child), go_.settings());
   // The child stopped in the fork, as its parent did: gdb reads its registers, nothing more.

@@ -1,6 +1,6 @@
 // The program model over the ptrace engine: a target::Process and everything gostub learns
 // about it (GoState), its client breakpoint conditions, and its last stop. Made when a program
-// is launched or attached, dropped as a whole when another takes its place.
+// is launched, attached or forked (a child the client keeps), dropped as a whole once it ended.
 #pragma once
 
 #include <memory>
@@ -66,6 +66,7 @@ class TracedProgram final : public Program {
   target::Result<std::optional<StopReport>> resume(
       std::span<const target::ThreadAction> plan) override;
   std::optional<StopReport> handle_wait_events() override;
+  bool has_stashed_events() const override { return process_->has_stashed_events(); }
   std::optional<StopReport> interrupt() override;
   target::StopEvent kill() override;
   target::Result<void> detach() override;
@@ -73,6 +74,7 @@ class TracedProgram final : public Program {
   GoState* go() override { return &go_; }
 
   void set_fork_events(bool fork, bool vfork) override { process_->set_fork_events(fork, vfork); }
+  void set_thread_events(bool on) override { process_->set_thread_events(on); }
   bool holds_fork_child(pid_t child) const override { return process_->holds_fork_child(child); }
   target::Result<void> remove_fork_child_breakpoint(pid_t child, std::uint64_t address) override {
     return process_->remove_fork_child_breakpoint(child, address);
@@ -81,7 +83,7 @@ class TracedProgram final : public Program {
     return process_->detach_fork_child(child);
   }
   void kill_fork_child(pid_t child) override { process_->kill_fork_child(child); }
-  std::unique_ptr<Program> take_fork_child() override;
+  std::unique_ptr<Program> take_fork_child(pid_t child) override;
 
  private:
   // The stop to report for `stop`, or nullopt when the program was resumed past it (a

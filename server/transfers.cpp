@@ -11,21 +11,23 @@
 
 namespace gostub::server {
 
-std::string threads_document(Program& program, const ClientProfile& profile) {
+std::string threads_document(std::span<Program* const> programs, const ClientProfile& profile) {
   std::string xml = "<?xml version=\"1.0\"?>\n<threads>\n";
-  for (const auto thread : program.threads()) {
-    xml += fmt::format("<thread id=\"{}\"", profile.thread_id(program.pid(), thread));
-    if (const int core = program.thread_core(thread); core >= 0) {
-      xml += fmt::format(" core=\"{}\"", core);
+  for (auto* program : programs) {
+    for (const auto thread : program->threads()) {
+      xml += fmt::format("<thread id=\"{}\"", profile.thread_id(program->pid(), thread));
+      if (const int core = program->thread_core(thread); core >= 0) {
+        xml += fmt::format(" core=\"{}\"", core);
+      }
+      xml += fmt::format(" name=\"{}\"/>\n", protocol::xml_escape(program->thread_name(thread)));
     }
-    xml += fmt::format(" name=\"{}\"/>\n", protocol::xml_escape(program.thread_name(thread)));
   }
   xml += "</threads>\n";
   return xml;
 }
 
 Reply Transfers::read(const protocol::TransferRead& request, Program* program,
-                      const ClientProfile& profile) {
+                      std::span<Program* const> live, const ClientProfile& profile) {
   const auto key = std::pair{request.object, request.annex};
   auto cached = documents_.find(key);
   if (request.offset == 0 || cached == documents_.end()) {
@@ -34,11 +36,16 @@ Reply Transfers::read(const protocol::TransferRead& request, Program* program,
       if (request.annex != "target.xml") return Reply::error(ENOENT);
       document = profile.lldb() ? x86_64_target_xml_for_lldb() : x86_64_target_xml();
     } else if (request.object == "threads") {
-      if (program != nullptr)
-        document = threads_document(*program, profile);
-      else
-        document = "<?xml version=\"1.0\"?>\n<threads>\n</threads>\n";
+      document = threads_document(live, profile);
     } else if (request.object == "exec-file") {
+      // gdb names the inferior's pid (hex) in the annex.
+      if (!request.annex.empty()) {
+        const auto pid = protocol::parse_hex_number(request.annex);
+        program = nullptr;
+        for (auto* each : live) {
+          if (pid && each->pid() == static_cast<pid_t>(*pid)) program = each;
+        }
+      }
       if (program == nullptr) return Reply::error(ESRCH);
       document = program->executable();
     } else if (request.object == "auxv") {
@@ -47,9 +54,8 @@ Reply Transfers::read(const protocol::TransferRead& request, Program* program,
       if (!auxv) return Reply::error(auxv.error());
       document = std::move(*auxv);
     } else if (request.object == "osdata") {
-      auto osdata = osdata_document(request.annex);
-      if (!osdata) return Reply::error(ENOENT);
-      document = std::move(*osdata);
+      // A type gostub does not know: an empty document, as gdbserver ("Wrong osdata type?").
+      document = osdata_document(request.annex).value_or(std::string());
     } else {
       return Reply::unsupported();  // an object we do not offer
     }

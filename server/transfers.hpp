@@ -3,6 +3,7 @@
 #pragma once
 
 #include <map>
+#include <span>
 #include <string>
 #include <utility>
 
@@ -14,8 +15,10 @@ namespace gostub::server {
 
 class Transfers {
  public:
-  // `program` is nullptr before there is one.
-  Reply read(const protocol::TransferRead& request, Program* program, const ClientProfile& profile);
+  // `program`, the current one, is nullptr before there is one; `live`: every live program
+  // (the thread list names them all).
+  Reply read(const protocol::TransferRead& request, Program* program,
+             std::span<Program* const> live, const ClientProfile& profile);
   // A new program: nothing made for the old one is served.
   void forget() { documents_.clear(); }
 
@@ -23,7 +26,7 @@ class Transfers {
   std::map<std::pair<std::string, std::string>, std::string> documents_;  // (object, annex)
 };
 
-// <threads> for qXfer:threads: every thread's id, core and name.
-std::string threads_document(Program& program, const ClientProfile& profile);
+// <threads> for qXfer:threads: every thread's id, core and name, of every program given.
+std::string threads_document(std::span<Program* const> programs, const ClientProfile& profile);
 
 }  // namespace gostub::server

@@ -496,7 +496,6 @@ constexpr std::string_view kNoHostWrites = "host I/O is read-only: no vFile:pwri
 constexpr std::string_view kNoNonStop = "non-stop mode is not offered";
 constexpr std::string_view kNoTracepoints = "tracepoints are not offered";
 constexpr std::string_view kNoTls = "qGetTLSAddr: Go does not use the C TLS model";
-constexpr std::string_view kNoThreadEvents = "thread create/exit events are not offered";
 constexpr std::string_view kNoCrc = "qCRC is not offered; gdb falls back to reading memory";
 constexpr std::string_view kNoExtraInfo = "qXfer:threads:read carries thread names instead";
 constexpr std::string_view kNoAttachWait = "attaching to a process not yet started is not offered";
@@ -535,6 +534,11 @@ constexpr std::array kTable = {
     Entry{{"QPassSignals:", false}, parse_pass_signals},
     Entry{{"QProgramSignals:", false}, parse_program_signals},
     Entry{{"QCatchSyscalls:", false}, parse_catch_syscalls},
+    Entry{{"QThreadEvents:", false},
+          [](std::string_view args) -> Result {
+            if (args != "0" && args != "1") return fail("QThreadEvents: neither 0 nor 1");
+            return ThreadEvents{args == "1"};
+          }},
     Entry{{"vCont;", false}, parse_vcont},
     Entry{{"vKill;", false}, [](std::string_view args) { return parse_optional_pid(args, true); }},
     Entry{{"D;", false}, [](std::string_view args) { return parse_optional_pid(args, false); }},
@@ -582,7 +586,6 @@ constexpr std::array kTable = {
     Entry{{"vRun;", false}, parse_vrun},
     Entry{{"vAttach;", false}, parse_vattach},
     Entry{{"A", false}, parse_lldb_arguments},
-    Entry{{"QThreadEvents:", false}, declined<kNoThreadEvents>},
     // Tracepoints, by name: a bare "QT" prefix would swallow lldb's QThreadSuffixSupported.
     Entry{{"qTfP", true}, declined<kNoTracepoints>},
     Entry{{"qTsP", true}, declined<kNoTracepoints>},

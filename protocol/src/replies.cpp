@@ -25,6 +25,11 @@ std::string encode_stop_reply(const StopReply& stop, bool multiprocess) {
       append_hex_byte(out, static_cast<std::uint8_t>(stop.signal));
       if (multiprocess) out += ";process:" + hex_number(static_cast<std::uint64_t>(stop.pid));
       return out;
+    case StopReply::Kind::kThreadExited:
+      return "w" + hex_number(static_cast<std::uint64_t>(stop.exit_code)) + ";" +
+             format_thread_id(stop.pid, stop.tid, multiprocess);
+    case StopReply::Kind::kNoResumed:
+      return "N";
     case StopReply::Kind::kSignal:
       break;
   }

@@ -227,6 +227,15 @@ bool poke_other(pid_t pid, std::uint64_t address, std::uint8_t byte) {
 
 }  // namespace
 
+Process::Process() : router_(WaitRouter::of_this_thread()) {
+  router_.join(*this);
+}
+
+bool Process::owns_task(pid_t tid) const {
+  return (alive_ && tid == pid_) || threads_.contains(tid) || forks_.held.contains(tid) ||
+         forks_.early_stops.contains(tid);
+}
+
 Process::~Process() {
   while (!forks_.held.empty()) {
     const pid_t child = forks_.held.begin()->first;
@@ -244,6 +253,7 @@ Process::~Process() {
     }
   }
   if (memory_fd_ >= 0) ::close(memory_fd_);
+  router_.leave(*this);
 }
 
 Result<std::unique_ptr<Process>> Process::launch(const LaunchOptions& options) {
@@ -657,8 +667,12 @@ std::optional<StopEvent> Process::on_wait_status(pid_t tid, int status, bool sto
         return StopEvent{StopEvent::Kind::kExited, tid, 0, WEXITSTATUS(status)};
       return StopEvent{StopEvent::Kind::kTerminated, tid, WTERMSIG(status), 0};
     }
-    threads_.erase(tid);
+    const bool known = threads_.erase(tid) != 0;
     debug_registers_.forget(tid);
+    if (known && reporting_.thread_events && !stopping_all) {
+      return StopEvent{StopEvent::Kind::kThreadExited, tid, 0,
+                       WIFEXITED(status) ? WEXITSTATUS(status) : 0};
+    }
     return std::nullopt;
   }
   if (!WIFSTOPPED(status)) return std::nullopt;
@@ -683,8 +697,12 @@ std::optional<StopEvent> Process::on_wait_status(pid_t tid, int status, bool sto
 
   if (thread.awaiting_first_stop && event == PTRACE_EVENT_STOP) {
     thread.awaiting_first_stop = false;
-    // New threads join the run when the process is running (all-stop: all or none).
-    if (!stopping_all && running()) resume_thread(tid, thread, ResumeKind::kContinue, 0);
+    // New threads join the run when the process is running (all-stop: all or none), unless
+    // the client asked to hear of them: then the new thread's stop is reported.
+    if (!stopping_all && running()) {
+      if (reporting_.thread_events) return StopEvent{StopEvent::Kind::kThreadCreated, tid, SIGTRAP};
+      resume_thread(tid, thread, ResumeKind::kContinue, 0);
+    }
     return std::nullopt;
   }
 
@@ -885,6 +903,7 @@ void Process::resume_thread(pid_t tid, Thread& thread, ResumeKind kind, int sign
   ptrace_call(request, tid, 0, static_cast<std::uintptr_t>(signal));
   thread.running = true;
   thread.stepping = kind == ResumeKind::kStep;
+  reporting_.stop_owed = true;
 }
 
 void Process::stop_all_threads() {
@@ -900,18 +919,17 @@ void Process::stop_all_threads() {
   // Wait for any thread, not a given one: the leader's exit is only reported after every other
   // thread has been reaped, so waiting on one tid could wait forever.
   while (alive_ && unsettled()) {
-    int status = 0;
-    const pid_t tid = ::waitpid(-1, &status, __WALL);
-    if (tid < 0) {
-      if (errno == EINTR) continue;
+    const auto waited = router_.next(*this, WaitRouter::Block::kYes);
+    if (!waited) {
       on_process_gone(StopEvent{StopEvent::Kind::kTerminated, pid_, SIGKILL, 0});
       break;
     }
-    if (auto gone = on_wait_status(tid, status, true)) {
+    if (auto gone = on_wait_status(waited->tid, waited->status, true)) {
       on_process_gone(*gone);
       break;
     }
   }
+  reporting_.stop_owed = false;  // stopped: the caller reports what it stopped for
 }
 
 void Process::on_process_gone(const StopEvent& event) {
@@ -923,10 +941,18 @@ void Process::on_process_gone(const StopEvent& event) {
 
 std::optional<StopEvent> Process::handle_wait_events() {
   for (;;) {
-    int status = 0;
-    const pid_t tid = ::waitpid(-1, &status, WNOHANG | __WALL);
-    if (tid <= 0) return std::nullopt;
-    auto stop = on_wait_status(tid, status, false);
+    const auto waited = router_.next(*this, WaitRouter::Block::kNo);
+    if (!waited) {
+      const bool unsettled = std::any_of(threads_.begin(), threads_.end(), [](const auto& entry) {
+        return entry.second.running || entry.second.awaiting_first_stop;
+      });
+      if (alive_ && reporting_.stop_owed && !unsettled) {
+        reporting_.stop_owed = false;
+        return StopEvent{StopEvent::Kind::kNoResumed, pid_, 0, 0};
+      }
+      return std::nullopt;
+    }
+    auto stop = on_wait_status(waited->tid, waited->status, false);
     if (!stop) continue;
     if (stop->kind == StopEvent::Kind::kExited || stop->kind == StopEvent::Kind::kTerminated) {
       on_process_gone(*stop);
@@ -944,6 +970,7 @@ std::optional<StopEvent> Process::handle_wait_events() {
 }
 
 StopEvent Process::report(const StopEvent& stop) {
+  reporting_.stop_owed = false;
   if (stop.kind == StopEvent::Kind::kBreakpoint) {
     if (auto found = threads_.find(stop.tid); found != threads_.end()) {
       if (const auto pc = read_pc(stop.tid)) found->second.reported_breakpoint = *pc;
@@ -1019,13 +1046,12 @@ std::optional<StopEvent> Process::step_alone(pid_t tid, Thread& thread) {
   thread.stepping = true;
   ptrace_call(PTRACE_SINGLESTEP, tid);
   for (;;) {
-    int status = 0;
-    const pid_t waited = ::waitpid(-1, &status, __WALL);
-    if (waited < 0) {
-      if (errno == EINTR) continue;
+    const auto next = router_.next(*this, WaitRouter::Block::kYes);
+    if (!next) {
       on_process_gone(StopEvent{StopEvent::Kind::kTerminated, pid_, SIGKILL, 0});
       return exit_event_;
     }
+    const auto [waited, status] = *next;
     if (waited != tid) {
       if (auto gone = on_wait_status(waited, status, true)) {
         on_process_gone(*gone);
@@ -1095,10 +1121,9 @@ Result<StopEvent> Process::step_over_breakpoint(pid_t tid, Thread& thread, std::
   // New threads cloned during the step have reported their first stop by now.
   while (std::any_of(threads_.begin(), threads_.end(),
                      [](const auto& entry) { return entry.second.awaiting_first_stop; })) {
-    int status = 0;
-    const pid_t waited = ::waitpid(-1, &status, __WALL);
-    if (waited < 0) break;
-    if (auto gone = on_wait_status(waited, status, true)) {
+    const auto waited = router_.next(*this, WaitRouter::Block::kYes);
+    if (!waited) break;
+    if (auto gone = on_wait_status(waited->tid, waited->status, true)) {
       on_process_gone(*gone);
       return *gone;
     }
@@ -1329,11 +1354,9 @@ std::optional<StopEvent> Process::on_fork(pid_t tid, bool vfork) {
   const auto child = static_cast<pid_t>(message);
   if (child <= 0) return std::nullopt;
   if (!forks_.early_stops.erase(child)) {
-    int status = 0;
-    pid_t waited;
-    while ((waited = ::waitpid(child, &status, __WALL)) < 0 && errno == EINTR) {
-    }
-    if (waited != child || !WIFSTOPPED(status)) return std::nullopt;  // gone already
+    // Another Process's wait may have reaped it: then it waits in the stash.
+    const auto first = router_.next_of(*this, child);
+    if (!first || !WIFSTOPPED(first->status)) return std::nullopt;  // gone already
   }
   // A fork child has a copy of every breakpoint; a vfork child shares the parent's memory.
   forks_.held[child] = ForkChild{vfork, vfork ? decltype(breakpoints_){} : breakpoints_};
@@ -1378,14 +1401,15 @@ Result<void> Process::detach_fork_child(pid_t child) {
 void Process::kill_fork_child(pid_t child) {
   if (forks_.held.erase(child) == 0) return;
   ::kill(child, SIGKILL);
-  int status = 0;
-  while (::waitpid(child, &status, __WALL) == child && !WIFEXITED(status) && !WIFSIGNALED(status)) {
+  for (;;) {
+    const auto waited = router_.next_of(*this, child);
+    if (!waited || WIFEXITED(waited->status) || WIFSIGNALED(waited->status)) break;
   }
 }
 
-std::unique_ptr<Process> Process::take_fork_child() {
-  if (forks_.held.empty()) return nullptr;
-  auto node = forks_.held.extract(forks_.held.begin());
+std::unique_ptr<Process> Process::take_fork_child(pid_t held) {
+  if (!forks_.held.contains(held)) return nullptr;
+  auto node = forks_.held.extract(held);
   std::unique_ptr<Process> child(new Process());
   child->pid_ = node.key();
   child->attached_ = attached_;
@@ -1397,6 +1421,8 @@ std::unique_ptr<Process> Process::take_fork_child() {
   child->forks_.report_vfork = forks_.report_vfork;
   child->add_thread(child->pid_);
   child->memory_fd_ = ::open(fmt::format("/proc/{}/mem", child->pid_).c_str(), O_RDWR | O_CLOEXEC);
+  child->catch_syscalls_ = catch_syscalls_;
+  router_.reroute(*this);  // anything already reaped for the child is its own now
   return child;
 }
 
@@ -1407,12 +1433,9 @@ StopEvent Process::kill() {
   ::kill(pid_, SIGKILL);
   StopEvent final_stop{StopEvent::Kind::kTerminated, pid_, SIGKILL, 0};
   for (;;) {
-    int status = 0;
-    const pid_t tid = ::waitpid(-1, &status, __WALL);
-    if (tid < 0) {
-      if (errno == EINTR) continue;
-      break;
-    }
+    const auto waited = router_.next(*this, WaitRouter::Block::kYes);
+    if (!waited) break;
+    const auto [tid, status] = *waited;
     if (tid == pid_ && (WIFEXITED(status) || WIFSIGNALED(status))) {
       if (WIFEXITED(status)) final_stop = {StopEvent::Kind::kExited, pid_, 0, WEXITSTATUS(status)};
       break;

@@ -3,7 +3,9 @@ follow-fork-mode, and gdbserver's command line and monitor commands. Where gdbse
 is the oracle the same script runs against both servers on the forkfixture (os/exec,
 syscall.ForkExec, a cgo fork(), syscall.Exec) and the normalised outputs must be equal."""
 
+import os
 import re
+import signal
 import subprocess
 import sys
 import unittest
@@ -14,24 +16,31 @@ import harness  # noqa: E402
 from harness import GOSTUB, DebugServer, fixture, normalise, run_gdb  # noqa: E402
 
 
-def session(kind, mode, commands, extra=()):
+def session(kind, mode, commands, extra=(), connect="target remote", pids=()):
     binary = fixture("forkfixture")
     with DebugServer(kind, [binary, mode], extra=extra) as server:
-        out = run_gdb(binary, server.port, commands)
+        out = run_gdb(binary, server.port, commands, connect=connect)
         server.wait()
         pid = re.search(r"pid = (\d+)", server.output()).group(1)
     lines = []
-    for line in normalise(out, [pid]):
+    for line in normalise(out, [pid, *pids]):
         # The Go runtime starts its threads at its own pace.
         if line.startswith("[New Thread"):
             continue
-        lines.append(re.sub(r"\(remote 127\.0\.0\.1:\d+\)", "(remote PORT)", line))
+        line = re.sub(r"\((extended-)?remote 127\.0\.0\.1:\d+\)", "(remote PORT)", line)
+        line = re.sub(r"\bpid=\d+", "pid=N", line)  # a child's, in wait4's arguments
+        # Tables (info threads, info inferiors) are as wide as their longest name.
+        lines.append(re.sub(r"\s{2,}", " ", line))
     return lines, out
 
 
-def differential(test, mode, commands):
-    ours, raw = session("gostub", mode, commands)
-    harness.matches_a_reference(test, ours, lambda: session("gdbserver", mode, commands)[0])
+def differential(test, mode, commands, connect="target remote", keep=lambda line: True):
+    def normalised(kind):
+        lines, raw = session(kind, mode, commands, connect=connect)
+        return [line for line in lines if keep(line)], raw
+
+    ours, raw = normalised("gostub")
+    harness.matches_a_reference(test, ours, lambda: normalised("gdbserver")[0])
     return raw
 
 
@@ -104,6 +113,194 @@ class ForksAgainstGdbserver(unittest.TestCase):
         self.assertIn("(call to syscall write)", out)
 
 
+class SeveralInferiors(unittest.TestCase):
+    """gdb's inferiors over one extended-remote connection: fork children kept
+    (detach-on-fork off), a followed vfork child, and a second program attached."""
+
+    maxDiff = None
+    EXTENDED = "target extended-remote"
+
+    def test_detach_on_fork_off_keeps_the_child_as_a_second_inferior(self):
+        # stepi after the catch: gdb follows the fork (keeps the child stopped) and steps the
+        # parent alone; both are live inferiors, each with its own threads and stack.
+        out = differential(self, "cgofork", [
+            "set detach-on-fork off", "catch fork", "continue", "stepi", "info inferiors",
+            "inferior 2", "bt 1", "info threads", "inferior 1", "bt 1", "kill inferiors 1 2",
+            "info inferiors"], connect=self.EXTENDED,
+            # Where the parent's other threads wait is the Go runtime's affair.
+            keep=lambda line: not re.match(r" 1\.([2-9]|\d\d) ", line))
+        self.assertIn("[New inferior 2 (process", out)
+        self.assertEqual(len(re.findall(r"^\*? +[12] +process \d+", out, re.M)), 2, out)
+        self.assertIn("* 2.1  Thread", out)
+        self.assertIn("arch_fork", out)
+
+    def test_both_inferiors_run_with_schedule_multiple(self):
+        # The kept child runs to its exit (code 3) while the parent waits for it; then the
+        # parent reaches its breakpoint.
+        out = differential(self, "cgofork", [
+            "set detach-on-fork off", "set schedule-multiple on", "catch fork",
+            "break main.finished", "continue", "continue", "info inferiors", "inferior 1",
+            "continue", "bt 1", "kill inferiors 1"], connect=self.EXTENDED)
+        self.assertRegex(out, r"\[Inferior 2 \(process \d+\) exited with code 03\]")
+        self.assertIn("main.finished (what=..., code=3)", out)
+
+    def test_follow_a_vfork_child_until_its_exec(self):
+        # gdb keeps the vfork parent until the child execs (vforkdone), then detaches it.
+        out = differential(self, "osexec", [
+            "set follow-fork-mode child", "catch exec", "break main.finished", "continue",
+            "info inferiors", "continue", "info inferiors"], connect=self.EXTENDED)
+        self.assertIn("[Detaching vfork parent process", out)
+        self.assertIn("exec'd /usr/bin/true", out)
+        self.assertRegex(out, r"\[Inferior 2 \(process \d+\) exited normally\]")
+
+    def test_a_kept_vfork_child_execs_and_exits_beside_its_parent(self):
+        # Not against gdbserver: it reports a SIGSTOP of /bin/true after its exec that
+        # nobody sent (the stop it uses to stop all threads, reported as the program's).
+        binary = fixture("forkfixture")
+        with DebugServer("gostub", [binary, "osexec"]) as server:
+            out = run_gdb(binary, server.port, [
+                "set detach-on-fork off", "set schedule-multiple on", "catch vfork",
+                "catch exec", "break main.finished", "continue", "continue", "info inferiors",
+                "continue", "inferior 1", "continue", "bt 1", "kill inferiors 1"],
+                connect=self.EXTENDED)
+        self.assertIn("[New inferior 2 (process", out)
+        self.assertIn("exec'd /usr/bin/true", out)
+        self.assertEqual(len(re.findall(r"^\*? +[12] +process \d+", out, re.M)), 2, out)
+        self.assertRegex(out, r"\[Inferior 2 \(process \d+\) exited normally\]")
+        self.assertIn("main.finished (what=..., code=0)", out)
+        self.assertNotIn("SIGSTOP", out)
+
+    def attach_second(self, kind):
+        binary = fixture("forkfixture")
+        waiter = subprocess.Popen([str(binary), "wait"], stdout=subprocess.DEVNULL)
+        try:
+            commands = ["break main.finished", "add-inferior", "inferior 2",
+                        f"attach {waiter.pid}", "break main.tick", "continue", "bt 1",
+                        "info inferiors", "inferior 1", "continue", "bt 1",
+                        "detach inferiors 1 2", "info inferiors"]
+            lines, out = session(kind, "syscall", commands, connect=self.EXTENDED,
+                                 pids=[waiter.pid])
+            # Both detached: the attached program runs on, untraced.
+            status = Path(f"/proc/{waiter.pid}/status").read_text()
+            self.assertIsNone(waiter.poll())
+            self.assertRegex(status, r"TracerPid:\s+0\n")
+        finally:
+            waiter.kill()
+            waiter.wait()
+        # Which thread runs tick, how often it ran by then, and where the attach found the
+        # program (its frame, and whether gdb switches threads at the hit) are the Go
+        # scheduler's.
+        lines = [re.sub(r"Thread \d+\.\d+ ", "Thread I.T ", re.sub(r"n=\d+", "n=N", line))
+                 for line in lines
+                 if not re.match(r"(runtime\.\w+ \(\) at |\d+ |\[Switching to Thread )", line)]
+        return lines, out
+
+    def test_attach_a_second_program_breakpoints_in_both_detach_both(self):
+        ours, out = self.attach_second("gostub")
+        harness.matches_a_reference(self, ours, lambda: self.attach_second("gdbserver")[0])
+        self.assertIn("hit Breakpoint 2.2, main.tick", out)
+        self.assertIn("main.finished (what=..., code=0)", out)
+        self.assertRegex(out, r"\[Inferior 1 \(process \d+\) detached\]")
+        self.assertRegex(out, r"\[Inferior 2 \(process \d+\) detached\]")
+
+
+class SeveralInferiorsBadInput(unittest.TestCase):
+    """A raw client: pids that are not there, a client that vanishes while two programs live,
+    and gostub's end with both (the launched one killed, the attached one let go)."""
+
+    def test_bad_pids_a_vanished_client_and_the_end(self):
+        binary = fixture("forkfixture")
+        waiter = subprocess.Popen([str(binary), "wait"], stdout=subprocess.DEVNULL)
+        server = DebugServer("gostub", [], once=False, extra=["--multi"])
+        try:
+            client = harness.RspClient(server.port)
+            client.request("qSupported:multiprocess+;fork-events+;vfork-events+")
+            self.assertEqual(client.request("!"), "OK")
+            run = client.request("vRun;" + str(binary).encode().hex() + ";" + b"wait".hex())
+            self.assertTrue(run.startswith("T05"), run)
+            launched = int(re.search(r"thread:p([0-9a-f]+)\.", run).group(1), 16)
+            attached = client.request("vAttach;%x" % waiter.pid)
+            self.assertTrue(attached.startswith("T11"), attached)  # SIGSTOP, gdb's 17
+            self.assertTrue(client.request("vAttach;%x" % waiter.pid).startswith("E"))
+            self.assertTrue(client.request("vAttach;7ffffff0").startswith("E"))
+            self.assertEqual(client.request("D;7ffffff0"), "E03")
+            threads = client.request("qfThreadInfo")
+            self.assertIn("p%x.%x" % (launched, launched), threads)
+            self.assertIn("p%x.%x" % (waiter.pid, waiter.pid), threads)
+            # Both run; the client vanishes meanwhile.
+            client.sock.sendall(client.frame("vCont;c"))
+            client.sock.close()
+            # The next client finds both stopped, as it left them, and hears of one.
+            client = harness.RspClient(server.port)
+            client.request("qSupported:multiprocess+")
+            self.assertTrue(client.request("?").startswith("T"))
+            threads = client.request("qfThreadInfo")
+            self.assertIn("p%x." % launched, threads)
+            self.assertIn("p%x." % waiter.pid, threads)
+            for pid in (launched, waiter.pid):
+                state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+                self.assertEqual(state, "t", pid)  # stopped by its tracer
+            # One killed: the other lives on, and a second kill is an error.
+            self.assertEqual(client.request("vKill;%x" % launched), "OK")
+            self.assertEqual(client.request("vKill;%x" % launched), "E03")
+            self.assertEqual(client.request("D;%x" % launched), "E03")
+            self.assertTrue(client.request("Hgp%x.%x" % (waiter.pid, waiter.pid)) == "OK")
+            client.close()
+            # gostub's end: the attached program is let go, untraced and running.
+            os.kill(server.process.pid, signal.SIGTERM)
+            server.wait()
+            self.assertTrue(harness.wait_for(lambda: re.search(
+                r"TracerPid:\s+0\n", Path(f"/proc/{waiter.pid}/status").read_text())))
+            self.assertIsNone(waiter.poll())
+        finally:
+            server.close()
+            waiter.kill()
+            waiter.wait()
+
+    def test_a_launched_second_program_dies_with_gostub(self):
+        binary = fixture("forkfixture")
+        server = DebugServer("gostub", [binary, "wait"], once=False, extra=["--multi"])
+        try:
+            client = harness.RspClient(server.port)
+            client.request("qSupported:multiprocess+")
+            client.request("!")
+            first = int(re.search(r"thread:p([0-9a-f]+)\.", client.request("?")).group(1), 16)
+            run = client.request("vRun;" + str(binary).encode().hex() + ";" + b"wait".hex())
+            second = int(re.search(r"thread:p([0-9a-f]+)\.", run).group(1), 16)
+            self.assertNotEqual(first, second)
+            client.close()
+            os.kill(server.process.pid, signal.SIGTERM)
+            server.wait()
+            for pid in (first, second):
+                self.assertFalse(harness.alive(pid), pid)
+        finally:
+            server.close()
+
+
+class ThreadEvents(unittest.TestCase):
+    def test_qthreadevents_reports_the_go_runtimes_new_threads(self):
+        binary = fixture("forkfixture")
+        with DebugServer("gostub", [binary, "wait"]) as server:
+            client = harness.RspClient(server.port)
+            self.assertIn("QThreadEvents+", client.request("qSupported:multiprocess+"))
+            leader = int(re.search(r"thread:p([0-9a-f]+)\.", client.request("?")).group(1), 16)
+            self.assertEqual(client.request("QThreadEvents:1"), "OK")
+            created = client.request("vCont;c")
+            self.assertTrue(created.startswith("T05"), created)
+            self.assertIn("create:;", created)
+            pid, tid = (int(x, 16) for x in re.search(
+                r"thread:p([0-9a-f]+)\.([0-9a-f]+);", created).groups())
+            self.assertEqual(pid, leader)
+            self.assertNotEqual(tid, leader)
+            self.assertIn("p%x.%x" % (pid, tid), client.request("qfThreadInfo"))
+            # Off again: the program runs on without a word until interrupted.
+            self.assertEqual(client.request("QThreadEvents:0"), "OK")
+            client.sock.sendall(client.frame("vCont;c"))
+            client.sock.sendall(b"\x03")
+            self.assertTrue(client.read_packet().startswith("T02"))
+            self.assertEqual(client.request("vKill;%x" % pid), "OK")
+
+
 def launched_output(extra, program_args):
     """Runs a program under gostub with `extra` options until it exits; its output."""
     with DebugServer("gostub", program_args, extra=extra) as server:
@@ -153,6 +350,26 @@ class GdbserverCommandLine(unittest.TestCase):
         stops = [line for line in log.splitlines() if line.startswith("[remote] -> T05")]
         self.assertTrue(stops)
         self.assertFalse([line for line in stops if "thread:" in line])
+
+    def test_info_os_types_and_columns_as_gdbserver(self):
+        commands = ["info os", "info os cpus", "info os procgroups", "info os threads", "info os files",
+                    "info os sockets", "info os shm", "info os semaphores", "info os msg",
+                    "info os modules", "info os unknown_entry", "kill"]
+        shapes = []
+        for kind in ("gostub", "gdbserver"):
+            with DebugServer(kind, ["/bin/sleep", "30"]) as server:
+                out = run_gdb(None, server.port, commands)
+                pid = int(re.search(r"pid = (\d+)", server.output()).group(1))
+            # The type list and each table's header are the server's; the rows are the host's.
+            shapes.append([re.sub(r"\s+", " ", line).strip() for line in out.splitlines()
+                           if re.match(r"(Type |\w+ +Listing of |pid |pgid |local address |key "
+                                       r"|name |processor |warning: Empty data)", line)])
+            if kind == "gostub":
+                self.assertRegex(out, r"\n%d +sleep +%d +/bin/sleep 30" % (pid, pid))
+                self.assertRegex(out, r"\n%d +sleep +%d +\d+" % (pid, pid))
+                self.assertRegex(out, r"\n%d +sleep +1 +/\S+" % pid)
+        self.assertEqual(shapes[0], shapes[1])
+        self.assertIn("sockets Listing of all internet-domain sockets", shapes[0])
 
     def test_monitor_commands_as_gdbserver_words_them(self):
         commands = ["monitor set debug 1", "monitor set debug 0", "monitor set remote-debug 1",

@@ -325,7 +325,9 @@ TEST_CASE("launching and attaching from the client") {
 TEST_CASE("the names gdb and lldb use reach their own entries") {
   // A prefix too broad once sent QThreadSuffixSupported to the tracepoint entry.
   CHECK(std::holds_alternative<EnableThreadSuffix>(*parse_command("QThreadSuffixSupported")));
-  CHECK(std::holds_alternative<Declined>(*parse_command("QThreadEvents:1")));
+  CHECK(std::get<ThreadEvents>(*parse_command("QThreadEvents:1")).enable);
+  CHECK_FALSE(std::get<ThreadEvents>(*parse_command("QThreadEvents:0")).enable);
+  CHECK_FALSE(parse_command("QThreadEvents:2").has_value());
   CHECK(std::holds_alternative<QueryCurrentThread>(*parse_command("qC")));
   CHECK(std::holds_alternative<Declined>(*parse_command("qCRC:1000,10")));
   CHECK(std::holds_alternative<QueryTraceStatus>(*parse_command("qTStatus")));

@@ -111,3 +111,16 @@ TEST_CASE("signal numbers follow gdb's signals.def, both ways") {
   CHECK(linux_signal_from_gdb(0) == 0);
   CHECK(linux_signal_from_gdb(143) == 0);
 }
+
+TEST_CASE("thread exit and no-resumed stop replies") {
+  StopReply exited;
+  exited.kind = StopReply::Kind::kThreadExited;
+  exited.pid = 0x64;
+  exited.tid = 0x65;
+  exited.exit_code = 0;
+  CHECK(encode_stop_reply(exited, true) == "w0;p64.65");
+  CHECK(encode_stop_reply(exited, false) == "w0;65");
+  StopReply none;
+  none.kind = StopReply::Kind::kNoResumed;
+  CHECK(encode_stop_reply(none, true) == "N");
+}

@@ -174,6 +174,10 @@ class FakeProgram final : public server::Program {
     fork_children_.erase(child);
     return {};
   }
+  std::unique_ptr<server::Program> take_fork_child(pid_t child) override {
+    if (fork_children_.erase(child) == 0) return nullptr;
+    return std::make_unique<FakeProgram>(child);
+  }
 
   std::set<pid_t> fork_children_;
   std::vector<std::pair<pid_t, std::uint64_t>> child_breakpoints_removed_;
@@ -375,7 +379,7 @@ TEST_CASE("fork, vfork, exec and system call stops, as gdb asked for them") {
   CHECK(t.ask("D;999") == "E03");
 }
 
-TEST_CASE("a held fork child: Hg names it, z0 reaches it, D;PID lets it go, it cannot run") {
+TEST_CASE("a held fork child: Hg names it, z0 reaches it, D;PID lets it go") {
   Transcript t;
   t.ask("qSupported:multiprocess+;fork-events+");
   t.program->fork_children_ = {0x200};
@@ -384,8 +388,6 @@ TEST_CASE("a held fork child: Hg names it, z0 reaches it, D;PID lets it go, it c
   REQUIRE(t.program->child_breakpoints_removed_.size() == 1);
   CHECK(t.program->child_breakpoints_removed_[0] ==
         std::pair<pid_t, std::uint64_t>{0x200, 0x401000});
-  CHECK(t.ask("Z0,401000,1").starts_with("E."));  // not into a child gostub does not run
-  CHECK(t.ask("vCont;c:p200.-1").starts_with("E.gostub runs one process at a time"));
   CHECK(t.ask("Hgp64.64") == "OK");
   CHECK(t.ask("D;200") == "OK");
   CHECK(t.program->fork_children_.empty());
@@ -413,6 +415,10 @@ TEST_CASE("vKill; without a pid is answered, as by gdbserver 13") {
   CHECK(single.ask("vKill;") == "OK");  // the program there is
   CHECK(!single.program->alive());
   CHECK(Transcript(false).ask("vKill;") == "E03");
+  // Without multiprocess gdb names a placeholder pid (42000): the program there is meant.
+  Transcript placeholder;
+  CHECK(placeholder.ask("vKill;a410") == "OK");
+  CHECK(!placeholder.program->alive());
 }
 
 TEST_CASE("errors are shaped for the dialect: E.text for gdb, Exx for lldb") {
@@ -546,8 +552,10 @@ TEST_CASE("run and attach make a new program; the client's settings come along")
   auto* current = dynamic_cast<FakeProgram*>(t.programs.current());
   REQUIRE(current != nullptr);
   CHECK(current->signals_.pass == std::set<int>{SIGUSR1});
-  // The old program was ended (killed: gostub launched it) and dropped.
-  CHECK(t.programs.find(100) == nullptr);
+  // The old program lives on beside it (gdb's inferior 1), and is listed too.
+  REQUIRE(t.programs.find(100) != nullptr);
+  CHECK(t.programs.find(100)->alive());
+  CHECK(t.ask("qfThreadInfo") == "mpc8.c8,pc8.c9,pc8.3b9aca07,p64.64,p64.65,p64.3b9aca07");
   // An empty program name runs the one gostub knows.
   t.ask("vRun;");
   CHECK(t.factory.launched.back().argv.front() == "/bin/prog");
@@ -812,5 +820,109 @@ TEST_CASE("qXfer:osdata: the types, then every process (gdb's info os processes)
   const auto processes = t.ask("qXfer:osdata:read:processes:0,ffff");
   CHECK(processes.find("<osdata type=\"processes\">") != std::string::npos);
   CHECK(processes.find("<column name=\"pid\">1</column>") != std::string::npos);
-  CHECK(t.ask("qXfer:osdata:read:nothing:0,fff") == "E02");
+  CHECK(t.ask("qXfer:osdata:read:nothing:0,fff") == "l");  // empty, as gdbserver
+}
+
+TEST_CASE("several inferiors: each named by pid, resumed, stopped, killed and detached alone") {
+  Transcript t;
+  t.ask("qSupported:multiprocess+;fork-events+");
+  t.ask("!");
+  CHECK(t.ask("vAttach;1f4").starts_with("T11"));  // pid 500 joins pid 100
+  auto* second = dynamic_cast<FakeProgram*>(t.programs.find(500));
+  REQUIRE(second != nullptr);
+  CHECK(t.programs.current() == second);
+  CHECK(t.ask("vAttach;1f4") == "E.Already attached to process 500");
+  // Hg turns the session to a program; registers and qC follow.
+  CHECK(t.ask("Hgp64.65") == "OK");
+  CHECK(t.programs.current() == t.program);
+  CHECK(t.ask("qC") == "QCp64.65");
+  CHECK(t.ask("Hgp999.999") == "E03");
+  // schedule-multiple off: gdb resumes one process; the other stays stopped.
+  CHECK(t.exchange("vCont;c:p1f4.-1").empty());
+  CHECK(second->plan_.size() == 2);
+  CHECK(t.program->plan_.empty());
+  t.sink->packets.clear();
+  t.session.on_stop(*second,
+                    second->stop(StopEvent{StopEvent::Kind::kBreakpoint, 501, SIGTRAP, 0}));
+  REQUIRE(t.sink->packets.size() == 1);
+  CHECK(t.sink->packets[0].find("thread:p1f4.1f5;") != std::string::npos);
+  CHECK(t.programs.current() == second);
+  // schedule-multiple on: both run; a stop of one stops the other (all-stop).
+  CHECK(t.exchange("vCont;c").empty());
+  CHECK(t.program->running());
+  CHECK(second->running());
+  t.sink->packets.clear();
+  t.session.on_stop(*t.program,
+                    t.program->stop(StopEvent{StopEvent::Kind::kSignal, 100, SIGUSR1, 0}));
+  REQUIRE(t.sink->packets.size() == 1);
+  CHECK(t.sink->packets[0].starts_with("T1e"));
+  CHECK(!second->running());
+  // An exit seen while another's stop was being told is told at that program's next resume.
+  t.session.on_stop(*second, second->stop(StopEvent{StopEvent::Kind::kExited, 500, 0, 3}));
+  CHECK(t.exchange("vCont;c").empty() == false);
+  CHECK(t.sink->packets.back() == "W03;process:1f4");
+  // One program killed; the other lives. A pid that is gone is an error, not a crash.
+  CHECK(t.ask("vKill;64") == "OK");
+  CHECK(!t.program->alive());
+  CHECK(t.ask("vKill;64") == "E03");
+  CHECK(t.ask("D;64") == "E03");
+}
+
+TEST_CASE("a fork child gdb keeps (detach-on-fork off) is a program of its own") {
+  Transcript t;
+  t.ask("qSupported:multiprocess+;fork-events+");
+  t.program->fork_children_ = {0x200};
+  t.exchange("vCont;c");
+  StopEvent fork{StopEvent::Kind::kFork, 100, SIGTRAP, 0};
+  fork.child = 0x200;
+  t.sink->packets.clear();
+  t.session.on_stop(t.program->stop(fork));
+  REQUIRE(t.sink->packets.size() == 1);
+  CHECK(t.sink->packets[0].find("fork:p200.200;") != std::string::npos);
+  auto* child = dynamic_cast<FakeProgram*>(t.programs.find(0x200));
+  REQUIRE(child != nullptr);
+  CHECK(t.ask("qfThreadInfo") == "mp64.64,p64.65,p64.3b9aca07,p200.200,p200.201,p200.3b9aca07");
+  CHECK(t.ask("Hgp200.200") == "OK");
+  CHECK(t.ask("Z0,1010,1") == "OK");
+  CHECK(child->breakpoints_.contains(0x1010));
+  CHECK(!t.program->breakpoints_.contains(0x1010));
+  CHECK(t.exchange("vCont;c:p200.-1").empty());
+  CHECK(child->running());
+  CHECK(!t.program->running());
+  t.session.on_interrupt();
+  CHECK(t.sink->packets.back().find("thread:p200.201;") != std::string::npos);
+  // Detaching the parent (follow-fork-mode child) leaves the child current.
+  CHECK(t.ask("D;64") == "OK");
+  CHECK(t.programs.current() == child);
+  CHECK(t.ask("?").find("p200.") != std::string::npos);
+}
+
+TEST_CASE("thread create and exit stops when asked for; N when nothing resumed is left") {
+  Transcript t;
+  const auto supported = t.ask("qSupported:multiprocess+;no-resumed+");
+  CHECK(supported.find(";QThreadEvents+") != std::string::npos);
+  CHECK(supported.find(";no-resumed+") != std::string::npos);
+  CHECK(t.ask("QThreadEvents:1") == "OK");
+  const auto stop = [&](StopEvent event) {
+    t.exchange("vCont;c");
+    t.sink->packets.clear();
+    t.session.on_stop(t.program->stop(event));
+    return t.sink->packets;
+  };
+  const auto created = stop(StopEvent{StopEvent::Kind::kThreadCreated, 101, SIGTRAP, 0});
+  REQUIRE(created.size() == 1);
+  CHECK(created[0].starts_with("T05"));
+  CHECK(created[0].find("create:;") != std::string::npos);
+  CHECK(created[0].find("thread:p64.65;") != std::string::npos);
+  CHECK(stop(StopEvent{StopEvent::Kind::kThreadExited, 101, 0, 0}) ==
+        std::vector<std::string>{"w0;p64.65"});
+  CHECK(stop(StopEvent{StopEvent::Kind::kNoResumed, 100, 0, 0}) == std::vector<std::string>{"N"});
+  // A client that did not say no-resumed+ is not told (as gdbserver).
+  Transcript plain;
+  plain.ask("qSupported:multiprocess+");
+  CHECK(plain.ask("qSupported:multiprocess+").find("no-resumed+") == std::string::npos);
+  plain.exchange("vCont;c");
+  plain.sink->packets.clear();
+  plain.session.on_stop(plain.program->stop(StopEvent{StopEvent::Kind::kNoResumed, 100, 0, 0}));
+  CHECK(plain.sink->packets.empty());
 }

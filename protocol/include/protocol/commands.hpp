@@ -137,6 +137,9 @@ struct CatchSyscalls {  // QCatchSyscalls:0, QCatchSyscalls:1[;NR;…] (hex syst
   bool enable = false;
   std::vector<std::uint64_t> numbers;  // empty with enable: every system call
 };
+struct ThreadEvents {  // QThreadEvents:1, QThreadEvents:0: thread create/exit stops
+  bool enable = false;
+};
 struct EnableExtendedMode {};  // !
 struct Restart {};             // R XX: extended mode's restart of the last program (no reply)
 // Host I/O (vFile:…): gdb reads the program, /proc files and libraries through the server.
@@ -229,9 +232,9 @@ using Command = std::variant<
     Resume, SetThread, QueryThreadListFirst, QueryThreadListNext, QueryThreadAlive,
     QueryCurrentThread, QueryAttached, TransferRead, TransferWrite, QueryWatchpointSupport, Kill,
     Detach, MonitorCommand, QueryOffsets, QuerySymbol, QueryTraceStatus, PassSignals,
-    ProgramSignals, CatchSyscalls, EnableExtendedMode, Restart, HostSetFs, HostOpen, HostPread,
-    HostClose, HostFstat, HostReadlink, EnableThreadSuffix, EnableThreadsInStopReply, QueryHostInfo,
-    QueryProcessInfo, QueryWorkingDirectory, QueryThreadStopInfo, QueryThreadsInfo,
+    ProgramSignals, CatchSyscalls, ThreadEvents, EnableExtendedMode, Restart, HostSetFs, HostOpen,
+    HostPread, HostClose, HostFstat, HostReadlink, EnableThreadSuffix, EnableThreadsInStopReply,
+    QueryHostInfo, QueryProcessInfo, QueryWorkingDirectory, QueryThreadStopInfo, QueryThreadsInfo,
     QueryMemoryRegion, ReadMemoryBinary, QueryRegisterInfo, AllocateMemory, DeallocateMemory, Run,
     QueryLaunchSuccess, Attach, SetLaunchSetting, Declined, Unknown>;
 

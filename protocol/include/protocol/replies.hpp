@@ -17,7 +17,9 @@ std::string error_reply(int errno_value);
 
 // A stop reply (the answer to ?, vCont, c, s and an interrupt).
 struct StopReply {
-  enum class Kind : std::uint8_t { kSignal, kExited, kTerminated };
+  // kThreadExited: "w" (a thread's exit, with QThreadEvents); kNoResumed: "N" (nothing the
+  // client resumed is left to report).
+  enum class Kind : std::uint8_t { kSignal, kExited, kTerminated, kThreadExited, kNoResumed };
   Kind kind = Kind::kSignal;
   int signal = 0;     // gdb's numbering; for kTerminated, the killing signal
   int exit_code = 0;  // for kExited

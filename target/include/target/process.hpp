@@ -23,6 +23,7 @@
 
 #include "target/debug_registers.hpp"
 #include "target/error.hpp"
+#include "target/wait_router.hpp"
 
 namespace gostub::target {
 
@@ -86,6 +87,13 @@ struct StopEvent {
     // With set_catch_syscalls: the thread enters or leaves system call `syscall`.
     kSyscallEntry,
     kSyscallReturn,
+    // With set_thread_events: a new thread's first stop; a thread (not the leader) exited
+    // with `exit_code`.
+    kThreadCreated,
+    kThreadExited,
+    // Every thread the last resume ran has exited and the others are stopped: no stop will
+    // come (gdb's no-resumed).
+    kNoResumed,
   };
   Kind kind;
   pid_t tid = 0;
@@ -100,7 +108,9 @@ struct StopEvent {
   long syscall = -1;  // kSyscallEntry, kSyscallReturn: the x86-64 number
 };
 
-class Process {
+// Several Processes live side by side on the tracer thread: each takes its wait statuses
+// through the thread's WaitRouter, which keeps the others' for them.
+class Process : private WaitRouter::Member {
  public:
   static Result<std::unique_ptr<Process>> launch(const LaunchOptions& options);
   static Result<std::unique_ptr<Process>> attach(pid_t pid);
@@ -113,6 +123,9 @@ class Process {
   bool alive() const { return alive_; }
   bool running() const;
   const std::string& executable() const { return executable_; }
+  // Wait statuses another Process reaped for this one: handle_wait_events() takes them (the
+  // kernel's SIGCHLD for them was consumed by the other's wait).
+  bool has_stashed_events() const { return router_.has_stashed(*this); }
 
   // Threads, in the order they were first seen (the leader first).
   std::vector<pid_t> threads() const;
@@ -223,10 +236,12 @@ class Process {
   // Lets a held child run on untraced, without the breakpoints it inherited.
   Result<void> detach_fork_child(pid_t child);
   void kill_fork_child(pid_t child);
-  // The held child as a Process of its own (the client follows it), stopped, with the
-  // breakpoints it still has; call after this process was detached, so that a vfork child's
-  // shared memory is already clean. nullptr when no child is held.
-  std::unique_ptr<Process> take_fork_child();
+  // A held child as a Process of its own, stopped, with the breakpoints it still has (a vfork
+  // child: none, its memory is this one's). nullptr when `child` is not held.
+  std::unique_ptr<Process> take_fork_child(pid_t child);
+
+  // Thread creation and exit reported as stops (gdb's QThreadEvents).
+  void set_thread_events(bool on) { reporting_.thread_events = on; }
 
   // gdb's `catch syscall`: threads continue with PTRACE_SYSCALL and stop at the entry and the
   // return of the system calls named (an empty set: all). nullopt: off, plain PTRACE_CONT.
@@ -262,7 +277,8 @@ class Process {
     mutable std::optional<user_regs_struct> general;
   };
 
-  Process() = default;
+  Process();
+  bool owns_task(pid_t tid) const override;
 
   Result<void> seize_all_threads();
   Thread& add_thread(pid_t tid);
@@ -293,6 +309,7 @@ class Process {
   Result<void> write_pc(pid_t tid, std::uint64_t pc);
   Result<void> poke_bytes(std::uint64_t address, std::string_view bytes);
 
+  WaitRouter& router_;
   pid_t pid_ = -1;
   bool attached_ = false;
   bool alive_ = true;
@@ -322,6 +339,10 @@ class Process {
     bool report_fork = false, report_vfork = false;
   } forks_;
   std::optional<std::set<long>> catch_syscalls_;
+  struct Reporting {
+    bool thread_events = false;
+    bool stop_owed = false;  // threads were resumed and no stop was reported since
+  } reporting_;
 };
 
 }  // namespace gostub::target
