@@ -749,6 +749,7 @@ std::optional<StopEvent> Process::on_wait_status(pid_t tid, int status, bool sto
       std::erase_if(threads_, [this](const auto& entry) { return entry.first != pid_; });
       if (!threads_.contains(pid_)) add_thread(pid_);
       breakpoints_.clear();
+      displaced_.reset();             // the scratch area went with the old address space
       debug_registers_.forget_all();  // exec drops a thread's debug registers
       // /proc/PID/mem opened before the exec is the old address space's: reads and writes
       // through it fail (EIO), so breakpoints in the new program could not be inserted.
@@ -954,6 +955,12 @@ std::optional<StopEvent> Process::handle_wait_events() {
     }
     auto stop = on_wait_status(waited->tid, waited->status, false);
     if (!stop) continue;
+    if (stop->kind == StopEvent::Kind::kBreakpoint && hit_filter_) {
+      if (const auto pc = read_pc(stop->tid); pc && hit_filter_(stop->tid, *pc)) {
+        if (pass_in_place(stop->tid, *pc)) continue;
+        stop->passed = true;
+      }
+    }
     if (stop->kind == StopEvent::Kind::kExited || stop->kind == StopEvent::Kind::kTerminated) {
       on_process_gone(*stop);
       exit_event_.reset();
@@ -965,6 +972,7 @@ std::optional<StopEvent> Process::handle_wait_events() {
       exit_event_.reset();
       return gone;
     }
+    leave_scratch_area(stop->tid);
     return report(*stop);
   }
 }
@@ -987,6 +995,7 @@ std::optional<StopEvent> Process::interrupt_all() {
     exit_event_.reset();
     return gone;
   }
+  leave_scratch_area(0);
   const auto tids = threads();
   return StopEvent{StopEvent::Kind::kInterrupt, tids.empty() ? pid_ : tids.front(), 0, 0};
 }

@@ -13,6 +13,7 @@
 #include <sys/user.h>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -22,6 +23,7 @@
 #include <vector>
 
 #include "target/debug_registers.hpp"
+#include "target/displaced_step.hpp"
 #include "target/error.hpp"
 #include "target/wait_router.hpp"
 
@@ -106,6 +108,15 @@ struct StopEvent {
   std::optional<HardwareHit> hardware = std::nullopt;
   pid_t child = 0;    // kFork, kVfork
   long syscall = -1;  // kSyscallEntry, kSyscallReturn: the x86-64 number
+  // kBreakpoint: the hit filter let it pass, but its instruction could not be run displaced,
+  // so every thread was stopped; the owner resumes them past it without asking again.
+  bool passed = false;
+};
+
+// How hits the filter let pass were passed (see Process::set_hit_filter).
+struct PassCounters {
+  std::uint64_t in_place = 0;      // displaced: no other thread stopped
+  std::uint64_t stopping_all = 0;  // not relocatable: every thread stopped
 };
 
 // Several Processes live side by side on the tracer thread: each takes its wait statuses
@@ -249,6 +260,21 @@ class Process : private WaitRouter::Member {
     catch_syscalls_ = std::move(numbers);
   }
 
+  // Hits nobody needs to see (a false condition, a logpoint). The filter is asked when a
+  // thread hits a client breakpoint while it continues, before any other thread is stopped;
+  // true lets the hit pass: the thread runs a relocated copy of the instruction in the scratch
+  // area (displaced stepping) and goes on, the others never stop. What cannot be relocated is
+  // reported as a `passed` stop after stopping all. The filter may read registers and memory,
+  // never resume.
+  using HitFilter = std::function<bool(pid_t tid, std::uint64_t address)>;
+  void set_hit_filter(HitFilter filter) { hit_filter_ = std::move(filter); }
+  // Maps the scratch area for displaced stepping near the program's text (an mmap run by a
+  // stopped thread): call at a stop; once is enough.
+  Result<void> prepare_displaced_stepping();
+  bool displaced_stepping_ready() const { return displaced_.has_area(); }
+  const PassCounters& pass_counters() const { return pass_counters_; }
+  void count_pass_stopping_all() { ++pass_counters_.stopping_all; }
+
   // Kills the program and reaps it (held fork children are killed on their own, or with the
   // Process). Returns the final stop (kTerminated).
   StopEvent kill();
@@ -307,6 +333,13 @@ class Process : private WaitRouter::Member {
   // Every stop handed to the caller goes through here.
   StopEvent report(const StopEvent& stop);
   Result<void> write_pc(pid_t tid, std::uint64_t pc);
+  // Runs `tid`, stopped at breakpoint `address`, on through its displaced copy; false when the
+  // instruction cannot be relocated (or there is no scratch area).
+  bool pass_in_place(pid_t tid, std::uint64_t address);
+  // After stopping all: a thread caught at the start of a displaced copy is put back at the
+  // breakpoint, so the client never sees a pc there (`reporting`: the thread whose own stop
+  // is reported, e.g. a fault in the copy).
+  void leave_scratch_area(pid_t reporting);
   Result<void> poke_bytes(std::uint64_t address, std::string_view bytes);
 
   WaitRouter& router_;
@@ -343,6 +376,9 @@ class Process : private WaitRouter::Member {
     bool thread_events = false;
     bool stop_owed = false;  // threads were resumed and no stop was reported since
   } reporting_;
+  HitFilter hit_filter_;
+  DisplacedSlots displaced_;
+  PassCounters pass_counters_;
 };
 
 }  // namespace gostub::target
