@@ -34,6 +34,7 @@ constexpr ServerFeature kFeatures[] = {
     {"QProgramSignals+"},
     {"QCatchSyscalls+"},
     {"ConditionalBreakpoints+"},
+    // {"BreakpointCommands+"},
     {"QEnvironmentHexEncoded+"},
     {"QEnvironmentUnset+"},
     {"QEnvironmentReset+"},

@@ -85,11 +85,21 @@ void GdbSession::on_interrupt() {
   }
 }
 
+void GdbSession::on_program_output(Program& running) {
+  const auto text = running.take_console_output();
+  // O packets only while the client waits for a stop reply (all-stop); otherwise nobody reads.
+  if (!text.empty() && resume_outstanding_) send_console(text);
+}
+
 void GdbSession::on_stop(const StopReport& report) {
   if (auto* current = program()) on_stop(*current, report);
 }
 
 void GdbSession::on_stop(Program& stopped, const StopReport& report) {
+  // What the program printed before it stopped comes first.
+  if (auto text = stopped.take_console_output(); !text.empty() && resume_outstanding_) {
+    send_console(text);
+  }
   const auto& stop = report.stop;
   if (stop.kind == target::StopEvent::Kind::kNoResumed) {
     // "N" only when nothing runs anywhere, and only to a client that reads it.
@@ -293,7 +303,8 @@ Reply GdbSession::handle(const protocol::InsertBreakpoint& command) {
     return hardware_point(command.type, command.address, command.kind, true);
   }
   if (program() == nullptr) return Reply::error(ESRCH);
-  if (auto inserted = program()->insert_breakpoint(command.address, command.conditions);
+  if (auto inserted = program()->insert_breakpoint(
+          command.address, BreakpointAgent{command.conditions, command.commands});
       !inserted) {
     return Reply::error(inserted.error());
   }

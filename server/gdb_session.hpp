@@ -47,6 +47,8 @@ class GdbSession {
   // A stop seen by the event loop: of `stopped`, or of the current program.
   void on_stop(Program& stopped, const StopReport& report);
   void on_stop(const StopReport& report);
+  // Sends what breakpoint commands printed (agent dprintf) while the program runs.
+  void on_program_output(Program& running);
   bool extended_mode() const { return profile_.extended_mode(); }
 
  private:

@@ -52,6 +52,9 @@ constexpr std::string_view kHelp =
     "  set goroutine-threads on|off\n"
     "               show parked goroutines as threads too (ids 1000000000 + goroutine id),\n"
     "               for thread N, bt, frame, info locals; they cannot be resumed on their own\n"
+    "  hits         breakpoint hits passed without a report (false conditions, agent\n"
+    "               dprintf): how many in place (displaced, no other thread stopped), how\n"
+    "               many stopping all; dprintf lines dropped by the rate limit\n"
     "  exit         (above) a launched program is killed, an attached one detached\n";
 
 std::optional<std::uint64_t> parse_c_number(std::string_view text) {
@@ -100,6 +103,15 @@ MonitorCommands::Outcome MonitorCommands::run(std::string_view text, Program* pr
     out.console = kHelp;
   } else if (text == "exit") {
     out.exit = true;
+  } else if (text == "hits") {
+    if (program == nullptr) {
+      out.console = "gostub: no program\n";
+    } else {
+      const auto hits = program->hit_counters();
+      out.console = fmt::format(
+          "passed in place: {}\npassed stopping all threads: {}\ndprintf lines dropped: {}\n",
+          hits.passed_in_place, hits.passed_stopping_all, hits.output_dropped);
+    }
   } else if (text == "info") {
     out.console = about_go([&](GoState& state) { return info(*program, state); });
   } else if (const auto arguments = arguments_of(text, "catch")) {

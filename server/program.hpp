@@ -43,6 +43,22 @@ struct SignalSettings {
   std::optional<std::set<long>> syscalls;
 };
 
+// Hits nobody needed to see (false conditions, agent dprintf), and how they were passed: in
+// place, the other threads running on (displaced stepping), or by stopping every thread.
+struct HitCounters {
+  std::uint64_t passed_in_place = 0;
+  std::uint64_t passed_stopping_all = 0;
+  std::uint64_t output_dropped = 0;  // dprintf lines past the rate limit
+};
+
+// What the client attached to a breakpoint (Z0): conditions (report a hit only when one is
+// true) and commands (gdb's agent dprintf: run at each hit whose conditions allow it, and then
+// the hit is never reported).
+struct BreakpointAgent {
+  std::vector<protocol::AgentExpression> conditions;
+  std::vector<protocol::AgentExpression> commands;
+};
+
 template <typename T>
 using Outcome = std::expected<T, Failure>;
 
@@ -94,9 +110,9 @@ class Program {
   virtual target::Result<std::string> auxv() const = 0;
   virtual target::Result<target::ProcessFacts> facts() const = 0;
 
-  // A client breakpoint; with conditions, a hit where all are false is never reported.
-  virtual target::Result<void> insert_breakpoint(
-      std::uint64_t address, std::vector<protocol::AgentExpression> conditions) = 0;
+  // A client breakpoint; with conditions, a hit where all are false is never reported; with
+  // commands, none is.
+  virtual target::Result<void> insert_breakpoint(std::uint64_t address, BreakpointAgent agent) = 0;
   virtual target::Result<void> remove_breakpoint(std::uint64_t address) = 0;
   // Hardware breakpoints (kExecute) and watchpoints, in the debug registers (ENOSPC when they
   // are used up). A watch on a goroutine's stack is followed: see StackWatches.
@@ -139,6 +155,11 @@ class Program {
   // A held child as a program of its own, from its fork stop on (the client keeps it or
   // follows it). nullptr when `child` is not held.
   virtual std::unique_ptr<Program> take_fork_child(pid_t /*child*/) { return nullptr; }
+
+  virtual HitCounters hit_counters() const { return {}; }
+  // Console text breakpoint commands wrote since the last call (agent dprintf), to send to the
+  // client while the program runs.
+  virtual std::string take_console_output() { return {}; }
 
   // What gostub knows of the program as a Go program; nullptr for a test double.
   virtual GoState* go() = 0;

@@ -104,6 +104,8 @@ bool Server::handle_child_events() {
       if (session_) session_->on_stop(*program, *report);
       if (!program->alive() || !program->has_stashed_events()) break;
     }
+    // Text breakpoint commands printed at hits that were passed (agent dprintf).
+    if (session_ && program->alive()) session_->on_program_output(*program);
   }
   if (!session_ && programs_.live().empty() && !options_.multi && programs_.current() != nullptr) {
     finish();  // the program died with nobody attached

@@ -28,8 +28,12 @@ constexpr int kAlwaysPassed = SIGURG;
 // only for a condition that names one of those.
 class StoppedThread : public protocol::AgentContext {
  public:
-  StoppedThread(const target::Process& process, pid_t tid, std::function<GoIdentity()> go)
-      : process_(process), tid_(tid), go_(std::move(go)) {}
+  StoppedThread(const target::Process& process, pid_t tid, std::function<GoIdentity()> go,
+                std::string* printed = nullptr)
+      : process_(process), tid_(tid), go_(std::move(go)), printed_(printed) {}
+  void print(std::string_view text) const override {
+    if (printed_ != nullptr) printed_->append(text);
+  }
   std::optional<std::uint64_t> register_value(std::uint32_t regno) const override {
     if (const auto which = go_register(regno)) return go_().value(*which);
     const auto registers = target::x86_64_registers();
@@ -52,6 +56,7 @@ class StoppedThread : public protocol::AgentContext {
   const target::Process& process_;
   pid_t tid_;
   std::function<GoIdentity()> go_;
+  std::string* printed_;
   mutable std::optional<std::string> general_, whole_;
 };
 
@@ -65,6 +70,13 @@ TracedProgram::TracedProgram(std::unique_ptr<target::Process> process, const GoS
                                    process_->attached() ? SIGSTOP : SIGTRAP, 0};
   }
   set_signals({});
+  // Asked before the other threads are stopped: only while every thread continues is a hit
+  // nobody needs to see passed (a step the client asked for must end in a report).
+  process_->set_hit_filter([this](pid_t tid, std::uint64_t address) {
+    if (!continued_all_) return false;
+    go_.forget_stop();  // the thread ran since the last look at its goroutine
+    return hit_passes(tid, address);
+  });
   go_.catches().apply();
   go_.prepare_symbol_image();
 }
@@ -168,21 +180,29 @@ std::optional<Failure> TracedProgram::refuse_resume(ClientThread thread) {
   return std::nullopt;
 }
 
-target::Result<void> TracedProgram::insert_breakpoint(
-    std::uint64_t address, std::vector<protocol::AgentExpression> conditions) {
+target::Result<void> TracedProgram::insert_breakpoint(std::uint64_t address,
+                                                      BreakpointAgent agent) {
   if (auto inserted = process_->insert_breakpoint(address); !inserted) return inserted;
+  const bool passes = !agent.conditions.empty() || !agent.commands.empty();
+  if (passes && !process_->displaced_stepping_ready()) {
+    // Now, while the program is stopped; without it hits are passed by stopping all threads.
+    if (auto prepared = process_->prepare_displaced_stepping(); !prepared) {
+      debug_log().print(DebugLog::Component::kThreads, "no displaced stepping: {}",
+                        prepared.error().message);
+    }
+  }
   // gdb sends the whole condition list again whenever it changes, without a z0 first.
-  if (conditions.empty()) {
-    conditions_.erase(address);
+  if (passes) {
+    agents_[address] = std::move(agent);
   } else {
-    conditions_[address] = std::move(conditions);
+    agents_.erase(address);
   }
   return {};
 }
 
 target::Result<void> TracedProgram::remove_breakpoint(std::uint64_t address) {
   if (auto removed = process_->remove_breakpoint(address); !removed) return removed;
-  conditions_.erase(address);
+  agents_.erase(address);
   return {};
 }
 
@@ -307,7 +327,9 @@ target::Result<void> TracedProgram::detach() {
 }
 
 std::optional<StopReport> TracedProgram::report(target::StopEvent stop) {
-  while (condition_false(stop)) {
+  while (stop.passed || condition_false(stop)) {
+    // Every thread is stopped here: the hit could not be passed in place.
+    process_->count_pass_stopping_all();
     // A conditional breakpoint whose condition is false: the client never hears of it. The
     // last resume was a plain continue; threads born since join it, signals are not resent.
     std::vector<target::ThreadAction> plan;
@@ -342,29 +364,51 @@ std::optional<StopReport> TracedProgram::report(target::StopEvent stop) {
 }
 
 bool TracedProgram::condition_false(const target::StopEvent& stop) {
-  if (stop.kind != target::StopEvent::Kind::kBreakpoint || conditions_.empty()) return false;
+  if (stop.kind != target::StopEvent::Kind::kBreakpoint || agents_.empty()) return false;
   // A step the client asked for must end in a report; a resume that left threads stopped
   // cannot be redone as "continue all". Only a plain continue of every thread is redone.
   if (!continued_all_) return false;
   const auto pc = process_->read_pc(stop.tid);
-  if (!pc || go_.catches().contains(*pc)) return false;
-  const auto found = conditions_.find(*pc);
-  if (found == conditions_.end()) return false;
-  const StoppedThread context(*process_, stop.tid, [this, tid = stop.tid] {
-    return goroutine_identity(ClientThread::os_thread(tid));
-  });
-  for (const auto& condition : found->second) {
+  return pc && hit_passes(stop.tid, *pc);
+}
+
+bool TracedProgram::hit_passes(pid_t tid, std::uint64_t pc) {
+  if (go_.catches().contains(pc)) return false;
+  const auto found = agents_.find(pc);
+  if (found == agents_.end()) return false;
+  const auto& agent = found->second;
+  std::string printed;
+  const StoppedThread context(
+      *process_, tid, [this, tid] { return goroutine_identity(ClientThread::os_thread(tid)); },
+      &printed);
+  // The hit counts when any condition is true, or cannot be evaluated (reported then, as a true
+  // one is); with no condition, always.
+  bool counts = agent.conditions.empty();
+  for (const auto& condition : agent.conditions) {
     const auto value = condition.evaluate(context);
-    // One that cannot be evaluated stops the program, as one that is true does.
+    if (!value) {
+      debug_log().print(DebugLog::Component::kThreads, "condition at {:#x}: {}", pc, value.error());
+    }
     if (!value || *value != 0) {
-      if (!value) {
-        debug_log().print(DebugLog::Component::kThreads, "condition at {:#x}: {}", *pc,
-                          value.error());
-      }
-      return false;
+      counts = true;
+      break;
     }
   }
+  if (!counts) return true;
+  if (agent.commands.empty()) return false;
+  for (const auto& command : agent.commands) {
+    printed.clear();
+    if (auto done = command.execute(context); !done) {
+      printed += fmt::format("gostub: dprintf at {:#x}: {}\n", pc, done.error());
+    }
+    if (!printed.empty()) agent_output_.add(printed);
+  }
   return true;
+}
+
+HitCounters TracedProgram::hit_counters() const {
+  const auto& passes = process_->pass_counters();
+  return {passes.in_place, passes.stopping_all, agent_output_.dropped()};
 }
 
 target::Result<std::unique_ptr<Program>> TracedProgramFactory::launch(

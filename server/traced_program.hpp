@@ -5,6 +5,7 @@
 
 #include <memory>
 
+#include "server/agent_output.hpp"
 #include "server/go_state.hpp"
 #include "server/program.hpp"
 #include "server/stack_watches.hpp"
@@ -52,8 +53,7 @@ class TracedProgram final : public Program {
   target::Result<std::string> auxv() const override { return process_->auxv(); }
   target::Result<target::ProcessFacts> facts() const override { return process_->facts(); }
 
-  target::Result<void> insert_breakpoint(
-      std::uint64_t address, std::vector<protocol::AgentExpression> conditions) override;
+  target::Result<void> insert_breakpoint(std::uint64_t address, BreakpointAgent agent) override;
   target::Result<void> remove_breakpoint(std::uint64_t address) override;
   target::Result<void> insert_hardware_point(target::HardwareKind kind, std::uint64_t address,
                                              std::uint64_t length) override;
@@ -72,6 +72,8 @@ class TracedProgram final : public Program {
   target::Result<void> detach() override;
 
   GoState* go() override { return &go_; }
+  HitCounters hit_counters() const override;
+  std::string take_console_output() override { return agent_output_.take(); }
 
   void set_fork_events(bool fork, bool vfork) override { process_->set_fork_events(fork, vfork); }
   void set_thread_events(bool on) override { process_->set_thread_events(on); }
@@ -90,12 +92,16 @@ class TracedProgram final : public Program {
   // breakpoint whose every condition is false).
   std::optional<StopReport> report(target::StopEvent stop);
   bool condition_false(const target::StopEvent& stop);
+  // Whether thread `tid`'s hit of the client breakpoint at `pc` needs no report (every
+  // condition false, or commands run). Reads registers and memory only.
+  bool hit_passes(pid_t tid, std::uint64_t pc);
   const symbols::Goroutine* parked(ClientThread thread);
   Failure refusal(ClientThread thread) const;
 
   std::unique_ptr<target::Process> process_;
   GoState go_;
-  std::map<std::uint64_t, std::vector<protocol::AgentExpression>> conditions_;
+  std::map<std::uint64_t, BreakpointAgent> agents_;  // breakpoints with conditions or commands
+  AgentOutput agent_output_;
   StackWatches stack_watches_;
   std::optional<target::StopEvent> last_stop_;
   std::map<pid_t, target::StopEvent> other_stops_;

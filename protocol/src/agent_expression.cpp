@@ -54,6 +54,7 @@ enum Op : std::uint8_t {
   kTrace16,
   kPick = 0x32,
   kRot,
+  kPrintf,  // nargs (1 byte), format length (2 bytes, NUL included), format
 };
 
 // Operand bytes of each supported opcode; -1: not supported here (floating point, trace
@@ -111,6 +112,20 @@ int operand_size(std::uint8_t op) {
   }
 }
 
+// The size of the instruction at `at` (printf's operands vary); 0 when it runs off the end.
+std::size_t instruction_size(std::string_view code, std::size_t at) {
+  const auto op = static_cast<std::uint8_t>(code[at]);
+  if (op == kPrintf) {
+    if (at + 4 > code.size()) return 0;
+    const auto length = static_cast<std::size_t>(static_cast<std::uint8_t>(code[at + 2])) << 8 |
+                        static_cast<std::uint8_t>(code[at + 3]);
+    return at + 4 + length <= code.size() ? 4 + length : 0;
+  }
+  const int size = operand_size(op);
+  if (size < 0 || at + 1 + static_cast<std::size_t>(size) > code.size()) return 0;
+  return 1 + static_cast<std::size_t>(size);
+}
+
 constexpr std::size_t kMaxStack = 1024;
 constexpr std::size_t kMaxSteps = 100'000;  // backward gotos may loop
 
@@ -137,14 +152,16 @@ std::expected<AgentExpression, std::string> AgentExpression::validate(std::strin
   bool has_end = false;
   for (std::size_t at = 0; at < bytecode.size();) {
     const auto op = static_cast<std::uint8_t>(bytecode[at]);
-    const int size = operand_size(op);
-    if (size < 0) return std::unexpected("unsupported opcode " + hex_number(op));
-    if (at + 1 + static_cast<std::size_t>(size) > bytecode.size())
-      return std::unexpected("operand past the end");
+    if (op != kPrintf && operand_size(op) < 0)
+      return std::unexpected("unsupported opcode " + hex_number(op));
+    const auto size = instruction_size(bytecode, at);
+    if (size == 0) return std::unexpected("operand past the end");
+    if (op == kPrintf && (size == 4 || bytecode[at + size - 1] != '\0'))
+      return std::unexpected("printf format is not NUL-terminated");
     starts[at] = true;
     if (op == kIfGoto || op == kGoto) targets.push_back(big_endian(bytecode.substr(at + 1, 2)));
     if (op == kEnd) has_end = true;
-    at += 1 + static_cast<std::size_t>(size);
+    at += size;
   }
   if (!has_end) return std::unexpected("no end opcode");
   for (const auto target : targets) {
@@ -156,6 +173,20 @@ std::expected<AgentExpression, std::string> AgentExpression::validate(std::strin
 
 std::expected<std::int64_t, std::string> AgentExpression::evaluate(
     const AgentContext& context) const {
+  auto result = run(context);
+  if (!result) return std::unexpected(result.error());
+  if (!*result) return std::unexpected("stack empty at end");
+  return **result;
+}
+
+std::expected<void, std::string> AgentExpression::execute(const AgentContext& context) const {
+  auto result = run(context);
+  if (!result) return std::unexpected(result.error());
+  return {};
+}
+
+std::expected<std::optional<std::int64_t>, std::string> AgentExpression::run(
+    const AgentContext& context) const {
   std::array<std::int64_t, kMaxStack> stack;
   std::size_t depth = 0;
   const auto& code = bytecode_;
@@ -164,9 +195,9 @@ std::expected<std::int64_t, std::string> AgentExpression::evaluate(
   for (std::size_t steps = 0; steps < kMaxSteps; ++steps) {
     if (pc >= code.size()) return std::unexpected("ran off the end");
     const auto op = static_cast<std::uint8_t>(code[pc]);
-    const auto size = static_cast<std::size_t>(operand_size(op));
+    const auto next = pc + instruction_size(code, pc);
+    const auto size = op == kPrintf ? 0 : next - pc - 1;
     const auto operand = big_endian(std::string_view(code).substr(pc + 1, size));
-    const auto next = pc + 1 + size;
     const bool pops_two = (op >= kAdd && op <= kRshUnsigned) || op == kBitAnd || op == kBitOr ||
                           op == kBitXor || op == kEqual || op == kLessSigned ||
                           op == kLessUnsigned || op == kSwap || op == kTracenz || op == kTrace;
@@ -281,8 +312,22 @@ std::expected<std::int64_t, std::string> AgentExpression::evaluate(
         break;
       }
       case kEnd:
-        if (!need(1)) return std::unexpected("stack empty at end");
-        return stack[depth - 1];
+        if (!need(1)) return std::optional<std::int64_t>();
+        return std::optional<std::int64_t>(stack[depth - 1]);
+      case kPrintf: {
+        // gdb pushes the arguments last first, then the channel and the function (unused
+        // here: the text goes to the client's console).
+        const auto count = static_cast<std::uint8_t>(code[pc + 1]);
+        if (!need(std::size_t{count} + 2)) return std::unexpected("stack underflow");
+        depth -= 2;
+        std::array<std::int64_t, 256> args{};
+        for (std::size_t i = 0; i < count; ++i) args[i] = stack[--depth];
+        const auto format = std::string_view(code).substr(pc + 4, next - pc - 5);
+        auto text = format_agent_printf(format, std::span(args.data(), count), context);
+        if (!text) return std::unexpected(text.error());
+        context.print(*text);
+        break;
+      }
       case kDup:
         if (!need(1)) return std::unexpected("stack underflow");
         stack[depth] = stack[depth - 1];
@@ -322,25 +367,51 @@ std::expected<std::int64_t, std::string> AgentExpression::evaluate(
   return std::unexpected("too many steps");
 }
 
-std::expected<std::vector<AgentExpression>, std::string> parse_conditions(std::string_view text) {
-  std::vector<AgentExpression> out;
+namespace {
+
+// "X len,HEX" at the start of `text`: the expression, validated; `text` moves past it.
+std::expected<AgentExpression, std::string> take_expression(std::string_view& text) {
+  if (!text.starts_with("X")) return std::unexpected("expected X LEN,BYTES");
+  text.remove_prefix(1);
+  const auto comma = text.find(',');
+  if (comma == std::string_view::npos) return std::unexpected("expected X LEN,BYTES");
+  const auto length = parse_hex_number(text.substr(0, comma));
+  text.remove_prefix(comma + 1);
+  if (!length || *length > text.size() / 2) {
+    return std::unexpected("expression length does not match its bytes");
+  }
+  auto bytes = from_hex(text.substr(0, *length * 2));
+  if (!bytes) return std::unexpected("expression bytes are not hex");
+  text.remove_prefix(*length * 2);
+  return AgentExpression::validate(std::move(*bytes));
+}
+
+}  // namespace
+
+std::expected<BreakpointAgentLists, std::string> parse_breakpoint_agent_lists(
+    std::string_view text) {
+  BreakpointAgentLists out;
+  bool in_commands = false;
   while (!text.empty()) {
-    if (text.front() == ';') text.remove_prefix(1);
-    if (text.starts_with("cmds:")) break;  // dprintf-style commands: not offered
-    if (!text.starts_with("X")) return std::unexpected("expected X in the condition list");
-    text.remove_prefix(1);
-    const auto comma = text.find(',');
-    if (comma == std::string_view::npos) return std::unexpected("expected X LEN,BYTES");
-    const auto length = parse_hex_number(text.substr(0, comma));
-    text.remove_prefix(comma + 1);
-    const auto end = std::min(text.find(';'), text.size());
-    auto bytes = from_hex(text.substr(0, end));
-    if (!length || !bytes || bytes->size() != *length)
-      return std::unexpected("condition length does not match its bytes");
-    auto expression = AgentExpression::validate(std::move(*bytes));
+    if (text.front() == ';') {
+      text.remove_prefix(1);
+      continue;
+    }
+    if (text.starts_with("cmds:")) {
+      text.remove_prefix(5);
+      const auto comma = text.find(',');
+      const auto persist = parse_hex_number(text.substr(0, comma));
+      if (comma == std::string_view::npos || !persist) {
+        return std::unexpected("expected cmds:PERSIST,");
+      }
+      out.persist = *persist != 0;
+      text.remove_prefix(comma + 1);
+      in_commands = true;
+      continue;
+    }
+    auto expression = take_expression(text);
     if (!expression) return std::unexpected(expression.error());
-    out.push_back(std::move(*expression));
-    text.remove_prefix(end);
+    (in_commands ? out.commands : out.conditions).push_back(std::move(*expression));
   }
   return out;
 }

@@ -141,9 +141,14 @@ std::optional<BreakpointFields> parse_breakpoint(std::string_view args) {
 Result parse_insert_breakpoint(std::string_view args) {
   const auto fields = parse_breakpoint(args);
   if (!fields) return fail("Z: expected TYPE,ADDR,KIND");
-  auto conditions = parse_conditions(fields->conditions);
-  if (!conditions) return fail("Z: bad condition: " + conditions.error());
-  return InsertBreakpoint{fields->type, fields->address, fields->kind, std::move(*conditions)};
+  auto lists = parse_breakpoint_agent_lists(fields->conditions);
+  if (!lists) return fail("Z: bad condition or command: " + lists.error());
+  return InsertBreakpoint{fields->type,
+                          fields->address,
+                          fields->kind,
+                          std::move(lists->conditions),
+                          std::move(lists->commands),
+                          lists->persist};
 }
 
 Result parse_remove_breakpoint(std::string_view args) {

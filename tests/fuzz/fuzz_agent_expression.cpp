@@ -41,6 +41,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     (void)expression->evaluate(context);
   }
   // The same bytes as a Z0 packet's condition list (";X len,HEX…").
-  (void)parse_conditions(bytes);
+  (void)parse_breakpoint_agent_lists(bytes);
   return 0;
 }

@@ -111,8 +111,7 @@ class FakeProgram final : public server::Program {
     return target::ProcessFacts{1, 0, 0, 0, 0, "/srv"};
   }
 
-  target::Result<void> insert_breakpoint(std::uint64_t address,
-                                         std::vector<protocol::AgentExpression>) override {
+  target::Result<void> insert_breakpoint(std::uint64_t address, server::BreakpointAgent) override {
     breakpoints_.insert(address);
     return {};
   }

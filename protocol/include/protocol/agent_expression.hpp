@@ -23,6 +23,8 @@ class AgentContext {
   virtual std::optional<std::uint64_t> register_value(std::uint32_t regno) const = 0;
   // Fills `out` from the program's memory; false when it cannot.
   virtual bool read_memory(std::uint64_t address, std::span<char> out) const = 0;
+  // The text of a `printf` (gdb's agent dprintf); dropped unless the context keeps it.
+  virtual void print(std::string_view /*text*/) const {}
 };
 
 class AgentExpression {
@@ -33,15 +35,34 @@ class AgentExpression {
   // The value on top of the stack at `end`; an error (memory fault, stack over- or underflow,
   // division by zero, too many steps) when the expression cannot be evaluated.
   std::expected<std::int64_t, std::string> evaluate(const AgentContext& context) const;
+  // Runs a breakpoint command (dprintf's printf): the stack may be empty at `end`.
+  std::expected<void, std::string> execute(const AgentContext& context) const;
 
   std::string_view bytecode() const { return bytecode_; }
 
  private:
   explicit AgentExpression(std::string bytecode) : bytecode_(std::move(bytecode)) {}
+  std::expected<std::optional<std::int64_t>, std::string> run(const AgentContext& context) const;
   std::string bytecode_;
 };
 
-// A Z0 packet's ";X len,HEX;X len,HEX…" list (the part after KIND), each expression validated.
-std::expected<std::vector<AgentExpression>, std::string> parse_conditions(std::string_view text);
+// What a Z0 packet carries after KIND: conditions (";X len,HEX", gdb concatenates several
+// with or without ';') and commands (";cmds:PERSIST,X len,HEX…", gdb's agent dprintf), each
+// expression validated.
+struct BreakpointAgentLists {
+  std::vector<AgentExpression> conditions;
+  std::vector<AgentExpression> commands;
+  bool persist = false;  // the commands outlive the client (dprintf with disconnected tracing)
+};
+std::expected<BreakpointAgentLists, std::string> parse_breakpoint_agent_lists(
+    std::string_view text);
+
+// gdb's agent printf: FORMAT (a C format) with ARGS as the bytecode popped them (the first
+// argument first). %s reads a NUL-terminated string from memory (at most 4096 bytes, or the
+// precision); %d %i %u %x %X %o %c %p %% with flags, width, precision and h/hh/l/ll/z/j/t
+// modifiers. Floating point is not supported (gdb never compiles it to bytecode): an error.
+std::expected<std::string, std::string> format_agent_printf(std::string_view format,
+                                                            std::span<const std::int64_t> args,
+                                                            const AgentContext& context);
 
 }  // namespace gostub::protocol

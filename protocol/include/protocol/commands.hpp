@@ -67,6 +67,10 @@ struct InsertBreakpoint {  // Z
   std::uint64_t kind;
   // ";X…" agent expressions: stop only when one of them is non-zero (ConditionalBreakpoints)
   std::vector<AgentExpression> conditions;
+  // ";cmds:PERSIST,X…" agent expressions run at each hit (gdb's agent dprintf: printf ops),
+  // BreakpointCommands+
+  std::vector<AgentExpression> commands = {};
+  bool persist = false;
 };
 struct RemoveBreakpoint {  // z
   BreakpointType type;
