@@ -34,7 +34,8 @@ constexpr ServerFeature kFeatures[] = {
     {"QProgramSignals+"},
     {"QCatchSyscalls+"},
     {"ConditionalBreakpoints+"},
-    // {"BreakpointCommands+"},
+    // BreakpointCommands+ (agent dprintf) is served but not advertised: gdb 13 was seen
+    // spinning after qOffsets when it was. gdb's `set remote breakpoint-commands-packet on`.
     {"QEnvironmentHexEncoded+"},
     {"QEnvironmentUnset+"},
     {"QEnvironmentReset+"},
