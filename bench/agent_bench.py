@@ -1,0 +1,90 @@
+"""Issue 14's hits nobody needs to see, as the program feels them: workers report operations
+per second while another goroutine calls main.handle RATE times a second, on which gdb set an
+agent dprintf, a false-condition breakpoint or nothing, through gostub and GNU gdbserver (runs
+interleaved, medians of N). Reported: each case's throughput as a ratio of the same run without
+a debugger, and the cost per hit ((1 - ratio) * worker cores / rate). gdbserver passes a false
+condition by stopping every thread; it has no agent dprintf of Go's kind (`dprintf-style agent`
+needs its in-process agent), so its dprintf column is gdb's host-style dprintf.
+
+Shared machine: the load average is printed with the figures; never run it as a test.
+
+    python3 bench/agent_bench.py [--seconds 5] [--rate 1000] [--workers 1] [--repeat 3]
+"""
+
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "e2e"))
+from harness import GDB_PREAMBLE, DebugServer, fixture, line_of  # noqa: E402
+
+HANDLE = line_of("handle", "agentfixture")
+CASES = {
+    "none": [],
+    "false condition": [f"break main.go:{HANDLE} if req.ID == -1"],
+    "dprintf (agent)": ["set remote breakpoint-commands-packet on", "set dprintf-style agent",
+                        f'dprintf main.go:{HANDLE},"id=%d\\n", req.ID'],
+    "dprintf (gdb)": ["set dprintf-style gdb", f'dprintf main.go:{HANDLE},"id=%d\\n", req.ID'],
+}
+
+
+def throughput(text):
+    match = re.search(r"ops/s (\d+)", text)
+    return float(match.group(1)) if match else float("nan")
+
+
+def run(kind, binary, args, commands):
+    if kind is None:
+        out = subprocess.run([str(binary), *args], capture_output=True, text=True, check=True)
+        return throughput(out.stdout)
+    with DebugServer(kind, [binary, *args]) as server:
+        script = tempfile.NamedTemporaryFile("w", suffix=".gdb", delete=False)
+        script.write("\n".join(GDB_PREAMBLE + [f"target remote 127.0.0.1:{server.port}",
+                                               *commands, "continue"]) + "\n")
+        script.close()
+        subprocess.run(["gdb", "-nx", "-batch", "-x", script.name, str(binary)],
+                       capture_output=True, text=True, timeout=600)
+        os.unlink(script.name)
+        server.wait(timeout=60)
+        return throughput(server.output())
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--rate", type=int, default=1000)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--repeat", type=int, default=3)
+    options = parser.parse_args()
+    binary = fixture("agentfixture", flavour="default")
+    args = ["bench", str(options.seconds), str(options.rate), str(options.workers)]
+    print(f"load average before: {os.getloadavg()}")
+    results = {}
+    for _ in range(options.repeat):
+        results.setdefault(("none", None), []).append(run(None, binary, args, []))
+        for case, commands in CASES.items():
+            for kind in ["gostub", "gdbserver"]:
+                if kind == "gdbserver" and case == "dprintf (agent)":
+                    continue
+                results.setdefault((case, kind), []).append(run(kind, binary, args, commands))
+    base = statistics.median(results[("none", None)])
+    print(f"{options.workers} worker(s), handle() {options.rate}/s, {options.seconds} s, "
+          f"median of {options.repeat}; undebugged: {base:.0f} ops/s")
+    print(f"{'case':<18} {'server':<10} {'ops/s':>10} {'ratio':>7} {'cost/hit':>10}")
+    for (case, kind), values in results.items():
+        if kind is None:
+            continue
+        ops = statistics.median(values)
+        ratio = ops / base
+        cost = (1 - ratio) * options.workers / options.rate * 1e6
+        print(f"{case:<18} {kind:<10} {ops:>10.0f} {ratio:>7.3f} {cost:>8.1f}µs")
+    print(f"load average after: {os.getloadavg()}")
+
+
+if __name__ == "__main__":
+    main()
