@@ -1,8 +1,9 @@
 """Issue 14's hits nobody needs to see, as the program feels them: workers report operations
 per second while another goroutine calls main.handle RATE times a second, on which gdb set an
 agent dprintf, a false-condition breakpoint or nothing, through gostub and GNU gdbserver (runs
-interleaved, medians of N). Reported: each case's throughput as a ratio of the same run without
-a debugger, and the cost per hit ((1 - ratio) * worker cores / rate). gdbserver passes a false
+interleaved, medians of N). Reported: each case's throughput as a ratio of the same server with
+no breakpoint (the program run without a debugger is printed too, but a lone run is noisier on a
+shared machine), and the workers' loss per hit ((1 - ratio) * workers / rate). gdbserver passes a false
 condition by stopping every thread; it has no agent dprintf of Go's kind (`dprintf-style agent`
 needs its in-process agent), so its dprintf column is gdb's host-style dprintf.
 
@@ -80,7 +81,7 @@ def main():
         if kind is None:
             continue
         ops = statistics.median(values)
-        ratio = ops / base
+        ratio = ops / statistics.median(results[("none", kind)])
         cost = (1 - ratio) * options.workers / options.rate * 1e6
         print(f"{case:<18} {kind:<10} {ops:>10.0f} {ratio:>7.3f} {cost:>8.1f}µs")
     print(f"load average after: {os.getloadavg()}")
