@@ -28,8 +28,7 @@ HANDLE = line_of("handle", "agentfixture")
 CASES = {
     "none": [],
     "false condition": [f"break main.go:{HANDLE} if req.ID == -1"],
-    "dprintf (agent)": ["set remote breakpoint-commands-packet on", "set dprintf-style agent",
-                        f'dprintf main.go:{HANDLE},"id=%d\\n", req.ID'],
+    "dprintf (agent)": ["set dprintf-style agent", f'dprintf main.go:{HANDLE},"id=%d\\n", req.ID'],
     "dprintf (gdb)": ["set dprintf-style gdb", f'dprintf main.go:{HANDLE},"id=%d\\n", req.ID'],
 }
 

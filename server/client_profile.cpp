@@ -34,8 +34,7 @@ constexpr ServerFeature kFeatures[] = {
     {"QProgramSignals+"},
     {"QCatchSyscalls+"},
     {"ConditionalBreakpoints+"},
-    // BreakpointCommands+ (agent dprintf) is served but not advertised: gdb 13 was seen
-    // spinning after qOffsets when it was. gdb's `set remote breakpoint-commands-packet on`.
+    {"BreakpointCommands+"},  // agent dprintf: gdb's `set dprintf-style agent`
     {"QEnvironmentHexEncoded+"},
     {"QEnvironmentUnset+"},
     {"QEnvironmentReset+"},

@@ -540,6 +540,9 @@ Reply GdbSession::handle(const protocol::Kill& command) {
     return Reply::error(ESRCH);
   }
   auto* target = named ? programs_.find(*named) : current;
+  // A plain "k" with nothing to kill is not answered, as before any program (lldb sends one
+  // when it launches into a connection with no process yet).
+  if (target == nullptr && !command.answered && !named) return Reply::none();
   if (target == nullptr || (named && !target->alive())) return Reply::error(ESRCH);
   std::optional<target::StopEvent> ended;
   if (target->alive()) {

@@ -23,9 +23,8 @@ def gdb_session(args, commands, go="1.19", flavour="debug", kind="gostub"):
         return out, server.output()
 
 
-# gostub does not advertise BreakpointCommands+ yet: gdb 13 was seen spinning after qOffsets when
-# it did (not understood yet). The client turns the packet on itself.
-AGENT_STYLE = ["set remote breakpoint-commands-packet on", "set dprintf-style agent"]
+# gostub advertises BreakpointCommands+: gdb sends the dprintf's printf bytecode with the Z0.
+AGENT_STYLE = ["set dprintf-style agent"]
 
 
 def counters(out):

@@ -414,6 +414,8 @@ TEST_CASE("vKill; without a pid is answered, as by gdbserver 13") {
   CHECK(single.ask("vKill;") == "OK");  // the program there is
   CHECK(!single.program->alive());
   CHECK(Transcript(false).ask("vKill;") == "E03");
+  // A plain "k" with no program is not answered (lldb sends one as it launches).
+  CHECK(Transcript(false).exchange("k").empty());
   // Without multiprocess gdb names a placeholder pid (42000): the program there is meant.
   Transcript placeholder;
   CHECK(placeholder.ask("vKill;a410") == "OK");
