@@ -140,7 +140,10 @@ class SeveralInferiors(unittest.TestCase):
         out = differential(self, "cgofork", [
             "set detach-on-fork off", "set schedule-multiple on", "catch fork",
             "break main.finished", "continue", "continue", "info inferiors", "inferior 1",
-            "continue", "bt 1", "kill inferiors 1"], connect=self.EXTENDED)
+            "continue", "bt 1", "kill inferiors 1"], connect=self.EXTENDED,
+            # Where the child's exit finds the parent (still leaving fork, or in wait4) is a
+            # race with either server: its frame at `inferior 1` is left out.
+            keep=lambda line: not re.match(r"#0 .*(arch_fork|wait4)|\d+\t.*sysdeps", line))
         self.assertRegex(out, r"\[Inferior 2 \(process \d+\) exited with code 03\]")
         self.assertIn("main.finished (what=..., code=3)", out)
 
