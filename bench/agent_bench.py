@@ -4,8 +4,8 @@ agent dprintf, a false-condition breakpoint or nothing, through gostub and GNU g
 interleaved, medians of N). Reported: each case's throughput as a ratio of the same server with
 no breakpoint (the program run without a debugger is printed too, but a lone run is noisier on a
 shared machine), and the workers' loss per hit ((1 - ratio) * workers / rate). gdbserver passes a false
-condition by stopping every thread; it has no agent dprintf of Go's kind (`dprintf-style agent`
-needs its in-process agent), so its dprintf column is gdb's host-style dprintf.
+condition by stopping every thread; its agent dprintf fails gdb's own dprintf.exp checks, so its
+dprintf column is gdb's host-style dprintf.
 
 Shared machine: the load average is printed with the figures; never run it as a test.
 
