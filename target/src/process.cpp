@@ -208,14 +208,6 @@ constexpr long kForkOptions = PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK | PTRACE_
 constexpr long kAttachOptions =
     PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC | PTRACE_O_TRACESYSGOOD | kForkOptions;
 
-// The thread group a task belongs to: a new tid of another group is a fork child.
-pid_t thread_group_of(pid_t tid) {
-  const auto status = read_text_file(fmt::format("/proc/{}/status", tid));
-  const auto field = status.find("\nTgid:");
-  if (field == std::string::npos) return 0;
-  return static_cast<pid_t>(std::strtol(status.c_str() + field + 6, nullptr, 10));
-}
-
 // One byte into another process's memory (a held fork child, not our Process).
 bool poke_other(pid_t pid, std::uint64_t address, std::uint8_t byte) {
   const int fd = ::open(fmt::format("/proc/{}/mem", pid).c_str(), O_RDWR | O_CLOEXEC);
@@ -679,7 +671,7 @@ std::optional<StopEvent> Process::on_wait_status(pid_t tid, int status, bool sto
 
   if (forks_.held.contains(tid)) return std::nullopt;  // held stopped for the client
   auto found = threads_.find(tid);
-  if (found == threads_.end() && thread_group_of(tid) != pid_) {
+  if (found == threads_.end() && task_group_and_parent(tid).first != pid_) {
     // A fork child's first stop, before its parent's fork event: on_fork takes it from here.
     forks_.early_stops.insert(tid);
     return std::nullopt;

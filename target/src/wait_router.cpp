@@ -21,7 +21,9 @@ pid_t number_after(std::string_view text, std::string_view key) {
   return static_cast<pid_t>(std::strtol(text.data() + at + key.size(), nullptr, 10));
 }
 
-std::pair<pid_t, pid_t> proc_task_lookup(pid_t tid) {
+}  // namespace
+
+std::pair<pid_t, pid_t> task_group_and_parent(pid_t tid) {
   const int fd = ::open(fmt::format("/proc/{}/status", tid).c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return {0, 0};
   std::array<char, 4096> buffer{};
@@ -32,9 +34,7 @@ std::pair<pid_t, pid_t> proc_task_lookup(pid_t tid) {
   return {number_after(status, "\nTgid:"), number_after(status, "\nPPid:")};
 }
 
-}  // namespace
-
-WaitRouter::WaitRouter() : WaitRouter(::waitpid, proc_task_lookup) {}
+WaitRouter::WaitRouter() : WaitRouter(::waitpid, task_group_and_parent) {}
 
 WaitRouter::WaitRouter(WaitFunction wait, TaskLookup lookup)
     : wait_(std::move(wait)), lookup_(std::move(lookup)) {}
@@ -82,7 +82,9 @@ std::optional<WaitStatus> WaitRouter::next(Member& asker, Block block) {
     const pid_t tid = wait_(-1, &status, __WALL | (block == Block::kYes ? 0 : WNOHANG));
     if (tid < 0 && errno == EINTR) continue;
     if (tid <= 0) return std::nullopt;
-    auto* owner = owner_of(tid);
+    // Alone on the thread (the usual case), every status is the asker's: no /proc lookup for
+    // a task it does not know yet.
+    auto* owner = members_.size() <= 1 ? &asker : owner_of(tid);
     if (owner == nullptr || owner == &asker) return WaitStatus{tid, status};
     stashed_[owner].push_back(WaitStatus{tid, status});
   }

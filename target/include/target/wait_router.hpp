@@ -19,6 +19,10 @@
 
 namespace gostub::target {
 
+// A task's thread group and parent process (/proc/TID/status Tgid and PPid); zeros when the
+// task is gone.
+std::pair<pid_t, pid_t> task_group_and_parent(pid_t tid);
+
 struct WaitStatus {
   pid_t tid;
   int status;
