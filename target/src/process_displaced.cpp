@@ -70,6 +70,7 @@ bool Process::pass_in_place(pid_t tid, std::uint64_t address) {
   }
   const auto found = threads_.find(tid);
   if (found == threads_.end() || !write_pc(tid, *slot)) return false;
+  found->second.maybe_in_scratch_area = true;
   resume_thread(tid, found->second, ResumeKind::kContinue, 0);
   ++pass_counters_.in_place;
   return true;
@@ -77,15 +78,21 @@ bool Process::pass_in_place(pid_t tid, std::uint64_t address) {
 
 void Process::leave_scratch_area(pid_t reporting) {
   if (!displaced_.has_area()) return;
+  // Only threads passed in place since they were last seen outside: no register read for the
+  // others at every stop.
   for (auto& [tid, thread] : threads_) {
+    if (!thread.maybe_in_scratch_area) continue;
     const auto pc = read_pc(tid);
-    if (!pc || !displaced_.contains(*pc)) continue;
+    if (!pc) continue;
+    thread.maybe_in_scratch_area = displaced_.contains(*pc);
+    if (!thread.maybe_in_scratch_area) continue;
     // At the start of a copy: its instruction has not run, or faulted (a nil dereference, which
     // Go turns into a panic only at a pc it knows). Either way the thread is put back at the
     // breakpoint; one merely interrupted there is marked to step over it when resumed (a copy
     // half done, past its first instruction, is left to finish: it only jumps back).
     if (const auto original = displaced_.original_at_slot_start(*pc)) {
       if (!write_pc(tid, *original)) continue;
+      thread.maybe_in_scratch_area = false;
       if (tid != reporting && !thread.pending) thread.reported_breakpoint = *original;
     }
   }

@@ -297,6 +297,9 @@ class Process : private WaitRouter::Member {
     // A breakpoint hit taken from a still-queued SIGTRAP at an interrupt stop: that SIGTRAP,
     // delivered at the next resume, is the same hit and is dropped.
     bool drop_queued_trap = false;
+    // Resumed into a scratch-area slot (a hit passed in place) and not seen outside the area
+    // since: only such a thread can be caught in one when everything stops.
+    bool maybe_in_scratch_area = false;
     // The general registers as read at this stop: a stop's readers (the stop reply, the
     // interrupt check, thread names, `g`) share one PTRACE_GETREGS. Forgotten whenever the
     // thread runs or we write its registers.
