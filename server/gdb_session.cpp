@@ -3,7 +3,6 @@
 #include <fmt/core.h>
 #include <signal.h>
 
-#include <algorithm>
 #include <cerrno>
 
 #include "protocol/hex.hpp"
@@ -103,9 +102,7 @@ void GdbSession::on_stop(Program& stopped, const StopReport& report) {
   const auto& stop = report.stop;
   if (stop.kind == target::StopEvent::Kind::kNoResumed) {
     // "N" only when nothing runs anywhere, and only to a client that reads it.
-    const auto live = programs_.live();
-    const bool others_run =
-        std::any_of(live.begin(), live.end(), [](const Program* each) { return each->running(); });
+    const bool others_run = programs_.any_live([](const Program& each) { return each.running(); });
     if (!resume_outstanding_ || others_run || !profile_.no_resumed()) return;
     resume_outstanding_ = false;
     sink_->send_packet(stop_replies_.stop_reply(stopped, stop));

@@ -26,6 +26,14 @@ class Programs {
   Program* find(pid_t pid) const;
   // Every live program, the current one first.
   std::vector<Program*> live() const;
+  // Whether a live program satisfies `predicate` (no list is made: asked after every packet).
+  template <typename Predicate>
+  bool any_live(Predicate predicate) const {
+    for (const auto& [pid, program] : by_pid_) {
+      if (program->alive() && predicate(*program)) return true;
+    }
+    return false;
+  }
   // The client turns to another program (Hg pPID.TID, a stop of that program). False when no
   // program has that pid.
   bool select(pid_t pid);

@@ -115,11 +115,8 @@ bool Server::handle_child_events() {
 }
 
 void Server::handle_stashed_events() {
-  for (auto* program : programs_.live()) {
-    if (program->has_stashed_events()) {
-      asio::post(io_, [this] { (void)handle_child_events(); });
-      return;
-    }
+  if (programs_.any_live([](const Program& program) { return program.has_stashed_events(); })) {
+    asio::post(io_, [this] { (void)handle_child_events(); });
   }
 }
 
