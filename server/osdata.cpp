@@ -89,9 +89,15 @@ class Document {
         type);
   }
   void row(std::initializer_list<std::pair<std::string_view, std::string>> columns) {
+    row<decltype(columns)>(columns);
+  }
+  // Columns known only at run time (cpus: whatever /proc/cpuinfo lists).
+  template <typename Columns>
+  void row(const Columns& columns) {
     xml_ += "<item>\n";
     for (const auto& [name, value] : columns) {
-      xml_ += fmt::format("<column name=\"{}\">{}</column>\n", name, protocol::xml_escape(value));
+      xml_ += fmt::format("<column name=\"{}\">{}</column>\n", protocol::xml_escape(name),
+                          protocol::xml_escape(value));
     }
     xml_ += "</item>\n";
   }
@@ -343,9 +349,8 @@ std::string modules() {
 
 // One item per processor, with every "name : value" line of /proc/cpuinfo as a column.
 std::string cpus() {
-  std::string xml =
-      "<?xml version=\"1.0\"?>\n<!DOCTYPE target SYSTEM \"osdata.dtd\">\n<osdata type=\"cpus\">\n";
-  bool open_item = false;
+  Document document("cpus");
+  std::vector<std::pair<std::string, std::string>> processor;
   std::istringstream lines(read_file("/proc/cpuinfo"));
   for (std::string line; std::getline(lines, line);) {
     const auto colon = line.find(':');
@@ -354,16 +359,14 @@ std::string cpus() {
     while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) name.pop_back();
     auto value = line.substr(colon + 1);
     if (!value.empty() && value.front() == ' ') value.erase(0, 1);
-    if (name == "processor") {
-      xml += open_item ? "</item>\n<item>\n" : "<item>\n";
-      open_item = true;
+    if (name == "processor" && !processor.empty()) {
+      document.row(processor);
+      processor.clear();
     }
-    if (!open_item) continue;
-    xml += fmt::format("<column name=\"{}\">{}</column>\n", protocol::xml_escape(name),
-                       protocol::xml_escape(value));
+    if (name == "processor" || !processor.empty()) processor.emplace_back(name, value);
   }
-  if (open_item) xml += "</item>\n";
-  return xml + "</osdata>\n";
+  if (!processor.empty()) document.row(processor);
+  return document.finish();
 }
 
 struct OsdataType {
