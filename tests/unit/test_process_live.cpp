@@ -7,6 +7,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <span>
 #include <string>
 
 #include "target/process.hpp"
@@ -30,6 +31,23 @@ std::size_t offset_of(std::string_view name) {
   }
   FAIL("no register ", name);
   return 0;
+}
+
+// Resumes as planned and waits for the stop to report.
+StopEvent resume_and_wait(Process& process, std::span<const ThreadAction> plan) {
+  auto resumed = process.resume(plan);
+  REQUIRE(resumed.has_value());
+  std::optional<StopEvent> stop = *resumed;
+  while (!stop) {
+    siginfo_t ready{};
+    ::waitid(P_ALL, 0, &ready, WEXITED | WSTOPPED | WNOWAIT | __WALL);  // blocks until one
+    stop = process.handle_wait_events();
+  }
+  return *stop;
+}
+
+StopEvent resume_and_wait(Process& process, ThreadAction action) {
+  return resume_and_wait(process, std::span(&action, 1));
 }
 }  // namespace
 
@@ -113,17 +131,10 @@ TEST_CASE("a thread born after the watchpoint was set gets the debug registers t
 
   std::vector<ThreadAction> all;
   for (const auto tid : process.threads()) all.push_back({tid, ResumeKind::kContinue, 0});
-  auto resumed = process.resume(all);
-  REQUIRE(resumed.has_value());
-  std::optional<StopEvent> stop = *resumed;
-  while (!stop) {
-    siginfo_t ready{};
-    ::waitid(P_ALL, 0, &ready, WEXITED | WSTOPPED | WNOWAIT | __WALL);  // blocks until one
-    stop = process.handle_wait_events();
-  }
-  REQUIRE(stop->kind == StopEvent::Kind::kSignal);
-  CHECK(stop->signal == SIGUSR1);
-  CHECK(stop->tid != process.pid());  // the new thread
+  const auto stop = resume_and_wait(process, all);
+  REQUIRE(stop.kind == StopEvent::Kind::kSignal);
+  CHECK(stop.signal == SIGUSR1);
+  CHECK(stop.tid != process.pid());  // the new thread
   CHECK(process.threads().size() >= 2);
   for (const auto tid : process.threads()) {
     CHECK(process.debug_register(tid, 7).value() == expected);
@@ -167,20 +178,6 @@ TEST_CASE("a wrapper that fails is told in gdbserver's words") {
   REQUIRE_FALSE(process.has_value());
   CHECK(process.error().message == "During startup program exited with code 127.");
 }
-
-namespace {
-StopEvent resume_and_wait(Process& process, ThreadAction action) {
-  auto resumed = process.resume(std::span(&action, 1));
-  REQUIRE(resumed.has_value());
-  std::optional<StopEvent> stop = *resumed;
-  while (!stop) {
-    siginfo_t ready{};
-    ::waitid(P_ALL, 0, &ready, WEXITED | WSTOPPED | WNOWAIT | __WALL);  // blocks until one
-    stop = process.handle_wait_events();
-  }
-  return *stop;
-}
-}  // namespace
 
 TEST_CASE("a passed signal that arrives during a client's step is reported, unless held") {
   auto process = launch_stopped();
