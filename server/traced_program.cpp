@@ -63,7 +63,7 @@ class StoppedThread : public protocol::AgentContext {
 }  // namespace
 
 TracedProgram::TracedProgram(std::unique_ptr<target::Process> process, const GoSettings& settings)
-    : process_(std::move(process)), go_(*process_, settings) {
+    : process_(std::move(process)), go_(std::make_unique<GoState>(*process_, settings)) {
   if (process_->alive()) {
     // Like gdbserver: a launched program is stopped by exec's SIGTRAP, an attached one by SIGSTOP.
     last_stop_ = target::StopEvent{target::StopEvent::Kind::kSignal, process_->pid(),
@@ -74,11 +74,11 @@ TracedProgram::TracedProgram(std::unique_ptr<target::Process> process, const GoS
   // nobody needs to see passed (a step the client asked for must end in a report).
   process_->set_hit_filter([this](pid_t tid, std::uint64_t address) {
     if (!continued_all_) return false;
-    go_.forget_stop();  // the thread ran since the last look at its goroutine
+    go_->forget_stop();  // the thread ran since the last look at its goroutine
     return hit_passes(tid, address);
   });
-  go_.catches().apply();
-  go_.prepare_symbol_image();
+  go_->catches().apply();
+  go_->prepare_symbol_image();
 }
 
 void TracedProgram::collect_other_stops() {
@@ -87,15 +87,15 @@ void TracedProgram::collect_other_stops() {
 }
 
 const symbols::Goroutine* TracedProgram::parked(ClientThread thread) {
-  return thread.is_goroutine() ? go_.parked(thread.goroutine_id()) : nullptr;
+  return thread.is_goroutine() ? go_->parked(thread.goroutine_id()) : nullptr;
 }
 
 std::vector<ClientThread> TracedProgram::threads() {
   std::vector<ClientThread> out;
   for (const pid_t tid : process_->threads()) out.push_back(ClientThread::os_thread(tid));
-  if (!go_.settings().goroutine_threads) return out;
+  if (!go_->settings().goroutine_threads) return out;
   std::string why_not;
-  if (const auto* all = go_.goroutines(why_not)) {
+  if (const auto* all = go_->goroutines(why_not)) {
     for (const auto& goroutine : *all) {
       if (goroutine.thread == 0) out.push_back(ClientThread::goroutine(goroutine.id));
     }
@@ -111,11 +111,11 @@ bool TracedProgram::has_thread(ClientThread thread) {
 std::string TracedProgram::thread_name(ClientThread thread) {
   if (const auto* goroutine = parked(thread)) {
     return fmt::format("goroutine {} {} [{}]", goroutine->id,
-                       go_.reader()->function_at(goroutine->start_pc), go_.status(*goroutine));
+                       go_->reader()->function_at(goroutine->start_pc), go_->status(*goroutine));
   }
   if (thread.is_goroutine()) return {};
   if (const auto registers = process_->read_general_registers(thread.tid())) {
-    if (auto name = go_.thread_goroutine_name(*registers)) return std::move(*name);
+    if (auto name = go_->thread_goroutine_name(*registers)) return std::move(*name);
   }
   return process_->thread_name(thread.tid());
 }
@@ -124,7 +124,7 @@ GoIdentity TracedProgram::goroutine_identity(ClientThread thread) {
   if (const auto* goroutine = parked(thread)) return {goroutine->id, goroutine->g};
   if (thread.is_goroutine()) return {};
   if (const auto registers = process_->read_general_registers(thread.tid())) {
-    if (const auto* running = go_.thread_goroutine(*registers)) return {running->id, running->g};
+    if (const auto* running = go_->thread_goroutine(*registers)) return {running->id, running->g};
   }
   return {};
 }
@@ -214,7 +214,8 @@ target::Result<void> TracedProgram::insert_hardware_point(target::HardwareKind k
   }
   if (kind != target::HardwareKind::kExecute) {
     std::string why_not;
-    if (const auto* goroutines = go_.goroutines(why_not)) stack_watches_.note(address, *goroutines);
+    if (const auto* goroutines = go_->goroutines(why_not))
+      stack_watches_.note(address, *goroutines);
   }
   return {};
 }
@@ -292,7 +293,7 @@ void TracedProgram::set_signals(const SignalSettings& signals) {
 target::Result<std::optional<StopReport>> TracedProgram::resume(
     std::span<const target::ThreadAction> plan) {
   other_stops_.clear();
-  go_.forget_stop();
+  go_->forget_stop();
   continued_all_ = plan.size() == process_->threads().size() &&
                    std::all_of(plan.begin(), plan.end(), [](const target::ThreadAction& action) {
                      return action.kind == target::ResumeKind::kContinue;
@@ -326,6 +327,18 @@ target::Result<void> TracedProgram::detach() {
   return process_->detach();
 }
 
+void TracedProgram::forget_image() {
+  // The engine dropped the old image's breakpoints; what was learnt from it (binary, catch
+  // points, goroutine layout, the client's conditions, _M mappings) goes with them.
+  const GoSettings& settings = go_->settings();
+  go_ = std::make_unique<GoState>(*process_, settings);
+  go_->catches().apply();
+  go_->prepare_symbol_image();
+  agents_.clear();
+  stack_watches_ = StackWatches{};
+  allocations_.clear();
+}
+
 std::optional<StopReport> TracedProgram::report(target::StopEvent stop) {
   while (stop.passed || condition_false(stop)) {
     // Every thread is stopped here: the hit could not be passed in place.
@@ -336,18 +349,19 @@ std::optional<StopReport> TracedProgram::report(target::StopEvent stop) {
     for (const pid_t tid : process_->threads()) {
       plan.push_back({tid, target::ResumeKind::kContinue, 0});
     }
-    go_.forget_stop();
+    go_->forget_stop();
     auto resumed = process_->resume(plan);
     if (!resumed) break;                 // reported as it is
     if (!*resumed) return std::nullopt;  // running again
     stop = **resumed;
   }
   continued_all_ = false;
+  if (stop.kind == target::StopEvent::Kind::kExec) forget_image();
   StopReport out;
-  out.stop = go_.catches().translate(stop, out.console);
+  out.stop = go_->catches().translate(stop, out.console);
   if (!stack_watches_.empty() && process_->alive()) {
     std::string why_not;
-    if (const auto* goroutines = go_.goroutines(why_not)) {
+    if (const auto* goroutines = go_->goroutines(why_not)) {
       out.console += stack_watches_.check(*goroutines);
     }
   }
@@ -373,7 +387,7 @@ bool TracedProgram::condition_false(const target::StopEvent& stop) {
 }
 
 bool TracedProgram::hit_passes(pid_t tid, std::uint64_t pc) {
-  if (go_.catches().contains(pc)) return false;
+  if (go_->catches().contains(pc)) return false;
   const auto found = agents_.find(pc);
   if (found == agents_.end()) return false;
   const auto& agent = found->second;
@@ -427,7 +441,7 @@ target::Result<std::unique_ptr<Program>> TracedProgramFactory::attach(pid_t pid)
 std::unique_ptr<Program> TracedProgram::take_fork_child(pid_t held) {
   auto child = process_->take_fork_child(held);
   if (!child) return nullptr;
-  auto program = std::make_unique<TracedProgram>(std::move(child), go_.settings());
+  auto program = std::make_unique<TracedProgram>(std::move(child), go_->settings());
   // The child stopped in the fork, as its parent did: gdb reads its registers, nothing more.
   program->last_stop_ =
       target::StopEvent{target::StopEvent::Kind::kSignal, program->pid(), SIGTRAP, 0};

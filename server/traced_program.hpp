@@ -71,7 +71,7 @@ class TracedProgram final : public Program {
   target::StopEvent kill() override;
   target::Result<void> detach() override;
 
-  GoState* go() override { return &go_; }
+  GoState* go() override { return go_.get(); }
   HitCounters hit_counters() const override;
   std::string take_console_output() override { return agent_output_.take(); }
 
@@ -92,6 +92,8 @@ class TracedProgram final : public Program {
   // breakpoint whose every condition is false).
   std::optional<StopReport> report(target::StopEvent stop);
   bool condition_false(const target::StopEvent& stop);
+  // After an exec: everything learnt from the image that was replaced is dropped.
+  void forget_image();
   // Whether thread `tid`'s hit of the client breakpoint at `pc` needs no report (every
   // condition false, or commands run). Reads registers and memory only.
   bool hit_passes(pid_t tid, std::uint64_t pc);
@@ -99,7 +101,7 @@ class TracedProgram final : public Program {
   Failure refusal(ClientThread thread) const;
 
   std::unique_ptr<target::Process> process_;
-  GoState go_;
+  std::unique_ptr<GoState> go_;  // made anew at an exec: the image it knew is gone
   std::map<std::uint64_t, BreakpointAgent> agents_;  // breakpoints with conditions or commands
   AgentOutput agent_output_;
   StackWatches stack_watches_;

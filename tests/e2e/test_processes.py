@@ -104,6 +104,20 @@ class ForksAgainstGdbserver(unittest.TestCase):
                                               "continue", "bt 1", "continue"])
         self.assertIn("main.finished (what=..., code=0)", out)
 
+    def test_a_panic_in_the_program_an_exec_started_is_caught(self):
+        # gostub-only (gdbserver has no panic stops): what gostub knew of the old image (its
+        # catch points, pclntab) must be learnt anew from the new one.
+        binary = fixture("forkfixture")
+        with DebugServer("gostub", [binary, "execpanic"]) as server:
+            out = run_gdb(binary, server.port, ["catch exec", "continue", "continue", "bt 8",
+                                                "monitor goroutines"])
+            server.wait()
+        self.assertIn("is executing new program:", out)
+        self.assertRegex(out, r"gostub: goroutine 1 panicked: after exec \d+")
+        self.assertRegex(out, r"#0  [^\n]*runtime\.fatalpanic")
+        self.assertRegex(out, r"#\d+  [^\n]*main\.main")
+        self.assertRegex(out, r"\* Goroutine 1 \[running\] runtime\.fatalpanic ")
+
     def test_catch_syscall(self):
         out = differential(self, "syscall", ["catch syscall getppid write", "continue", "continue",
                                              "continue", "bt 1", "info breakpoints", "delete",
