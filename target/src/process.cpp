@@ -456,6 +456,17 @@ Result<void> Process::seize_all_threads() {
   return {};
 }
 
+void Process::on_clone_event(pid_t parent) {
+  unsigned long new_tid = 0;
+  ptrace_call(PTRACE_GETEVENTMSG, parent, 0, reinterpret_cast<std::uintptr_t>(&new_tid));
+  const auto child = static_cast<pid_t>(new_tid);
+  // waitpid(-1) does not hand out statuses in the order they happened: the clone may have
+  // been seen already, and may even have run and exited since. Added again, it would be
+  // waited for forever.
+  if (clones_seen_first_.erase(child) != 0) return;
+  if (!threads_.contains(child)) add_thread(child).awaiting_first_stop = true;
+}
+
 Process::Thread& Process::add_thread(pid_t tid) {
   auto& thread = threads_[tid];
   thread.order = next_order_++;
@@ -679,6 +690,7 @@ std::optional<StopEvent> Process::on_wait_status(pid_t tid, int status, bool sto
   if (found == threads_.end()) {
     // A new clone can report its first stop before its parent reports the clone event.
     add_thread(tid).awaiting_first_stop = true;
+    clones_seen_first_.insert(tid);
     found = threads_.find(tid);
   }
   Thread& thread = found->second;
@@ -700,10 +712,7 @@ std::optional<StopEvent> Process::on_wait_status(pid_t tid, int status, bool sto
 
   switch (event) {
     case PTRACE_EVENT_CLONE: {
-      unsigned long new_tid = 0;
-      ptrace_call(PTRACE_GETEVENTMSG, tid, 0, reinterpret_cast<std::uintptr_t>(&new_tid));
-      const auto child = static_cast<pid_t>(new_tid);
-      if (!threads_.contains(child)) add_thread(child).awaiting_first_stop = true;
+      on_clone_event(tid);
       if (!stopping_all) {
         resume_thread(tid, thread, thread.stepping ? ResumeKind::kStep : ResumeKind::kContinue, 0);
       }
@@ -1070,10 +1079,7 @@ std::optional<StopEvent> Process::step_alone(pid_t tid, Thread& thread) {
     }
     const int event = status >> 16;
     if (event == PTRACE_EVENT_CLONE) {
-      unsigned long new_tid = 0;
-      ptrace_call(PTRACE_GETEVENTMSG, tid, 0, reinterpret_cast<std::uintptr_t>(&new_tid));
-      const auto child = static_cast<pid_t>(new_tid);
-      if (!threads_.contains(child)) add_thread(child).awaiting_first_stop = true;
+      on_clone_event(tid);
       ptrace_call(PTRACE_SINGLESTEP, tid);
       continue;
     }

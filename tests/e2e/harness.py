@@ -226,7 +226,12 @@ def run_client(args, timeout, signal_after=None):
             time.sleep(0.05)
         time.sleep(0.3)
         client.send_signal(signal.SIGINT)
-    out, _ = client.communicate(timeout=timeout)
+    try:
+        out, _ = client.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        client.kill()  # gdb ignores SIGTERM while it waits on a running target
+        client.communicate()
+        raise
     return out
 
 

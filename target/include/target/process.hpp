@@ -311,6 +311,8 @@ class Process : private WaitRouter::Member {
 
   Result<void> seize_all_threads();
   Thread& add_thread(pid_t tid);
+  // PTRACE_EVENT_CLONE of `parent`: the new thread is expected, unless already seen.
+  void on_clone_event(pid_t parent);
 
   // Classifies one wait status. Returns a stop to report; may resume the thread instead.
   std::optional<StopEvent> on_wait_status(pid_t tid, int status, bool stopping_all);
@@ -353,6 +355,7 @@ class Process : private WaitRouter::Member {
   int memory_fd_ = -1;  // /proc/PID/mem, for writes to read-only text and faulting reads
   std::uint64_t next_order_ = 0;
   std::map<pid_t, Thread> threads_;
+  std::set<pid_t> clones_seen_first_;  // first stop seen before the parent's clone event
   struct Breakpoint {
     std::uint8_t original;
     std::uint8_t owners;  // BreakpointOwner bits
