@@ -1050,11 +1050,11 @@ std::vector<StopEvent> Process::take_pending_stops() {
   return stops;
 }
 
-std::optional<StopEvent> Process::step_alone(pid_t tid, Thread& thread) {
+std::optional<StopEvent> Process::step_alone(pid_t tid, Thread& thread, int delivered) {
   (void)debug_registers_.sync(tid);
   thread.general.reset();
   thread.stepping = true;
-  ptrace_call(PTRACE_SINGLESTEP, tid);
+  ptrace_call(PTRACE_SINGLESTEP, tid, 0, static_cast<std::uintptr_t>(delivered));
   for (;;) {
     const auto next = router_.next(*this, WaitRouter::Block::kYes);
     if (!next) {
@@ -1108,17 +1108,18 @@ std::optional<StopEvent> Process::step_alone(pid_t tid, Thread& thread) {
   return std::nullopt;
 }
 
-Result<StopEvent> Process::step_over_breakpoint(pid_t tid, Thread& thread, std::uint64_t pc) {
+Result<StopEvent> Process::step_over_breakpoint(pid_t tid, Thread& thread, std::uint64_t pc,
+                                                int signal) {
   // Only this thread runs, with the original instruction back in place, so no other thread can
   // run through the breakpoint unseen. Signals that arrive meanwhile are held and delivered with
   // the next resume: delivering one now would run its handler and then return onto the
-  // re-inserted breakpoint, reporting the same hit twice.
+  // re-inserted breakpoint, reporting the same hit twice. Only `signal`, the client's, goes.
   const auto original = breakpoints_.at(pc).original;
   if (auto restored = poke_bytes(pc, std::string(1, static_cast<char>(original))); !restored) {
     return std::unexpected(restored.error());
   }
   auto reinsert = [&] { (void)poke_bytes(pc, std::string(1, static_cast<char>(kInt3))); };
-  if (auto ended = step_alone(tid, thread)) {
+  if (auto ended = step_alone(tid, thread, signal)) {
     if (ended->kind == StopEvent::Kind::kStepDone) reinsert();  // this thread exited
     return *ended;
   }
@@ -1236,9 +1237,10 @@ Result<std::optional<StopEvent>> Process::resume(std::span<const ThreadAction> a
     if (!reported || !breakpoints_.contains(*reported)) continue;
     const auto pc = read_pc(action.tid);
     if (!pc || *pc != *reported) continue;
-    if (action.signal != 0) thread.held_signals.insert(thread.held_signals.begin(), action.signal);
-    action.signal = 0;
-    auto stepped = step_over_breakpoint(action.tid, thread, *pc);
+    // A signal the client delivers goes with the step over, as gdbserver does: its handler
+    // runs first (a client's step stops at the handler's entry), and returns onto the
+    // breakpoint, which is then hit again.
+    auto stepped = step_over_breakpoint(action.tid, thread, *pc, std::exchange(action.signal, 0));
     if (!stepped) return std::unexpected(stepped.error());
     // A step is complete once over the breakpoint (unless a range step stays in its range);
     // so is anything that ended the process.

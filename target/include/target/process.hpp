@@ -329,10 +329,13 @@ class Process : private WaitRouter::Member {
   void stop_all_threads();
   bool wait_until_stopped(pid_t tid);
   void resume_thread(pid_t tid, Thread& thread, ResumeKind kind, int signal);
-  Result<StopEvent> step_over_breakpoint(pid_t tid, Thread& thread, std::uint64_t pc);
-  // Single-steps `tid` alone until the step completes; signals meanwhile are held. A stop
-  // that ends the step otherwise (the process gone, the thread exited) is returned.
-  std::optional<StopEvent> step_alone(pid_t tid, Thread& thread);
+  // `signal`: one the client delivers with this resume, delivered with the step.
+  Result<StopEvent> step_over_breakpoint(pid_t tid, Thread& thread, std::uint64_t pc,
+                                         int signal);
+  // Single-steps `tid` alone (delivering `delivered`) until the step completes; signals
+  // meanwhile are held. A stop that ends the step otherwise (the process gone, the thread
+  // exited) is returned.
+  std::optional<StopEvent> step_alone(pid_t tid, Thread& thread, int delivered = 0);
   std::optional<StopEvent> take_pending_stop(std::span<const ThreadAction> actions);
   void on_process_gone(const StopEvent& event);
   // Every stop handed to the caller goes through here.
