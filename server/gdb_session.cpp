@@ -490,6 +490,18 @@ Reply GdbSession::hardware_point(protocol::BreakpointType type, std::uint64_t ad
                     : type == Type::kReadWatch  ? target::HardwareKind::kRead
                                                 : target::HardwareKind::kAccess;
   if (program() == nullptr) return Reply::error(ESRCH);
+  if (insert && !target::debug_traps_delivered()) {
+    // Said once, where the user running gostub sees it: the client has no way to hear it.
+    static const bool told = [] {
+      fmt::print(stderr,
+                 "gostub: this machine does not deliver debug-register traps (a virtual machine "
+                 "without them): hardware breakpoints are set as software ones; hardware "
+                 "watchpoints never fire (gdb: set can-use-hw-watchpoints 0 watches in "
+                 "software)\n");
+      return true;
+    }();
+    (void)told;
+  }
   auto done = insert ? program()->insert_hardware_point(kind, address, length)
                      : program()->remove_hardware_point(kind, address, length);
   if (!done) return Reply::error(done.error());

@@ -217,8 +217,8 @@ std::string StopReplies::encode(Program& program, const target::StopEvent& stop,
     case Kind::kInterrupt:
       reply.signal = profile_.wire_signal(SIGINT);
       break;
-    case Kind::kBreakpoint:
-      reply.software_breakpoint = profile_.swbreak();
+    case Kind::kBreakpoint:  // or a hardware breakpoint kept as an int3: hwbreak below
+      reply.software_breakpoint = profile_.swbreak() && !stop.hardware;
       reply.signal = profile_.wire_signal(SIGTRAP);
       break;
     case Kind::kStepDone:

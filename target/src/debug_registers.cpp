@@ -3,9 +3,12 @@
 #include <fmt/format.h>
 #include <sys/ptrace.h>
 #include <sys/user.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <bit>
 #include <cerrno>
+#include <csignal>
 #include <cstddef>
 
 namespace gostub::target {
@@ -57,7 +60,45 @@ std::uintptr_t debug_register_offset(int index) {
   return offsetof(struct user, u_debugreg) + static_cast<std::size_t>(index) * sizeof(long);
 }
 
+// The probe's child runs this under a hardware breakpoint (same address in the child: fork).
+[[gnu::noinline]] void trap_probe_target() {
+  asm volatile("");
+}
+
+bool probe_debug_traps() {
+  const pid_t child = ::fork();
+  if (child < 0) return true;
+  if (child == 0) {
+    ::ptrace(PTRACE_TRACEME, 0, nullptr, nullptr);
+    ::raise(SIGSTOP);
+    trap_probe_target();
+    ::_exit(0);
+  }
+  int status = 0;
+  bool delivered = true;
+  if (::waitpid(child, &status, __WALL) == child && WIFSTOPPED(status) &&
+      ptrace_call(PTRACE_POKEUSER, child, debug_register_offset(0),
+                  reinterpret_cast<std::uintptr_t>(&trap_probe_target)) == 0 &&
+      ptrace_call(PTRACE_POKEUSER, child, debug_register_offset(7), 1) == 0 &&
+      ptrace_call(PTRACE_CONT, child) == 0 && ::waitpid(child, &status, __WALL) == child) {
+    // Ran to its end past the breakpoint: the registers took the address, the trap never came.
+    delivered = !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  }
+  if (!WIFEXITED(status) && !WIFSIGNALED(status)) {  // not reaped yet
+    ::kill(child, SIGKILL);
+    while (::waitpid(child, &status, __WALL) == child && !WIFEXITED(status) &&
+           !WIFSIGNALED(status)) {
+    }
+  }
+  return delivered;
+}
+
 }  // namespace
+
+bool debug_traps_delivered() {
+  static const bool delivered = probe_debug_traps();
+  return delivered;
+}
 
 std::vector<AlignedRange> split_watch_range(std::uint64_t address, std::uint64_t length) {
   std::vector<AlignedRange> pieces;

@@ -8,6 +8,7 @@
 #include <sys/personality.h>
 #include <sys/ptrace.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/user.h>
 #include <sys/wait.h>
@@ -698,6 +699,7 @@ std::optional<StopEvent> Process::on_wait_status(pid_t tid, int status, bool sto
   thread.running = false;
   thread.general.reset();
   const int event = status >> 16;
+  thread.in_signal_delivery_stop = event == 0 && WSTOPSIG(status) != (SIGTRAP | 0x80);
 
   if (thread.awaiting_first_stop && event == PTRACE_EVENT_STOP) {
     thread.awaiting_first_stop = false;
@@ -788,6 +790,18 @@ std::optional<StopEvent> Process::on_wait_status(pid_t tid, int status, bool sto
         }
         if (!stop && !stopping_all) resume_thread(tid, thread, ResumeKind::kContinue, 0);
         return stop;
+      }
+      if (thread.sent_signal != 0 && thread.sent_signal == WSTOPSIG(status)) {
+        // The client's signal, sent by resume_thread: delivered, as the resume meant (with the
+        // step, or the next continue when every thread is being stopped).
+        thread.sent_signal = 0;
+        if (stopping_all) {
+          thread.held_signals.push_back(WSTOPSIG(status));
+        } else {
+          resume_thread(tid, thread, thread.stepping ? ResumeKind::kStep : ResumeKind::kContinue,
+                        WSTOPSIG(status));
+        }
+        return std::nullopt;
       }
       auto stop = on_signal_stop(tid, thread, WSTOPSIG(status));
       if (stop && stopping_all) {
@@ -894,6 +908,14 @@ void Process::resume_thread(pid_t tid, Thread& thread, ResumeKind kind, int sign
     signal = thread.held_signals.front();
     thread.held_signals.erase(thread.held_signals.begin());
   }
+  if (signal != 0 && !thread.in_signal_delivery_stop) {
+    // Only a signal-delivery stop can deliver a signal: elsewhere (stopped by our interrupt,
+    // at an event) ptrace drops it without a word. Sent, it is delivered at its own stop.
+    thread.sent_signal = signal;
+    ::syscall(SYS_tgkill, pid_, tid, signal);
+    signal = 0;
+  }
+  thread.in_signal_delivery_stop = false;
   // New threads, and all after a Z1-Z4, get the debug registers here. A failure leaves the
   // thread's as they were: the insert already checked the values on the threads it had.
   (void)debug_registers_.sync(tid);
@@ -982,7 +1004,16 @@ StopEvent Process::report(const StopEvent& stop) {
   reporting_.stop_owed = false;
   if (stop.kind == StopEvent::Kind::kBreakpoint) {
     if (auto found = threads_.find(stop.tid); found != threads_.end()) {
-      if (const auto pc = read_pc(stop.tid)) found->second.reported_breakpoint = *pc;
+      if (const auto pc = read_pc(stop.tid)) {
+        found->second.reported_breakpoint = *pc;
+        // A hardware breakpoint kept as an int3 is told as the hardware hit the client set.
+        if (has_breakpoint(*pc, BreakpointOwner::kHardware) &&
+            !has_breakpoint(*pc, BreakpointOwner::kClient)) {
+          auto hardware = stop;
+          hardware.hardware = HardwareHit{HardwareKind::kExecute, 0, *pc};
+          return hardware;
+        }
+      }
     }
   }
   return stop;
@@ -1282,6 +1313,9 @@ Result<std::optional<StopEvent>> Process::resume(std::span<const ThreadAction> a
 Result<void> Process::insert_hardware_point(HardwareKind kind, std::uint64_t address,
                                             std::uint64_t length) {
   if (!alive_) return fail(ESRCH, "the process is not running");
+  if (kind == HardwareKind::kExecute && !debug_traps_delivered()) {
+    return insert_breakpoint(address, BreakpointOwner::kHardware);
+  }
   if (auto inserted = debug_registers_.insert(kind, address, length); !inserted) return inserted;
   // Written to the stopped threads now, so that a value the kernel refuses (an address
   // outside user space, say) fails this request rather than a later resume.
@@ -1301,6 +1335,9 @@ Result<void> Process::insert_hardware_point(HardwareKind kind, std::uint64_t add
 Result<void> Process::remove_hardware_point(HardwareKind kind, std::uint64_t address,
                                             std::uint64_t length) {
   if (!alive_) return fail(ESRCH, "the process is not running");
+  if (kind == HardwareKind::kExecute && has_breakpoint(address, BreakpointOwner::kHardware)) {
+    return remove_breakpoint(address, BreakpointOwner::kHardware);
+  }
   return debug_registers_.remove(kind, address, length);  // written at the next resume
 }
 

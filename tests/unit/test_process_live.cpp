@@ -96,7 +96,7 @@ TEST_CASE("debug registers: four slots, then an error; bad addresses refused") {
   auto process = launch_stopped();
   CHECK(process->insert_hardware_point(HardwareKind::kWrite, 0x10000, 8).has_value());
   CHECK(process->insert_hardware_point(HardwareKind::kAccess, 0x10010, 4).has_value());
-  CHECK(process->insert_hardware_point(HardwareKind::kExecute, 0x401000, 1).has_value());
+  CHECK(process->insert_hardware_point(HardwareKind::kAccess, 0x10018, 1).has_value());
   CHECK(process->insert_hardware_point(HardwareKind::kWrite, 0x10020, 2).has_value());
   const auto fifth = process->insert_hardware_point(HardwareKind::kWrite, 0x10030, 1);
   REQUIRE_FALSE(fifth.has_value());
@@ -107,6 +107,36 @@ TEST_CASE("debug registers: four slots, then an error; bad addresses refused") {
   CHECK_FALSE(
       process->insert_hardware_point(HardwareKind::kWrite, 0xffffffff81000000, 8).has_value());
   CHECK(process->insert_hardware_point(HardwareKind::kWrite, 0x10020, 2).has_value());
+  process->kill();
+}
+
+TEST_CASE("a hardware breakpoint: a debug register, or an int3 where traps never come") {
+  auto process = launch_stopped();
+  const auto pc = process->read_pc(process->pid());
+  REQUIRE(pc.has_value());
+  const auto before = process->read_memory(*pc, 1);
+  REQUIRE(before.has_value());
+  REQUIRE(process->insert_hardware_point(HardwareKind::kExecute, *pc, 1).has_value());
+  if (debug_traps_delivered()) {
+    CHECK(process->debug_register(process->pid(), 0).value() == *pc);
+    CHECK_FALSE(process->has_breakpoint(*pc));
+  } else {
+    CHECK(process->debug_register(process->pid(), 7).value() == 0);
+    CHECK(process->has_breakpoint(*pc, Process::BreakpointOwner::kHardware));
+    CHECK_FALSE(process->has_breakpoint(*pc, Process::BreakpointOwner::kClient));
+  }
+  CHECK(process->read_memory(*pc, 1).value() == *before);  // never shows an int3
+  // Its hit is told as the hardware hit it stands for.
+  const auto stop = resume_and_wait(*process, {process->pid(), ResumeKind::kContinue, 0});
+  if (!debug_traps_delivered()) {
+    CHECK(stop.kind == StopEvent::Kind::kBreakpoint);
+    REQUIRE(stop.hardware.has_value());
+    CHECK(stop.hardware->kind == HardwareKind::kExecute);
+    CHECK(stop.hardware->address == *pc);
+  }
+  CHECK(process->read_pc(process->pid()).value() == *pc);
+  REQUIRE(process->remove_hardware_point(HardwareKind::kExecute, *pc, 1).has_value());
+  CHECK_FALSE(process->has_breakpoint(*pc));
   process->kill();
 }
 
@@ -125,8 +155,8 @@ TEST_CASE("a thread born after the watchpoint was set gets the debug registers t
   REQUIRE(launched.has_value());
   auto& process = **launched;
   REQUIRE(process.insert_hardware_point(HardwareKind::kWrite, 0x10008, 8).has_value());
-  REQUIRE(process.insert_hardware_point(HardwareKind::kExecute, 0x401000, 1).has_value());
-  const std::uint64_t expected = 0x1 | 0x4 | 0x100 | (0x9ull << 16);
+  REQUIRE(process.insert_hardware_point(HardwareKind::kAccess, 0x401000, 1).has_value());
+  const std::uint64_t expected = 0x1 | 0x4 | 0x100 | (0x9ull << 16) | (0x3ull << 20);
   CHECK(process.debug_register(process.pid(), 7).value() == expected);
 
   std::vector<ThreadAction> all;

@@ -26,6 +26,12 @@ enum class HardwareKind : std::uint8_t {
   kAccess,   // Z4
 };
 
+// Whether this machine delivers debug-register traps. Some virtual machines accept the
+// registers and never trap (a hardware breakpoint or watchpoint then never fires, under
+// gdbserver too). Found out once per gostub, by a forked child with a hardware breakpoint on
+// a function it then calls; anything inconclusive counts as delivered.
+bool debug_traps_delivered();
+
 // One aligned piece of a watched range: what one debug register can watch.
 struct AlignedRange {
   std::uint64_t address;

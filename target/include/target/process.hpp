@@ -198,7 +198,9 @@ class Process : private WaitRouter::Member {
 
   // A breakpoint has owners: the client's (Z0) and gostub's own (catching panics) may share
   // an address; its byte is restored when the last owner removes it.
-  enum class BreakpointOwner : std::uint8_t { kClient = 1, kServer = 2 };
+  // kHardware: a hardware breakpoint kept as an int3, on a machine that does not deliver
+  // debug-register traps (debug_traps_delivered()); its hits are reported as hardware hits.
+  enum class BreakpointOwner : std::uint8_t { kClient = 1, kServer = 2, kHardware = 4 };
   Result<void> insert_breakpoint(std::uint64_t address,
                                  BreakpointOwner owner = BreakpointOwner::kClient);
   Result<void> remove_breakpoint(std::uint64_t address,
@@ -209,6 +211,8 @@ class Process : private WaitRouter::Member {
   // Hardware breakpoints (kExecute; length ignored) and watchpoints in the four debug
   // registers, on every thread, including threads born later. A range is split over several
   // registers when unaligned or longer than 8 bytes; ENOSPC when the registers are used up.
+  // Where debug traps are never delivered, a hardware breakpoint is an int3 instead (it then
+  // fires, as the client asked; a watchpoint cannot be had that way and is set as asked).
   static constexpr int kHardwareSlots = DebugRegisterState::kSlots;
   Result<void> insert_hardware_point(HardwareKind kind, std::uint64_t address,
                                      std::uint64_t length);
@@ -289,6 +293,11 @@ class Process : private WaitRouter::Member {
     std::uint64_t order = 0;           // when it was first seen
     std::optional<StopEvent> pending;  // a stop seen while stopping all, not yet reported
     std::vector<int> held_signals;     // passed signals that arrived mid-step
+    // Stopped where ptrace can deliver a signal (the thread's own signal, not our interrupt
+    // or an event); elsewhere a signal to deliver is sent (`sent_signal`) and delivered at its
+    // stop, unreported.
+    bool in_signal_delivery_stop = false;
+    int sent_signal = 0;
     // The breakpoint address of the last stop reported for this thread. Only then does a
     // resume step over the breakpoint under the pc: a thread merely stopped at a breakpoint
     // address has not hit it yet, and must, or the hit would be lost.
@@ -330,8 +339,7 @@ class Process : private WaitRouter::Member {
   bool wait_until_stopped(pid_t tid);
   void resume_thread(pid_t tid, Thread& thread, ResumeKind kind, int signal);
   // `signal`: one the client delivers with this resume, delivered with the step.
-  Result<StopEvent> step_over_breakpoint(pid_t tid, Thread& thread, std::uint64_t pc,
-                                         int signal);
+  Result<StopEvent> step_over_breakpoint(pid_t tid, Thread& thread, std::uint64_t pc, int signal);
   // Single-steps `tid` alone (delivering `delivered`) until the step completes; signals
   // meanwhile are held. A stop that ends the step otherwise (the process gone, the thread
   // exited) is returned.
