@@ -1,11 +1,12 @@
 """Issue 14's hits nobody needs to see, as the program feels them: workers report operations
 per second while another goroutine calls main.handle RATE times a second, on which gdb set an
-agent dprintf, a false-condition breakpoint or nothing, through gostub and GNU gdbserver (runs
-interleaved, medians of N). Reported: each case's throughput as a ratio of the same server with
-no breakpoint (the program run without a debugger is printed too, but a lone run is noisier on a
-shared machine), and the workers' loss per hit ((1 - ratio) * workers / rate). gdbserver passes a false
-condition by stopping every thread; its agent dprintf fails gdb's own dprintf.exp checks, so its
-dprintf column is gdb's host-style dprintf.
+agent dprintf, a false-condition breakpoint, a tracepoint collecting $regs or nothing, through
+gostub and GNU gdbserver (runs interleaved, medians of N). Reported: each case's throughput as a
+ratio of the same server with no breakpoint (the program run without a debugger is printed too,
+but a lone run is noisier on a shared machine), and the workers' loss per hit ((1 - ratio) *
+workers / rate). gdbserver passes a false condition and a tracepoint hit by stopping every
+thread; its agent dprintf fails gdb's own dprintf.exp checks, so its dprintf column is gdb's
+host-style dprintf. The hitting thread's own cost is bench/hit_cost_bench.py's.
 
 Shared machine: the load average is printed with the figures; never run it as a test.
 
@@ -30,6 +31,9 @@ CASES = {
     "false condition": [f"break main.go:{HANDLE} if req.ID == -1"],
     "dprintf (agent)": ["set dprintf-style agent", f'dprintf main.go:{HANDLE},"id=%d\\n", req.ID'],
     "dprintf (gdb)": ["set dprintf-style gdb", f'dprintf main.go:{HANDLE},"id=%d\\n", req.ID'],
+    # Circular: a 5 MB buffer would fill in a few seconds and end the run.
+    "tracepoint $regs": ["set circular-trace-buffer on", f"trace main.go:{HANDLE}", "actions",
+                         "collect $regs", "end", "tstart"],
 }
 
 
