@@ -13,6 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import DebugServer, fixture, line_of, run_gdb  # noqa: E402
 
 DONE = line_of("goroutines-done", "agentfixture")
+DONE_HANDLE = line_of("done", "agentfixture")
 HANDLE = line_of("handle", "agentfixture")
 CALLS, GOROUTINES = 8, 4
 
@@ -136,6 +137,28 @@ class Tracepoints(unittest.TestCase):
         last_calls = {g * 1000 + CALLS - 1 for g in range(1, GOROUTINES + 1)}
         self.assertTrue(last_calls & {i for _, i, _, _ in kept}, out)
         self.assertIn(f"handled {CALLS * GOROUTINES} calls", server_output)
+
+    def test_a_thread_stepping_onto_a_tracepoint(self):
+        # The client single-steps one thread (only it runs) into the tracepoint's int3: the
+        # frame is collected and the step ends at the next instruction, as if nothing were
+        # there; the client hears of no SIGTRAP. main.handle's first instruction is 4 bytes on
+        # Go 1.19 (sub $0x18,%rsp).
+        binary = fixture("agentfixture")
+        with DebugServer("gostub", [binary, "handle", "3"]) as server:
+            out = run_gdb(binary, server.port, [
+                "trace *'main.handle'+4", "actions", "collect $regs", "end", "tstart",
+                "break *'main.handle'", "continue", "delete", "stepi", "p $pc - 'main.handle'",
+                "stepi", "p $pc - 'main.handle' > 4", "tstatus", f"break main.go:{DONE_HANDLE}",
+                "continue", "tstop", "tstatus", "tfind start", "p $pc - 'main.handle'",
+                "tfind none", "continue"])
+            server.wait()
+            server_output = server.output()
+        values = re.findall(r"(?m)^\$\d+ = (.*)$", out)
+        self.assertEqual(values, ["4", "true", "4"], out)
+        self.assertNotIn("SIGTRAP", out)
+        self.assertEqual(re.findall(r"Collected (\d+) trace frames", out), ["1", "3"], out)
+        self.assertIn("handled 3 calls", server_output)
+        self.assertIn("exited normally", out)
 
     def test_same_script_against_gdbserver(self):
         script = [*TRACE, "tstart", f"break main.go:{DONE}", "continue", "tstop", "tstatus",
