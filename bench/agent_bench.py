@@ -11,6 +11,7 @@ host-style dprintf. The hitting thread's own cost is bench/hit_cost_bench.py's.
 Shared machine: the load average is printed with the figures; never run it as a test.
 
     python3 bench/agent_bench.py [--seconds 5] [--rate 1000] [--workers 1] [--repeat 3]
+                                 [--cases 'false condition' 'tracepoint $regs' ...]
 """
 
 import argparse
@@ -64,6 +65,8 @@ def main():
     parser.add_argument("--rate", type=int, default=1000)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--cases", nargs="*", default=list(CASES), choices=list(CASES),
+                        help="the cases to run besides none (default: all)")
     options = parser.parse_args()
     binary = fixture("agentfixture", flavour="default")
     args = ["bench", str(options.seconds), str(options.rate), str(options.workers)]
@@ -72,6 +75,8 @@ def main():
     for _ in range(options.repeat):
         results.setdefault(("none", None), []).append(run(None, binary, args, []))
         for case, commands in CASES.items():
+            if case != "none" and case not in options.cases:
+                continue
             for kind in ["gostub", "gdbserver"]:
                 if kind == "gdbserver" and case == "dprintf (agent)":
                     continue
