@@ -992,6 +992,14 @@ TEST_CASE("tracepoints: gdb's tstart, tstop, tstatus, tfind and tdump as packets
   for (int i = 0; i < 2; ++i) {
     CHECK(t.program->trace_.hit(0x401064, thread, [&] { return std::optional(file); }) == 1);
   }
+  // Defined while tracing (InstallInTrace): in place once its last packet came; disabled: out.
+  CHECK(t.ask("QTDP:3:401080:E:0:0-") == "OK");
+  CHECK(t.program->tracepoint_breakpoints_.size() == 1);
+  CHECK(t.ask("QTDP:-3:401080:R01") == "OK");
+  CHECK(t.program->tracepoint_breakpoints_ == std::set<std::uint64_t>{0x401064, 0x401080});
+  CHECK(t.ask("QTDisable:3:401080") == "OK");
+  CHECK(t.program->tracepoint_breakpoints_ == std::set<std::uint64_t>{0x401064});
+  CHECK(t.ask("QTEnable:9:401080") == "E.no such tracepoint");
   CHECK(t.ask("QTStop") == "OK");
   CHECK(t.program->tracepoint_breakpoints_.empty());
   CHECK(t.ask("qTStatus").starts_with("T0;tstop::0;tframes:2;tcreated:2;"));
@@ -1000,6 +1008,8 @@ TEST_CASE("tracepoints: gdb's tstart, tstop, tstatus, tfind and tdump as packets
   CHECK(t.ask("qTsP") == "A1:401064:R0fffffffffffffffff");
   CHECK(t.ask("qTsP") == "A1:401064:X00000009,2600002a4022080c27");
   CHECK(t.ask("qTsP") == "Z1:401064:at:0:b:6d61696e2e68616e646c65");
+  CHECK(t.ask("qTsP") == "T3:401080:D:0:0");
+  CHECK(t.ask("qTsP") == "A3:401080:R01");
   CHECK(t.ask("qTsP") == "l");
   CHECK(t.ask("qTfV") == "1:0:1:74726163655f74696d657374616d70");
   CHECK(t.ask("qTsV") == "l");
@@ -1010,10 +1020,12 @@ TEST_CASE("tracepoints: gdb's tstart, tstop, tstatus, tfind and tdump as packets
   CHECK(t.ask("QTFrame:0") == "F0T1");
   CHECK(t.ask("g") == protocol::to_hex(file));
   CHECK(t.ask("p10") == "1111111111111111");
-  CHECK(t.ask("m1010,8") == "1011121314151617");   // collected (req.ID)
-  CHECK(t.ask("m1010,10") == "1011121314151617");  // only what was collected
-  CHECK(t.ask("m1020,4") == "E05");                // not collected: <unavailable>
-  CHECK(t.ask("m1000,4") == "00010203");           // read-only (QTro): read live
+  CHECK(t.ask("m1010,8") == "1011121314151617");                  // collected (req.ID)
+  CHECK(t.ask("m1010,10") == "1011121314151617");                 // only what was collected
+  CHECK(t.ask("m1020,4") == "E05");                               // not collected: <unavailable>
+  CHECK(t.ask("m1000,4") == "00010203");                          // read-only (QTro): read live
+  CHECK(t.ask("x1010,4") == std::string("\x10\x11\x12\x13", 4));  // binary reads too
+  CHECK(t.ask("x1020,4") == "E05");
   CHECK(t.ask("qXfer:traceframe-info:read::0,1000") ==
         "l<traceframe-info>\n<memory start=\"0x1010\" length=\"0x8\"/>\n</traceframe-info>\n");
   CHECK(t.ask("M1010,1:00").starts_with("E."));
