@@ -109,6 +109,24 @@ class Tracepoints(unittest.TestCase):
         self.assertIn("Found trace frame 0, tracepoint 1", out)
         self.assertRegex(out, r"Cannot access memory at address 0xc0[0-9a-f]+\n$")
 
+    def test_args_and_locals_on_a_later_line(self):
+        # On the handler's first line the argument has been spilled to the stack on a -N -l
+        # build (its location is DW_OP_call_frame_cfa-based there); gdb 13.1 compiles it.
+        for go, flavour in [("1.19", "debug"), ("1.23", "default")]:
+            with self.subTest(go=go, flavour=flavour):
+                out, server_output = session(
+                    [f"trace main.go:{HANDLE}", "actions", "collect $args, $locals, req.ID",
+                     "end", "tstart", f"break main.go:{DONE}", "continue", "tstop",
+                     "tfind start", "tdump", "p req.Value", "tfind none", "continue"],
+                    go=go, flavour=flavour)
+                self.assertRegex(out, r"(?m)^req = 0xc0[0-9a-f]+$")
+                self.assertRegex(out, r"(?m)^total = (0|<optimized out>)$")
+                dumped = int(re.search(r"(?m)^req\.ID = (\d+)$", out).group(1))
+                self.assertIn(dumped, program_ids(server_output))
+                # $args collects the pointer, not what it points to.
+                self.assertIn("$1 = <unavailable>", out)
+                self.assertIn("exited normally", out)
+
     def test_pass_count_stops_the_run(self):
         out, _ = session([*TRACE, "passcount 5 1", "tstart", f"break main.go:{DONE}",
                           "continue", "tstatus", *EVERY_FRAME, "continue"])
