@@ -341,7 +341,7 @@ std::optional<StopReport> TracedProgram::report(target::StopEvent stop, bool fil
     // A tracepoint hit during a resume that was no plain continue (the client steps one
     // thread): the hit is the server's own, the client's resume is redone as it was.
     if (!passes && !tracepoint_only(stop)) break;
-    if (passes) process_->count_pass_stopping_all();  // every thread is stopped here
+    process_->count_pass_stopping_all();  // every thread is stopped here
     // The client never hears of it. Threads born since join the resume; signals are not resent.
     std::vector<target::ThreadAction> plan;
     for (const pid_t tid : process_->threads()) {

@@ -500,7 +500,7 @@ Result declined(std::string_view) {
 constexpr std::string_view kNoHostWrites = "host I/O is read-only: no vFile:pwrite/unlink";
 constexpr std::string_view kNoNonStop = "non-stop mode is not offered";
 constexpr std::string_view kNoTraceFile =
-    "trace files (tsave -r) are not offered: gdb's tsave reads the frames";
+    "trace files are not offered: tsave reads gdbserver's raw buffer (qTBuffer, QTSave)";
 constexpr std::string_view kNoTls = "qGetTLSAddr: Go does not use the C TLS model";
 constexpr std::string_view kNoCrc = "qCRC is not offered; gdb falls back to reading memory";
 constexpr std::string_view kNoExtraInfo = "qXfer:threads:read carries thread names instead";

@@ -168,13 +168,17 @@ class Tracepoints(unittest.TestCase):
                 "break *'main.handle'", "continue", "delete", "stepi", "p $pc - 'main.handle'",
                 "stepi", "p $pc - 'main.handle' > 4", "tstatus", f"break main.go:{DONE_HANDLE}",
                 "continue", "tstop", "tstatus", "tfind start", "p $pc - 'main.handle'",
-                "tfind none", "continue"])
+                "tfind none", "monitor hits", "continue"])
             server.wait()
             server_output = server.output()
         values = re.findall(r"(?m)^\$\d+ = (.*)$", out)
         self.assertEqual(values, ["4", "true", "4"], out)
         self.assertNotIn("SIGTRAP", out)
         self.assertEqual(re.findall(r"Collected (\d+) trace frames", out), ["1", "3"], out)
+        # The stepped hit was redone with the others stopped (they were already: a step runs
+        # one thread); the next two passed in place.
+        self.assertIn("passed in place: 2\n", out)
+        self.assertIn("passed stopping all threads: 1\n", out)
         self.assertIn("handled 3 calls", server_output)
         self.assertIn("exited normally", out)
 
