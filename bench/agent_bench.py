@@ -1,15 +1,17 @@
 """Issue 14's hits nobody needs to see, as the program feels them: workers report operations
 per second while another goroutine calls main.handle RATE times a second, on which gdb set an
-agent dprintf, a false-condition breakpoint or nothing, through gostub and GNU gdbserver (runs
-interleaved, medians of N). Reported: each case's throughput as a ratio of the same server with
-no breakpoint (the program run without a debugger is printed too, but a lone run is noisier on a
-shared machine), and the workers' loss per hit ((1 - ratio) * workers / rate). gdbserver passes a false
-condition by stopping every thread; its agent dprintf fails gdb's own dprintf.exp checks, so its
-dprintf column is gdb's host-style dprintf.
+agent dprintf, a false-condition breakpoint, a tracepoint collecting $regs or nothing, through
+gostub and GNU gdbserver (runs interleaved, medians of N). Reported: each case's throughput as a
+ratio of the same server with no breakpoint (the program run without a debugger is printed too,
+but a lone run is noisier on a shared machine), and the workers' loss per hit ((1 - ratio) *
+workers / rate). gdbserver passes a false condition and a tracepoint hit by stopping every
+thread; its agent dprintf fails gdb's own dprintf.exp checks, so its dprintf column is gdb's
+host-style dprintf. The hitting thread's own cost is bench/hit_cost_bench.py's.
 
 Shared machine: the load average is printed with the figures; never run it as a test.
 
     python3 bench/agent_bench.py [--seconds 5] [--rate 1000] [--workers 1] [--repeat 3]
+                                 [--cases 'false condition' 'tracepoint $regs' ...]
 """
 
 import argparse
@@ -30,6 +32,9 @@ CASES = {
     "false condition": [f"break main.go:{HANDLE} if req.ID == -1"],
     "dprintf (agent)": ["set dprintf-style agent", f'dprintf main.go:{HANDLE},"id=%d\\n", req.ID'],
     "dprintf (gdb)": ["set dprintf-style gdb", f'dprintf main.go:{HANDLE},"id=%d\\n", req.ID'],
+    # Circular: a 5 MB buffer would fill in a few seconds and end the run.
+    "tracepoint $regs": ["set circular-trace-buffer on", f"trace main.go:{HANDLE}", "actions",
+                         "collect $regs", "end", "tstart"],
 }
 
 
@@ -60,6 +65,8 @@ def main():
     parser.add_argument("--rate", type=int, default=1000)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--cases", nargs="*", default=list(CASES), choices=list(CASES),
+                        help="the cases to run besides none (default: all)")
     options = parser.parse_args()
     binary = fixture("agentfixture", flavour="default")
     args = ["bench", str(options.seconds), str(options.rate), str(options.workers)]
@@ -68,6 +75,8 @@ def main():
     for _ in range(options.repeat):
         results.setdefault(("none", None), []).append(run(None, binary, args, []))
         for case, commands in CASES.items():
+            if case != "none" and case not in options.cases:
+                continue
             for kind in ["gostub", "gdbserver"]:
                 if kind == "gdbserver" and case == "dprintf (agent)":
                     continue

@@ -47,6 +47,17 @@ constexpr ServerFeature kFeatures[] = {
     // Thread create/exit stops when asked (QThreadEvents); "N" to a client that reads it.
     {"QThreadEvents+"},
     {"no-resumed+", true},
+    // Tracepoints (gdb_session_trace.cpp): collected in the hit filter, passed in place. Not
+    // FastTracepoints or StaticTracepoints (gdbserver's in-process agent), nor while-stepping.
+    {"ConditionalTracepoints+"},
+    {"TraceStateVariables+"},
+    {"TracepointSource+"},
+    {"DisconnectedTracing+"},
+    {"InstallInTrace+"},
+    {"EnableDisableTracepoints+"},
+    {"QTBuffer:size+"},
+    {"tracenz+"},
+    {"qXfer:traceframe-info:read+"},
 };
 
 }  // namespace

@@ -214,6 +214,7 @@ Reply GdbSession::handle(const protocol::QueryHaltReason&) {
 }
 
 Reply GdbSession::handle(const protocol::ReadRegisters&) {
+  if (const auto* frame = trace_frame()) return trace_frame_registers(*frame, std::nullopt);
   const auto thread = selected_thread(general_thread_);
   if (!thread) return Reply::error(ESRCH);
   auto file = program()->registers(*thread);
@@ -222,6 +223,7 @@ Reply GdbSession::handle(const protocol::ReadRegisters&) {
 }
 
 Reply GdbSession::handle(const protocol::WriteRegisters& command) {
+  if (trace_frame()) return no_writes_in_trace_frame();
   const auto thread = selected_thread(general_thread_);
   if (!thread) return Reply::error(ESRCH);
   if (command.bytes.size() != target::register_file_size()) return Reply::error(EINVAL);
@@ -232,6 +234,7 @@ Reply GdbSession::handle(const protocol::WriteRegisters& command) {
 }
 
 Reply GdbSession::handle(const protocol::ReadRegister& command) {
+  if (const auto* frame = trace_frame()) return trace_frame_registers(*frame, command.regno);
   const auto registers = target::x86_64_registers();
   const auto thread = selected_thread(general_thread_);
   const auto go = go_register(command.regno);
@@ -252,6 +255,7 @@ Reply GdbSession::handle(const protocol::ReadRegister& command) {
 }
 
 Reply GdbSession::handle(const protocol::WriteRegister& command) {
+  if (trace_frame()) return no_writes_in_trace_frame();
   const auto registers = target::x86_64_registers();
   const auto thread = selected_thread(general_thread_);
   if (const auto go = go_register(command.regno)) {
@@ -280,6 +284,12 @@ Reply GdbSession::handle(const protocol::WriteRegister& command) {
 Reply GdbSession::handle(const protocol::ReadMemory& command) {
   if (command.length == 0) return Reply::unsupported();
   if (program() == nullptr) return Reply::error(ESRCH);
+  if (const auto* frame = trace_frame()) {
+    if (!program()->trace().read_only(command.address, command.length)) {
+      return trace_frame_memory(*frame, command.address, command.length);
+    }
+    // The executable's read-only sections (QTro) do not change: read live.
+  }
   auto reply =
       memory_.read(*program(), command.address, command.length, MemoryReplies::Encoding::kHex);
   if (!reply) return Reply::error(reply.error());
@@ -289,6 +299,7 @@ Reply GdbSession::handle(const protocol::ReadMemory& command) {
 
 Reply GdbSession::handle(const protocol::WriteMemory& command) {
   if (program() == nullptr) return Reply::error(ESRCH);
+  if (trace_frame()) return no_writes_in_trace_frame();
   if (auto written = program()->write_memory(command.address, command.bytes); !written) {
     return Reply::error(written.error());
   }
@@ -476,6 +487,7 @@ Reply GdbSession::handle(const protocol::QueryAttached& command) {
 
 Reply GdbSession::handle(const protocol::TransferRead& command) {
   if (command.object == "siginfo") return siginfo_read(command);
+  if (command.object == "traceframe-info") return traceframe_info(command);
   return transfers_.read(command, program(), programs_.live(), profile_);
 }
 
@@ -658,10 +670,6 @@ Reply GdbSession::handle(const protocol::QuerySymbol& command) {
   return Reply::ok();
 }
 
-Reply GdbSession::handle(const protocol::QueryTraceStatus&) {
-  return Reply::unsupported();  // no tracepoints
-}
-
 std::set<int> GdbSession::linux_signals(const std::vector<int>& wire_signals) const {
   std::set<int> out;
   for (const int wire : wire_signals) {
@@ -798,6 +806,7 @@ Reply GdbSession::adopt(target::Result<Program*> started, bool lldb_style, int s
   resume_outstanding_ = false;
   transfers_.forget();
   stop_replies_.forget();
+  trace_frame_.reset();
   if (lldb_style) return Reply::ok();  // the stop comes with `?`
   return Reply::packet(stop_replies_.stop_reply(
       current, target::StopEvent{target::StopEvent::Kind::kSignal, current.pid(), stop_signal, 0}));

@@ -41,6 +41,10 @@ class GdbSession {
 
   GdbSession(Programs& programs, std::shared_ptr<PacketSink> sink, Hooks hooks,
              GoSettings& settings, SessionOptions options = {});
+  // A client that leaves ends the programs' trace runs unless it asked for disconnected tracing.
+  ~GdbSession();
+  GdbSession(const GdbSession&) = delete;
+  GdbSession& operator=(const GdbSession&) = delete;
 
   void on_packet(std::string_view payload);
   void on_interrupt();
@@ -98,6 +102,26 @@ class GdbSession {
   Reply handle(const protocol::QueryLaunchSuccess& command);
   Reply handle(const protocol::Attach& command);
   Reply handle(const protocol::SetLaunchSetting& command);
+  // Tracepoints (gdb_session_trace.cpp).
+  Reply handle(const protocol::TraceInit& command);
+  Reply handle(const protocol::TraceDefine& command);
+  Reply handle(const protocol::TraceDefineActions& command);
+  Reply handle(const protocol::TraceSource& command);
+  Reply handle(const protocol::TraceVariable& command);
+  Reply handle(const protocol::TraceStart& command);
+  Reply handle(const protocol::TraceStop& command);
+  Reply handle(const protocol::TraceSelectFrame& command);
+  Reply handle(const protocol::TraceBufferSetting& command);
+  Reply handle(const protocol::TraceDisconnected& command);
+  Reply handle(const protocol::TraceReadOnly& command);
+  Reply handle(const protocol::TraceNotes& command);
+  Reply handle(const protocol::TraceEnable& command);
+  Reply handle(const protocol::QueryTracepointFirst& command);
+  Reply handle(const protocol::QueryTracepointNext& command);
+  Reply handle(const protocol::QueryTraceVariableFirst& command);
+  Reply handle(const protocol::QueryTraceVariableNext& command);
+  Reply handle(const protocol::QueryTracepointHits& command);
+  Reply handle(const protocol::QueryTraceVariable& command);
   Reply handle(const protocol::Declined& command);
   Reply handle(const protocol::Unknown& command);
   // lldb's extensions (gdb_session_lldb.cpp).
@@ -141,6 +165,13 @@ class GdbSession {
   Reply hardware_point(protocol::BreakpointType type, std::uint64_t address, std::uint64_t length,
                        bool insert);
   Reply siginfo_read(const protocol::TransferRead& command);
+  // While a trace frame is selected (QTFrame), g, p and m answer from it and writes fail.
+  const TraceFrame* trace_frame() const;
+  Reply trace_frame_registers(const TraceFrame& frame, std::optional<std::uint32_t> regno) const;
+  Reply trace_frame_memory(const TraceFrame& frame, std::uint64_t address, std::uint64_t length);
+  Reply traceframe_info(const protocol::TransferRead& command);
+  static Reply no_writes_in_trace_frame();
+  Reply next_line(std::vector<std::string>& lines);
 
   Programs& programs_;
   std::shared_ptr<PacketSink> sink_;
@@ -158,6 +189,9 @@ class GdbSession {
   HostFiles host_files_;
   LaunchSettings launch_settings_;
   MemoryReplies memory_;
+  // The trace frame the client looks at (QTFrame), and qTfP/qTfV's lines still to send.
+  std::optional<std::size_t> trace_frame_;
+  std::vector<std::string> trace_lines_;
 };
 
 }  // namespace gostub::server

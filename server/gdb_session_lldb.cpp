@@ -6,6 +6,7 @@
 
 #include <cerrno>
 
+#include "protocol/framing.hpp"
 #include "protocol/hex.hpp"
 #include "server/gdb_session.hpp"
 #include "server/target_description.hpp"
@@ -123,6 +124,16 @@ Reply GdbSession::handle(const protocol::ReadMemoryBinary& command) {
   const std::string_view prefix = profile_.binary_upload() ? "b" : "";
   if (command.length == 0) return Reply::packet(prefix.empty() ? "OK" : std::string(prefix));
   if (program() == nullptr) return Reply::error(ESRCH);
+  if (const auto* frame = trace_frame();
+      frame != nullptr && !program()->trace().read_only(command.address, command.length)) {
+    // gdb 14's x packets while it looks at a trace frame: the frame's bytes, as for m.
+    const auto bytes =
+        frame->read(command.address, std::min<std::uint64_t>(command.length, kMaxReplyData));
+    if (bytes.empty()) return Reply::error(EIO);
+    std::string reply(prefix);
+    protocol::append_escaped(reply, bytes);
+    return Reply::packet(std::move(reply));
+  }
   auto reply = memory_.read(*program(), command.address, command.length,
                             MemoryReplies::Encoding::kBinary, prefix);
   if (!reply) return Reply::error(reply.error());

@@ -22,6 +22,7 @@
 #include "server/client_thread.hpp"
 #include "server/go_registers.hpp"
 #include "server/reply.hpp"
+#include "server/trace.hpp"
 #include "target/process.hpp"
 
 namespace gostub::server {
@@ -155,6 +156,16 @@ class Program {
   // A held child as a program of its own, from its fork stop on (the client keeps it or
   // follows it). nullptr when `child` is not held.
   virtual std::unique_ptr<Program> take_fork_child(pid_t /*child*/) { return nullptr; }
+
+  // Tracepoints: the program's definitions, frames and run, which outlive the client.
+  virtual Trace& trace() = 0;
+  // Starts the run (QTStart) with a breakpoint at each enabled tracepoint; a hit collects its
+  // frame and passes in place, no other thread stopping. Called again while tracing (a
+  // tracepoint defined, enabled or disabled), it puts in and takes out what changed.
+  virtual target::Result<void> start_tracing() = 0;
+  virtual target::Result<void> update_tracing() = 0;
+  // Ends the run (QTStop, or the client left without disconnected tracing): the frames stay.
+  virtual void stop_tracing(Trace::StopReason reason) = 0;
 
   virtual HitCounters hit_counters() const { return {}; }
   // Console text breakpoint commands wrote since the last call (agent dprintf), to send to the

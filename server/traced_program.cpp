@@ -73,8 +73,9 @@ TracedProgram::TracedProgram(std::unique_ptr<target::Process> process, const GoS
   // Asked before the other threads are stopped: only while every thread continues is a hit
   // nobody needs to see passed (a step the client asked for must end in a report).
   process_->set_hit_filter([this](pid_t tid, std::uint64_t address) {
-    if (!continued_all_) return false;
     go_->forget_stop();  // the thread ran since the last look at its goroutine
+    collect_trace(tid, address);
+    if (!continued_all_) return false;
     return hit_passes(tid, address);
   });
   go_->catches().apply();
@@ -294,6 +295,10 @@ target::Result<std::optional<StopReport>> TracedProgram::resume(
     std::span<const target::ThreadAction> plan) {
   other_stops_.clear();
   go_->forget_stop();
+  if (!trace_.running() && !trace_breakpoints_.empty()) {
+    remove_trace_breakpoints();  // the run ended itself (a pass count, a full buffer)
+  }
+  last_plan_.assign(plan.begin(), plan.end());
   continued_all_ = plan.size() == process_->threads().size() &&
                    std::all_of(plan.begin(), plan.end(), [](const target::ThreadAction& action) {
                      return action.kind == target::ResumeKind::kContinue;
@@ -302,20 +307,20 @@ target::Result<std::optional<StopReport>> TracedProgram::resume(
   auto resumed = process_->resume(plan);
   if (!resumed) return std::unexpected(resumed.error());
   if (!*resumed) return std::nullopt;
-  return report(**resumed);  // a pending stop: nothing ran
+  return report(**resumed, false);  // a pending stop: nothing ran
 }
 
 std::optional<StopReport> TracedProgram::handle_wait_events() {
   if (!process_->alive()) return std::nullopt;
   auto stop = process_->handle_wait_events();
   if (!stop) return std::nullopt;
-  return report(*stop);
+  return report(*stop, true);
 }
 
 std::optional<StopReport> TracedProgram::interrupt() {
   auto stop = process_->interrupt_all();
   if (!stop) return std::nullopt;
-  return report(*stop);
+  return report(*stop, false);
 }
 
 target::StopEvent TracedProgram::kill() {
@@ -335,25 +340,42 @@ void TracedProgram::forget_image() {
   go_->catches().apply();
   go_->prepare_symbol_image();
   agents_.clear();
+  trace_breakpoints_.clear();  // tracepoints stay defined: gdb inserts them anew with its own
   stack_watches_ = StackWatches{};
   allocations_.clear();
 }
 
-std::optional<StopReport> TracedProgram::report(target::StopEvent stop) {
-  while (stop.passed || condition_false(stop)) {
-    // Every thread is stopped here: the hit could not be passed in place.
-    process_->count_pass_stopping_all();
-    // A conditional breakpoint whose condition is false: the client never hears of it. The
-    // last resume was a plain continue; threads born since join it, signals are not resent.
+std::optional<StopReport> TracedProgram::report(target::StopEvent stop, bool filtered) {
+  for (;;) {
+    if (!filtered && stop.kind == target::StopEvent::Kind::kBreakpoint) {
+      // A hit kept pending while the threads were stopped: the filter never saw it.
+      if (const auto pc = process_->read_pc(stop.tid)) collect_trace(stop.tid, *pc);
+    }
+    const bool passes = stop.passed || condition_false(stop);
+    // A tracepoint hit during a resume that was no plain continue (the client steps one
+    // thread): the hit is the server's own, the client's resume is redone as it was.
+    if (!passes && !tracepoint_only(stop)) break;
+    process_->count_pass_stopping_all();  // every thread is stopped here
+    // The client never hears of it. Threads born since join the resume; signals are not resent.
     std::vector<target::ThreadAction> plan;
     for (const pid_t tid : process_->threads()) {
-      plan.push_back({tid, target::ResumeKind::kContinue, 0});
+      const auto planned =
+          std::find_if(last_plan_.begin(), last_plan_.end(),
+                       [tid](const target::ThreadAction& action) { return action.tid == tid; });
+      if (continued_all_ || planned == last_plan_.end()) {
+        plan.push_back({tid, target::ResumeKind::kContinue, 0});
+      } else {
+        auto action = *planned;
+        action.signal = 0;
+        plan.push_back(action);
+      }
     }
     go_->forget_stop();
     auto resumed = process_->resume(plan);
     if (!resumed) break;                 // reported as it is
     if (!*resumed) return std::nullopt;  // running again
     stop = **resumed;
+    filtered = false;
   }
   continued_all_ = false;
   if (stop.kind == target::StopEvent::Kind::kExec) forget_image();
@@ -389,7 +411,11 @@ bool TracedProgram::condition_false(const target::StopEvent& stop) {
 bool TracedProgram::hit_passes(pid_t tid, std::uint64_t pc) {
   if (go_->catches().contains(pc)) return false;
   const auto found = agents_.find(pc);
-  if (found == agents_.end()) return false;
+  if (found == agents_.end()) {
+    // A tracepoint's own breakpoint passes, unless the client has one there too.
+    return trace_breakpoints_.contains(pc) &&
+           !process_->has_breakpoint(pc, target::Process::BreakpointOwner::kClient);
+  }
   const auto& agent = found->second;
   std::string printed;
   const StoppedThread context(
@@ -418,6 +444,81 @@ bool TracedProgram::hit_passes(pid_t tid, std::uint64_t pc) {
     if (!printed.empty()) agent_output_.add(printed);
   }
   return true;
+}
+
+void TracedProgram::collect_trace(pid_t tid, std::uint64_t pc) {
+  if (!trace_.running() || !trace_breakpoints_.contains(pc)) return;
+  const StoppedThread thread(
+      *process_, tid, [this, tid] { return goroutine_identity(ClientThread::os_thread(tid)); });
+  trace_.hit(pc, thread, [this, tid]() -> std::optional<std::string> {
+    auto file = process_->read_registers(tid);
+    if (!file) return std::nullopt;
+    return std::move(*file);
+  });
+}
+
+bool TracedProgram::tracepoint_only(const target::StopEvent& stop) {
+  if (stop.kind != target::StopEvent::Kind::kBreakpoint || trace_breakpoints_.empty()) {
+    return false;
+  }
+  const auto pc = process_->read_pc(stop.tid);
+  return pc && trace_breakpoints_.contains(*pc) && !go_->catches().contains(*pc) &&
+         !process_->has_breakpoint(*pc, target::Process::BreakpointOwner::kClient);
+}
+
+target::Result<void> TracedProgram::start_tracing() {
+  if (trace_.addresses().empty()) return target::fail(EINVAL, "no tracepoints to trace");
+  trace_.start();
+  if (auto updated = update_tracing(); !updated) {
+    trace_.stop(Trace::StopReason::kCommand);
+    remove_trace_breakpoints();
+    return updated;
+  }
+  return {};
+}
+
+target::Result<void> TracedProgram::update_tracing() {
+  if (!trace_.running()) return {};
+  using Owner = target::Process::BreakpointOwner;
+  const auto wanted = trace_.addresses();
+  for (auto it = trace_breakpoints_.begin(); it != trace_breakpoints_.end();) {
+    if (std::find(wanted.begin(), wanted.end(), *it) == wanted.end()) {
+      (void)process_->remove_breakpoint(*it, Owner::kServer);
+      it = trace_breakpoints_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (const auto address : wanted) {
+    // A catch point's breakpoint there already is gostub's: it is shared, never removed here.
+    if (trace_breakpoints_.contains(address) || go_->catches().contains(address)) continue;
+    if (auto inserted = process_->insert_breakpoint(address, Owner::kServer); !inserted) {
+      return inserted;
+    }
+    trace_breakpoints_.insert(address);
+  }
+  if (!process_->displaced_stepping_ready()) {
+    // Now, while the program is stopped; without it hits are passed by stopping all threads.
+    if (auto prepared = process_->prepare_displaced_stepping(); !prepared) {
+      debug_log().print(DebugLog::Component::kThreads, "no displaced stepping: {}",
+                        prepared.error().message);
+    }
+  }
+  return {};
+}
+
+void TracedProgram::stop_tracing(Trace::StopReason reason) {
+  trace_.stop(reason);
+  remove_trace_breakpoints();
+}
+
+void TracedProgram::remove_trace_breakpoints() {
+  if (process_->alive()) {
+    for (const auto address : trace_breakpoints_) {
+      (void)process_->remove_breakpoint(address, target::Process::BreakpointOwner::kServer);
+    }
+  }
+  trace_breakpoints_.clear();
 }
 
 HitCounters TracedProgram::hit_counters() const {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <set>
 
 #include "server/agent_output.hpp"
 #include "server/go_state.hpp"
@@ -72,6 +73,10 @@ class TracedProgram final : public Program {
   target::Result<void> detach() override;
 
   GoState* go() override { return go_.get(); }
+  Trace& trace() override { return trace_; }
+  target::Result<void> start_tracing() override;
+  target::Result<void> update_tracing() override;
+  void stop_tracing(Trace::StopReason reason) override;
   HitCounters hit_counters() const override;
   std::string take_console_output() override { return agent_output_.take(); }
 
@@ -90,19 +95,28 @@ class TracedProgram final : public Program {
  private:
   // The stop to report for `stop`, or nullopt when the program was resumed past it (a
   // breakpoint whose every condition is false).
-  std::optional<StopReport> report(target::StopEvent stop);
+  // `filtered`: the hit filter saw this stop (a tracepoint there has collected already).
+  std::optional<StopReport> report(target::StopEvent stop, bool filtered);
   bool condition_false(const target::StopEvent& stop);
   // After an exec: everything learnt from the image that was replaced is dropped.
   void forget_image();
   // Whether thread `tid`'s hit of the client breakpoint at `pc` needs no report (every
   // condition false, or commands run). Reads registers and memory only.
   bool hit_passes(pid_t tid, std::uint64_t pc);
+  // A tracepoint hit: its frame, whatever the client's resume was.
+  void collect_trace(pid_t tid, std::uint64_t pc);
+  // A hit of a tracepoint only (no client breakpoint, no catch point there).
+  bool tracepoint_only(const target::StopEvent& stop);
+  void remove_trace_breakpoints();
   const symbols::Goroutine* parked(ClientThread thread);
   Failure refusal(ClientThread thread) const;
 
   std::unique_ptr<target::Process> process_;
   std::unique_ptr<GoState> go_;  // made anew at an exec: the image it knew is gone
   std::map<std::uint64_t, BreakpointAgent> agents_;  // breakpoints with conditions or commands
+  Trace trace_;
+  std::set<std::uint64_t> trace_breakpoints_;    // gostub's breakpoints for tracepoints
+  std::vector<target::ThreadAction> last_plan_;  // the last resume's, redone past tracepoints
   AgentOutput agent_output_;
   StackWatches stack_watches_;
   std::optional<target::StopEvent> last_stop_;

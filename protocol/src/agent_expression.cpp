@@ -57,8 +57,8 @@ enum Op : std::uint8_t {
   kPrintf,  // nargs (1 byte), format length (2 bytes, NUL included), format
 };
 
-// Operand bytes of each supported opcode; -1: not supported here (floating point, trace
-// state variables, printf: nothing a breakpoint condition from gdb needs).
+// Operand bytes of each supported opcode; -1: not supported here (floating point, which gdb
+// never compiles for a target; printf's operands vary: instruction_size).
 int operand_size(std::uint8_t op) {
   switch (op) {
     case kAdd:
@@ -102,6 +102,9 @@ int operand_size(std::uint8_t op) {
     case kConst16:
     case kReg:
     case kTrace16:
+    case kGetv:
+    case kSetv:
+    case kTracev:
       return 2;
     case kConst32:
       return 4;
@@ -203,7 +206,7 @@ std::expected<std::optional<std::int64_t>, std::string> AgentExpression::run(
                           op == kLessUnsigned || op == kSwap || op == kTracenz || op == kTrace;
     if (pops_two && !need(2)) return std::unexpected("stack underflow");
     const bool pushes = op == kConst8 || op == kConst16 || op == kConst32 || op == kConst64 ||
-                        op == kReg || op == kDup || op == kPick;
+                        op == kReg || op == kDup || op == kPick || op == kGetv;
     if (pushes && depth >= kMaxStack) return std::unexpected("stack overflow");
     auto& top = stack[depth == 0 ? 0 : depth - 1];
     const auto a = depth >= 2 ? stack[depth - 2] : 0;
@@ -351,13 +354,33 @@ std::expected<std::optional<std::int64_t>, std::string> AgentExpression::run(
         std::swap(stack[depth - 2], stack[depth - 1]);  // -> c a b
         break;
       case kTrace:
+      case kTracenz:
+        // addr size => (trace state: the memory goes into the frame)
+        if (!context.collect_memory(ua, ub, op == kTracenz))
+          return std::unexpected("cannot collect memory at " + hex_number(ua));
         depth -= 2;
-        break;  // tracing collects nothing here
+        break;
       case kTraceQuick:
       case kTrace16:
+        // addr => addr
+        if (!need(1)) return std::unexpected("stack underflow");
+        if (!context.collect_memory(ub, operand, false))
+          return std::unexpected("cannot collect memory at " + hex_number(ub));
         break;
-      case kTracenz:
-        depth -= 2;
+      case kGetv: {
+        const auto value = context.variable(static_cast<std::uint32_t>(operand));
+        if (!value) return std::unexpected("no trace state variable " + std::to_string(operand));
+        stack[depth++] = *value;
+        break;
+      }
+      case kSetv:
+        if (!need(1)) return std::unexpected("stack underflow");
+        if (!context.set_variable(static_cast<std::uint32_t>(operand), top))
+          return std::unexpected("no trace state variable " + std::to_string(operand));
+        break;
+      case kTracev:
+        if (!context.collect_variable(static_cast<std::uint32_t>(operand)))
+          return std::unexpected("no trace state variable " + std::to_string(operand));
         break;
       default:
         return std::unexpected("unsupported opcode " + hex_number(op));

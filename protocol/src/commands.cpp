@@ -499,13 +499,25 @@ Result declined(std::string_view) {
 
 constexpr std::string_view kNoHostWrites = "host I/O is read-only: no vFile:pwrite/unlink";
 constexpr std::string_view kNoNonStop = "non-stop mode is not offered";
-constexpr std::string_view kNoTracepoints = "tracepoints are not offered";
+constexpr std::string_view kNoTraceFile =
+    "trace files are not offered: tsave reads gdbserver's raw buffer (qTBuffer, QTSave)";
 constexpr std::string_view kNoTls = "qGetTLSAddr: Go does not use the C TLS model";
 constexpr std::string_view kNoCrc = "qCRC is not offered; gdb falls back to reading memory";
 constexpr std::string_view kNoExtraInfo = "qXfer:threads:read carries thread names instead";
 constexpr std::string_view kNoAttachWait = "attaching to a process not yet started is not offered";
 constexpr std::string_view kNoExtendedInfo = "jThreadExtendedInfo describes libdispatch queues";
 constexpr std::string_view kNoPlugins = "no structured-data plugins";
+
+template <typename T>
+Result trace_packet_with(std::expected<T, std::string> parsed) {
+  if (!parsed) return fail(std::move(parsed.error()));
+  return std::move(*parsed);
+}
+
+template <auto kParse>
+Result trace_packet(std::string_view args) {
+  return trace_packet_with(kParse(args));
+}
 
 struct Entry {
   PacketPattern pattern;
@@ -592,22 +604,39 @@ constexpr std::array kTable = {
     Entry{{"vAttach;", false}, parse_vattach},
     Entry{{"A", false}, parse_lldb_arguments},
     // Tracepoints, by name: a bare "QT" prefix would swallow lldb's QThreadSuffixSupported.
-    Entry{{"qTfP", true}, declined<kNoTracepoints>},
-    Entry{{"qTsP", true}, declined<kNoTracepoints>},
-    Entry{{"qTfV", true}, declined<kNoTracepoints>},
-    Entry{{"qTsV", true}, declined<kNoTracepoints>},
-    Entry{{"qTP:", false}, declined<kNoTracepoints>},
-    Entry{{"qTV:", false}, declined<kNoTracepoints>},
-    Entry{{"qTBuffer:", false}, declined<kNoTracepoints>},
-    Entry{{"QTDP:", false}, declined<kNoTracepoints>},
-    Entry{{"QTDV:", false}, declined<kNoTracepoints>},
-    Entry{{"QTinit", true}, declined<kNoTracepoints>},
-    Entry{{"QTStart", true}, declined<kNoTracepoints>},
-    Entry{{"QTStop", true}, declined<kNoTracepoints>},
-    Entry{{"QTFrame:", false}, declined<kNoTracepoints>},
-    Entry{{"QTro:", false}, declined<kNoTracepoints>},
-    Entry{{"QTBuffer:", false}, declined<kNoTracepoints>},
-    Entry{{"QTNotes:", false}, declined<kNoTracepoints>},
+    Entry{{"qTfP", true}, no_arguments<QueryTracepointFirst>},
+    Entry{{"qTsP", true}, no_arguments<QueryTracepointNext>},
+    Entry{{"qTfV", true}, no_arguments<QueryTraceVariableFirst>},
+    Entry{{"qTsV", true}, no_arguments<QueryTraceVariableNext>},
+    Entry{{"qTP:", false}, trace_packet<parse_tracepoint_hits>},
+    Entry{{"qTV:", false},
+          [](std::string_view args) -> Result {
+            const auto number = parse_hex_number(args);
+            if (!number || *number > UINT32_MAX) return fail("qTV: bad variable number");
+            return QueryTraceVariable{static_cast<std::uint32_t>(*number)};
+          }},
+    Entry{{"qTBuffer:", false}, declined<kNoTraceFile>},
+    Entry{{"QTDP:-", false}, trace_packet<parse_trace_actions>},
+    Entry{{"QTDP:", false}, trace_packet<parse_trace_define>},
+    Entry{{"QTDPsrc:", false}, trace_packet<parse_trace_source>},
+    Entry{{"QTDV:", false}, trace_packet<parse_trace_variable>},
+    Entry{{"QTinit", true}, no_arguments<TraceInit>},
+    Entry{{"QTStart", true}, no_arguments<TraceStart>},
+    Entry{{"QTStop", true}, no_arguments<TraceStop>},
+    Entry{{"QTFrame:", false}, trace_packet<parse_trace_frame>},
+    Entry{{"QTro:", false}, trace_packet<parse_trace_read_only>},
+    Entry{{"QTBuffer:", false}, trace_packet<parse_trace_buffer>},
+    Entry{{"QTNotes:", false}, trace_packet<parse_trace_notes>},
+    Entry{{"QTDisconnected:", false},
+          [](std::string_view args) -> Result {
+            if (args != "0" && args != "1") return fail("QTDisconnected: neither 0 nor 1");
+            return TraceDisconnected{args == "1"};
+          }},
+    Entry{{"QTEnable:", false},
+          [](std::string_view args) { return trace_packet_with(parse_trace_enable(args, true)); }},
+    Entry{{"QTDisable:", false},
+          [](std::string_view args) { return trace_packet_with(parse_trace_enable(args, false)); }},
+    Entry{{"QTSave:", false}, declined<kNoTraceFile>},
     Entry{{"qGetTLSAddr:", false}, declined<kNoTls>},
     Entry{{"qCRC:", false}, declined<kNoCrc>},
     Entry{{"qThreadExtraInfo,", false}, declined<kNoExtraInfo>},

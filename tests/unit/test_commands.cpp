@@ -269,7 +269,7 @@ TEST_CASE("lldb's packets") {
   CHECK(parse_as<ReadMemoryBinary>("x0,0").length == 0);
   CHECK(malformed("x4a03c0"));
   parse_as<Declined>("qVAttachOrWaitSupported");
-  parse_as<Declined>("QTinit");
+  parse_as<TraceInit>("QTinit");
   CHECK(parse_as<QueryRegisterInfo>("qRegisterInfo0").regno == 0);
   CHECK(parse_as<QueryRegisterInfo>("qRegisterInfo3a").regno == 0x3a);
   CHECK(malformed("qRegisterInfo"));

@@ -164,6 +164,23 @@ class FakeProgram final : public server::Program {
     return {};
   }
   server::GoState* go() override { return nullptr; }
+  server::Trace& trace() override { return trace_; }
+  target::Result<void> start_tracing() override {
+    trace_.start();
+    return update_tracing();
+  }
+  target::Result<void> update_tracing() override {
+    if (!trace_.running()) return {};
+    const auto addresses = trace_.addresses();
+    tracepoint_breakpoints_ = std::set<std::uint64_t>(addresses.begin(), addresses.end());
+    return {};
+  }
+  void stop_tracing(server::Trace::StopReason reason) override {
+    trace_.stop(reason);
+    tracepoint_breakpoints_.clear();
+  }
+  server::Trace trace_;
+  std::set<std::uint64_t> tracepoint_breakpoints_;
   bool holds_fork_child(pid_t child) const override { return fork_children_.contains(child); }
   target::Result<void> remove_fork_child_breakpoint(pid_t child, std::uint64_t address) override {
     child_breakpoints_removed_.emplace_back(child, address);
@@ -926,4 +943,125 @@ TEST_CASE("thread create and exit stops when asked for; N when nothing resumed i
   plain.sink->packets.clear();
   plain.session.on_stop(plain.program->stop(StopEvent{StopEvent::Kind::kNoResumed, 100, 0, 0}));
   CHECK(plain.sink->packets.empty());
+}
+
+namespace {
+
+// The thread that hit a tracepoint: rax points at 0x1010 in the fake's memory.
+struct HitThread : protocol::AgentContext {
+  const FakeProgram& program;
+  explicit HitThread(const FakeProgram& owner) : program(owner) {}
+  std::optional<std::uint64_t> register_value(std::uint32_t regno) const override {
+    return regno == 0 ? std::optional<std::uint64_t>(0x1010) : std::nullopt;
+  }
+  bool read_memory(std::uint64_t address, std::span<char> out) const override {
+    const auto got = program.read_memory(address, out);
+    return got && *got == out.size();
+  }
+};
+
+}  // namespace
+
+TEST_CASE("tracepoints: gdb's tstart, tstop, tstatus, tfind and tdump as packets") {
+  Transcript t;
+  t.ask("qSupported:multiprocess+");
+  CHECK(t.ask("qTStatus").starts_with("T0;tnotrun:0;tframes:0;tcreated:0;tfree:500000;"));
+  CHECK(t.ask("qTfP") == "l");
+  CHECK(t.ask("qTfV") == "l");
+  // gdb 13.1's `trace main.handle` / `collect $regs, req.ID` / `tstart`.
+  CHECK(t.ask("QTinit") == "OK");
+  CHECK(t.ask("QTDP:1:0000000000401064:E:0:0-") == "OK");
+  CHECK(t.ask("QTDP:-1:0000000000401064:R0fffffffffffffffff-") == "OK");
+  CHECK(t.ask("QTDP:-1:0000000000401064:X00000009,2600002a4022080c27") == "OK");
+  CHECK(t.ask("QTDPsrc:1:401064:at:0:b:6d61696e2e68616e646c65") == "OK");
+  CHECK(t.ask("QTDV:1:0000000000000000:1:74726163655f74696d657374616d70") == "OK");
+  CHECK(t.ask("QTro:0000000000001000,0000000000001004") == "OK");
+  CHECK(t.ask("QTDisconnected:0") == "OK");
+  CHECK(t.ask("QTBuffer:circular:0") == "OK");
+  CHECK(t.ask("QTBuffer:size:-1") == "OK");
+  CHECK(t.ask("QTNotes:user:;notes:;") == "OK");
+  CHECK(t.ask("QTDP:2:401070:E:1:0") ==
+        "E.while-stepping is not offered: gostub collects at the hit only");
+  CHECK(t.ask("QTFrame:0") == "F-1");
+  CHECK(t.ask("QTStart") == "OK");
+  CHECK(t.program->tracepoint_breakpoints_ == std::set<std::uint64_t>{0x401064});
+  CHECK(t.ask("qTStatus").starts_with("T1;tnotrun:0;tframes:0;"));
+  // Two hits, as TracedProgram's hit filter reports them.
+  std::string file(target::register_file_size(), '\x11');
+  const HitThread thread(*t.program);
+  for (int i = 0; i < 2; ++i) {
+    CHECK(t.program->trace_.hit(0x401064, thread, [&] { return std::optional(file); }) == 1);
+  }
+  // Defined while tracing (InstallInTrace): in place once its last packet came; disabled: out.
+  CHECK(t.ask("QTDP:3:401080:E:0:0-") == "OK");
+  CHECK(t.program->tracepoint_breakpoints_.size() == 1);
+  CHECK(t.ask("QTDP:-3:401080:R01") == "OK");
+  CHECK(t.program->tracepoint_breakpoints_ == std::set<std::uint64_t>{0x401064, 0x401080});
+  CHECK(t.ask("QTDisable:3:401080") == "OK");
+  CHECK(t.program->tracepoint_breakpoints_ == std::set<std::uint64_t>{0x401064});
+  CHECK(t.ask("QTEnable:9:401080") == "E.no such tracepoint");
+  CHECK(t.ask("QTStop") == "OK");
+  CHECK(t.program->tracepoint_breakpoints_.empty());
+  CHECK(t.ask("qTStatus").starts_with("T0;tstop::0;tframes:2;tcreated:2;"));
+  CHECK(t.ask("qTP:1:401064").starts_with("V2:"));
+  CHECK(t.ask("qTfP") == "T1:401064:E:0:0");
+  CHECK(t.ask("qTsP") == "A1:401064:R0fffffffffffffffff");
+  CHECK(t.ask("qTsP") == "A1:401064:X00000009,2600002a4022080c27");
+  CHECK(t.ask("qTsP") == "Z1:401064:at:0:b:6d61696e2e68616e646c65");
+  CHECK(t.ask("qTsP") == "T3:401080:D:0:0");
+  CHECK(t.ask("qTsP") == "A3:401080:R01");
+  CHECK(t.ask("qTsP") == "l");
+  CHECK(t.ask("qTfV") == "1:0:1:74726163655f74696d657374616d70");
+  CHECK(t.ask("qTsV") == "l");
+  CHECK(t.ask("qTV:1") == "V0");
+  CHECK(t.ask("qTV:9") == "U");
+
+  // tfind start; tdump: registers and memory from the frame.
+  CHECK(t.ask("QTFrame:0") == "F0T1");
+  CHECK(t.ask("g") == protocol::to_hex(file));
+  CHECK(t.ask("p10") == "1111111111111111");
+  CHECK(t.ask("m1010,8") == "1011121314151617");                  // collected (req.ID)
+  CHECK(t.ask("m1010,10") == "1011121314151617");                 // only what was collected
+  CHECK(t.ask("m1020,4") == "E05");                               // not collected: <unavailable>
+  CHECK(t.ask("m1000,4") == "00010203");                          // read-only (QTro): read live
+  CHECK(t.ask("x1010,4") == std::string("\x10\x11\x12\x13", 4));  // binary reads too
+  CHECK(t.ask("x1020,4") == "E05");
+  CHECK(t.ask("qXfer:traceframe-info:read::0,1000") ==
+        "l<traceframe-info>\n<memory start=\"0x1010\" length=\"0x8\"/>\n</traceframe-info>\n");
+  CHECK(t.ask("M1010,1:00").starts_with("E."));
+  CHECK(t.ask("G" + protocol::to_hex(file)).starts_with("E."));
+  CHECK(t.ask("QTFrame:1") == "F1T1");
+  CHECK(t.ask("QTFrame:pc:401064") == "F-1");  // searches go forward: none after frame 1
+  CHECK(t.ask("QTFrame:2") == "F-1");
+  // tfind none: the live program again.
+  CHECK(t.ask("QTFrame:ffffffff") == "OK");
+  CHECK(t.ask("m1020,4") == "20212223");
+  CHECK(t.ask("qXfer:traceframe-info:read::0,1000") == "E16");
+}
+
+TEST_CASE("tracepoints: no program, and a client that leaves ends the run") {
+  {
+    Transcript t(false);
+    CHECK(t.ask("qTStatus").starts_with("T0;tnotrun:0;"));
+    CHECK(t.ask("qTfP") == "l");
+    CHECK(t.ask("QTinit").starts_with("E.tracepoints need"));
+  }
+  FakeFactory factory;
+  server::Programs programs{factory};
+  auto owned = std::make_unique<FakeProgram>();
+  auto* program = owned.get();
+  programs.add(std::move(owned));
+  server::GoSettings settings;
+  for (const bool keep : {false, true}) {
+    {
+      server::GdbSession session{programs, std::make_shared<Recorder>(), {}, settings};
+      session.on_packet("QTinit");
+      session.on_packet("QTDP:1:401064:E:0:0");
+      session.on_packet(keep ? "QTDisconnected:1" : "QTDisconnected:0");
+      session.on_packet("QTStart");
+      REQUIRE(program->trace_.running());
+    }
+    CHECK(program->trace_.running() == keep);
+    CHECK(program->trace_.status().starts_with(keep ? "T1;" : "T0;tdisconnected:0;"));
+  }
 }

@@ -2,6 +2,7 @@
 // attaches them to Z0 packets for breakpoint conditions evaluated by the target. Validated
 // once, when the breakpoint is inserted (known opcodes, operands and jump targets inside the
 // expression, on instruction boundaries), and evaluated with bounded stack and step counts,
+// (the same bytecode collects tracepoint data: trace ops and trace state variables)
 // so that no expression can crash or hang the server. Pure: registers and memory come
 // through AgentContext.
 #pragma once
@@ -25,6 +26,21 @@ class AgentContext {
   virtual bool read_memory(std::uint64_t address, std::span<char> out) const = 0;
   // The text of a `printf` (gdb's agent dprintf); dropped unless the context keeps it.
   virtual void print(std::string_view /*text*/) const {}
+  // Tracepoint collection: the trace, trace_quick, trace16 and tracenz opcodes name memory to
+  // keep in the trace frame (tracenz: up to the first NUL); false fails the expression. A
+  // context that collects nothing (a breakpoint condition) accepts them.
+  virtual bool collect_memory(std::uint64_t /*address*/, std::uint64_t /*length*/,
+                              bool /*until_nul*/) const {
+    return true;
+  }
+  // Trace state variables (getv, setv, tracev); nullopt/false: no such variable.
+  virtual std::optional<std::int64_t> variable(std::uint32_t /*number*/) const {
+    return std::nullopt;
+  }
+  virtual bool set_variable(std::uint32_t /*number*/, std::int64_t /*value*/) const {
+    return false;
+  }
+  virtual bool collect_variable(std::uint32_t /*number*/) const { return false; }
 };
 
 class AgentExpression {

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "protocol/agent_expression.hpp"
+#include "protocol/tracepoints.hpp"
 
 namespace gostub::protocol {
 
@@ -240,7 +241,11 @@ using Command = std::variant<
     HostPread, HostClose, HostFstat, HostReadlink, EnableThreadSuffix, EnableThreadsInStopReply,
     QueryHostInfo, QueryProcessInfo, QueryWorkingDirectory, QueryThreadStopInfo, QueryThreadsInfo,
     QueryMemoryRegion, ReadMemoryBinary, QueryRegisterInfo, AllocateMemory, DeallocateMemory, Run,
-    QueryLaunchSuccess, Attach, SetLaunchSetting, Declined, Unknown>;
+    QueryLaunchSuccess, Attach, SetLaunchSetting, TraceInit, TraceDefine, TraceDefineActions,
+    TraceSource, TraceVariable, TraceStart, TraceStop, TraceSelectFrame, TraceBufferSetting,
+    TraceDisconnected, TraceReadOnly, TraceNotes, TraceEnable, QueryTracepointFirst,
+    QueryTracepointNext, QueryTraceVariableFirst, QueryTraceVariableNext, QueryTracepointHits,
+    QueryTraceVariable, Declined, Unknown>;
 
 struct ParseError {
   std::string message;
