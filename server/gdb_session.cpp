@@ -8,6 +8,7 @@
 #include "protocol/hex.hpp"
 #include "protocol/replies.hpp"
 #include "server/debug_log.hpp"
+#include "server/thread_local_storage.hpp"
 #include "target/registers.hpp"
 
 namespace gostub::server {
@@ -470,6 +471,16 @@ Reply GdbSession::handle(const protocol::QueryThreadAlive& command) {
   auto* named = program_named(command.thread);
   if (thread && named != nullptr && named->has_thread(*thread)) return Reply::ok();
   return Reply::error(ESRCH);
+}
+
+Reply GdbSession::handle(const protocol::QueryTlsAddress& command) {
+  auto* named = program_named(command.thread);
+  const auto thread = ClientThread::from_wire(command.thread.tid);
+  if (named == nullptr || !thread || thread->is_goroutine() || !named->has_thread(*thread))
+    return Reply::error(ESRCH);
+  const auto address = thread_local_address(*named, *thread, command.offset, command.link_map);
+  if (!address) return Reply::error(address.error());
+  return Reply::packet(fmt::format("{:x}", *address));
 }
 
 Reply GdbSession::handle(const protocol::QueryCurrentThread&) {

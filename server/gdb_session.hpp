@@ -75,6 +75,7 @@ class GdbSession {
   Reply handle(const protocol::QueryThreadListFirst& command);
   Reply handle(const protocol::QueryThreadListNext& command);
   Reply handle(const protocol::QueryThreadAlive& command);
+  Reply handle(const protocol::QueryTlsAddress& command);
   Reply handle(const protocol::QueryCurrentThread& command);
   Reply handle(const protocol::QueryAttached& command);
   Reply handle(const protocol::TransferRead& command);

@@ -244,6 +244,17 @@ Result parse_thread_alive(std::string_view args) {
   return QueryThreadAlive{*thread};
 }
 
+Result parse_tls_address(std::string_view args) {
+  const auto thread = split_once(args, ',');
+  const auto rest = thread ? split_once(thread->second, ',') : std::nullopt;
+  if (!rest) return fail("qGetTLSAddr: expected THREAD,OFFSET,LM");
+  const auto id = parse_thread_id(thread->first);
+  const auto offset = parse_hex_number(rest->first);
+  const auto link_map = parse_hex_number(rest->second);
+  if (!id || !offset || !link_map) return fail("qGetTLSAddr: bad THREAD, OFFSET or LM");
+  return QueryTlsAddress{*id, *offset, *link_map};
+}
+
 Result parse_transfer_write(std::string_view object, std::string_view args) {
   // ANNEX:OFFSET:DATA — the data is binary and may hold ':', the annex and offset may not.
   const auto annex = split_once(args, ':');
@@ -501,7 +512,6 @@ constexpr std::string_view kNoHostWrites = "host I/O is read-only: no vFile:pwri
 constexpr std::string_view kNoNonStop = "non-stop mode is not offered";
 constexpr std::string_view kNoTraceFile =
     "trace files are not offered: tsave reads gdbserver's raw buffer (qTBuffer, QTSave)";
-constexpr std::string_view kNoTls = "qGetTLSAddr: Go does not use the C TLS model";
 constexpr std::string_view kNoCrc = "qCRC is not offered; gdb falls back to reading memory";
 constexpr std::string_view kNoExtraInfo = "qXfer:threads:read carries thread names instead";
 constexpr std::string_view kNoAttachWait = "attaching to a process not yet started is not offered";
@@ -532,6 +542,7 @@ constexpr std::array kTable = {
     Entry{{"qfThreadInfo", true}, no_arguments<QueryThreadListFirst>},
     Entry{{"qsThreadInfo", true}, no_arguments<QueryThreadListNext>},
     Entry{{"qC", true}, no_arguments<QueryCurrentThread>},
+    Entry{{"qGetTLSAddr:", false}, parse_tls_address},
     Entry{{"vCont?", true}, no_arguments<QueryResumeActions>},
     Entry{{"QStartNoAckMode", true}, no_arguments<StartNoAckMode>},
     Entry{{"qOffsets", true}, no_arguments<QueryOffsets>},
@@ -637,7 +648,6 @@ constexpr std::array kTable = {
     Entry{{"QTDisable:", false},
           [](std::string_view args) { return trace_packet_with(parse_trace_enable(args, false)); }},
     Entry{{"QTSave:", false}, declined<kNoTraceFile>},
-    Entry{{"qGetTLSAddr:", false}, declined<kNoTls>},
     Entry{{"qCRC:", false}, declined<kNoCrc>},
     Entry{{"qThreadExtraInfo,", false}, declined<kNoExtraInfo>},
     // One-letter families last, so that longer names are matched first.

@@ -176,6 +176,12 @@ TEST_CASE("threads: H, T") {
   CHECK(malformed("Hg"));
   CHECK(parse_as<QueryThreadAlive>("Tp1.2").thread == ThreadId{1, 2});
   CHECK(malformed("Tzz"));
+  const auto tls = parse_as<QueryTlsAddress>("qGetTLSAddr:p3e.3f,10,7ffff7ffe2e0");
+  CHECK(tls.thread == ThreadId{0x3e, 0x3f});
+  CHECK(tls.offset == 0x10);
+  CHECK(tls.link_map == 0x7ffff7ffe2e0);
+  CHECK(malformed("qGetTLSAddr:p3e.3f,10"));
+  CHECK(malformed("qGetTLSAddr:p3e.3f,zz,1"));
 }
 
 TEST_CASE("qXfer reads and writes") {

@@ -100,6 +100,11 @@ struct QueryThreadListNext {};   // qsThreadInfo
 struct QueryThreadAlive {        // T
   ThreadId thread;
 };
+struct QueryTlsAddress {  // qGetTLSAddr:THREAD,OFFSET,LM
+  ThreadId thread;
+  std::uint64_t offset;
+  std::uint64_t link_map;
+};
 struct QueryCurrentThread {};  // qC
 struct QueryAttached {         // qAttached
   std::optional<std::int64_t> pid;
@@ -234,7 +239,7 @@ struct Unknown {};
 using Command = std::variant<
     QuerySupported, StartNoAckMode, QueryHaltReason, ReadRegisters, WriteRegisters, ReadRegister,
     WriteRegister, ReadMemory, WriteMemory, InsertBreakpoint, RemoveBreakpoint, QueryResumeActions,
-    Resume, SetThread, QueryThreadListFirst, QueryThreadListNext, QueryThreadAlive,
+    Resume, SetThread, QueryThreadListFirst, QueryThreadListNext, QueryThreadAlive, QueryTlsAddress,
     QueryCurrentThread, QueryAttached, TransferRead, TransferWrite, QueryWatchpointSupport, Kill,
     Detach, MonitorCommand, QueryOffsets, QuerySymbol, QueryTraceStatus, PassSignals,
     ProgramSignals, CatchSyscalls, ThreadEvents, EnableExtendedMode, Restart, HostSetFs, HostOpen,
