@@ -144,6 +144,10 @@ struct CatchSyscalls {  // QCatchSyscalls:0, QCatchSyscalls:1[;NR;…] (hex syst
 struct ThreadEvents {  // QThreadEvents:1, QThreadEvents:0: thread create/exit stops
   bool enable = false;
 };
+struct SetNonStop {  // QNonStop:1, QNonStop:0: gdb's non-stop mode on or off
+  bool enable = false;
+};
+struct StoppedAck {};          // vStopped: the client took the last %Stop; the next, or OK
 struct EnableExtendedMode {};  // !
 struct Restart {};             // R XX: extended mode's restart of the last program (no reply)
 // Host I/O (vFile:…): gdb reads the program, /proc files and libraries through the server.
@@ -230,17 +234,19 @@ struct Declined {
 // Not a packet we know: answered with the empty reply, as the protocol requires.
 struct Unknown {};
 
-using Command = std::variant<
-    QuerySupported, StartNoAckMode, QueryHaltReason, ReadRegisters, WriteRegisters, ReadRegister,
-    WriteRegister, ReadMemory, WriteMemory, InsertBreakpoint, RemoveBreakpoint, QueryResumeActions,
-    Resume, SetThread, QueryThreadListFirst, QueryThreadListNext, QueryThreadAlive,
-    QueryCurrentThread, QueryAttached, TransferRead, TransferWrite, QueryWatchpointSupport, Kill,
-    Detach, MonitorCommand, QueryOffsets, QuerySymbol, QueryTraceStatus, PassSignals,
-    ProgramSignals, CatchSyscalls, ThreadEvents, EnableExtendedMode, Restart, HostSetFs, HostOpen,
-    HostPread, HostClose, HostFstat, HostReadlink, EnableThreadSuffix, EnableThreadsInStopReply,
-    QueryHostInfo, QueryProcessInfo, QueryWorkingDirectory, QueryThreadStopInfo, QueryThreadsInfo,
-    QueryMemoryRegion, ReadMemoryBinary, QueryRegisterInfo, AllocateMemory, DeallocateMemory, Run,
-    QueryLaunchSuccess, Attach, SetLaunchSetting, Declined, Unknown>;
+using Command =
+    std::variant<QuerySupported, StartNoAckMode, QueryHaltReason, ReadRegisters, WriteRegisters,
+                 ReadRegister, WriteRegister, ReadMemory, WriteMemory, InsertBreakpoint,
+                 RemoveBreakpoint, QueryResumeActions, Resume, SetThread, QueryThreadListFirst,
+                 QueryThreadListNext, QueryThreadAlive, QueryCurrentThread, QueryAttached,
+                 TransferRead, TransferWrite, QueryWatchpointSupport, Kill, Detach, MonitorCommand,
+                 QueryOffsets, QuerySymbol, QueryTraceStatus, PassSignals, ProgramSignals,
+                 CatchSyscalls, ThreadEvents, SetNonStop, StoppedAck, EnableExtendedMode, Restart,
+                 HostSetFs, HostOpen, HostPread, HostClose, HostFstat, HostReadlink,
+                 EnableThreadSuffix, EnableThreadsInStopReply, QueryHostInfo, QueryProcessInfo,
+                 QueryWorkingDirectory, QueryThreadStopInfo, QueryThreadsInfo, QueryMemoryRegion,
+                 ReadMemoryBinary, QueryRegisterInfo, AllocateMemory, DeallocateMemory, Run,
+                 QueryLaunchSuccess, Attach, SetLaunchSetting, Declined, Unknown>;
 
 struct ParseError {
   std::string message;
