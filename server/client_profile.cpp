@@ -47,6 +47,8 @@ constexpr ServerFeature kFeatures[] = {
     // Thread create/exit stops when asked (QThreadEvents); "N" to a client that reads it.
     {"QThreadEvents+"},
     {"no-resumed+", true},
+    // gdb's non-stop mode: QNonStop, %Stop notifications, vStopped, vCont;t.
+    {"QNonStop+"},
 };
 
 }  // namespace

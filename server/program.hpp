@@ -143,6 +143,15 @@ class Program {
   virtual target::StopEvent kill() = 0;
   virtual target::Result<void> detach() = 0;
 
+  // Non-stop mode (QNonStop:1): a thread that stops stops alone, each stop is reported on its
+  // own (handle_wait_events() until nullopt), resume() leaves running threads running.
+  virtual void set_non_stop(bool /*on*/) {}
+  virtual bool non_stop() const { return false; }
+  // Whether this thread runs now (in non-stop some run while others are stopped).
+  virtual bool thread_running(ClientThread /*thread*/) const { return running(); }
+  // Non-stop: asks these running OS threads to stop; each is reported later as its own stop.
+  virtual void request_stop(std::span<const pid_t> /*tids*/) {}
+
   // Thread creation and exit reported as stops (QThreadEvents).
   virtual void set_thread_events(bool /*on*/) {}
   // Forks and vforks: reported (and the child held for the client) or let go at once.

@@ -102,7 +102,8 @@ bool Server::handle_child_events() {
                         "process {}: thread {} stopped (kind {}, signal {})", program->pid(),
                         report->stop.tid, static_cast<int>(report->stop.kind), report->stop.signal);
       if (session_) session_->on_stop(*program, *report);
-      if (!program->alive() || !program->has_stashed_events()) break;
+      // Non-stop: one SIGCHLD may stand for several threads' stops; each is told.
+      if (!program->alive() || (!program->non_stop() && !program->has_stashed_events())) break;
     }
     // Text breakpoint commands printed at hits that were passed (agent dprintf).
     if (session_ && program->alive()) session_->on_program_output(*program);
@@ -153,6 +154,8 @@ void Server::on_session_closed() {
   extended_mode_ = extended_mode_ || (session_ && session_->extended_mode());
   // Nobody to tell of forks now: children are let go again.
   for (auto* program : programs_.live()) program->set_fork_events(false, false);
+  // The next client starts in all-stop (gdb asks for non-stop again if it wants it).
+  for (auto* program : programs_.live()) program->set_non_stop(false);
   session_.reset();
   connection_.reset();
   if (exit_requested_ || options_.once || options_.stdio) return finish();

@@ -73,7 +73,8 @@ TracedProgram::TracedProgram(std::unique_ptr<target::Process> process, const GoS
   // Asked before the other threads are stopped: only while every thread continues is a hit
   // nobody needs to see passed (a step the client asked for must end in a report).
   process_->set_hit_filter([this](pid_t tid, std::uint64_t address) {
-    if (!continued_all_) return false;
+    // Non-stop: the engine asks only for a thread that was continued.
+    if (!continued_all_ && !process_->non_stop()) return false;
     go_.forget_stop();  // the thread ran since the last look at its goroutine
     return hit_passes(tid, address);
   });
@@ -327,7 +328,9 @@ target::Result<void> TracedProgram::detach() {
 }
 
 std::optional<StopReport> TracedProgram::report(target::StopEvent stop) {
-  while (stop.passed || condition_false(stop)) {
+  // Non-stop: the engine passed what the filter let pass itself, with the others restarted as
+  // they were; resuming every thread here would run threads the client keeps stopped.
+  while (!process_->non_stop() && (stop.passed || condition_false(stop))) {
     // Every thread is stopped here: the hit could not be passed in place.
     process_->count_pass_stopping_all();
     // A conditional breakpoint whose condition is false: the client never hears of it. The
