@@ -108,6 +108,9 @@ bool Server::handle_child_events() {
     // Text breakpoint commands printed at hits that were passed (agent dprintf).
     if (session_ && program->alive()) session_->on_program_output(*program);
   }
+  // Non-stop: a program that stopped early (statuses still waiting) is looked at again after
+  // the client's packets have had their turn.
+  handle_stashed_events();
   if (!session_ && programs_.live().empty() && !options_.multi && programs_.current() != nullptr) {
     finish();  // the program died with nobody attached
     return false;

@@ -764,9 +764,10 @@ std::optional<StopEvent> Process::on_wait_status(pid_t tid, int status, bool sto
         return std::nullopt;
       }
       if (thread.stop_requested) {
-        // Non-stop: the stop the client asked for (or a breakpoint hit still queued: that one).
-        thread.stop_requested = false;
+        // Non-stop: the stop the client asked for, or a breakpoint hit still queued (that one;
+        // the request stands until next_non_stop_event has seen whether the hit is passed).
         if (auto hit = queued_breakpoint_hit(tid, thread)) return hit;
+        thread.stop_requested = false;
         thread.stepping = false;
         thread.range_start = thread.range_end = 0;
         StopEvent stop{StopEvent::Kind::kInterrupt, tid, 0, 0};
@@ -1021,7 +1022,15 @@ void Process::request_stop(std::span<const pid_t> tids) {
 }
 
 std::optional<StopEvent> Process::next_non_stop_event() {
-  for (;;) {
+  // Threads that hit a passed breakpoint in a loop never leave the kernel's queue empty: after
+  // this many statuses the owner's event loop gets a turn (the client's packets) and comes back.
+  constexpr int kStatusesPerCall = 64;
+  yielded_ = false;
+  for (int statuses = 0;; ++statuses) {
+    if (statuses == kStatusesPerCall) {
+      yielded_ = true;
+      return std::nullopt;
+    }
     if (!ready_.empty()) {
       auto stop = ready_.front();
       ready_.pop_front();
@@ -1048,6 +1057,15 @@ std::optional<StopEvent> Process::next_non_stop_event() {
     if (stop->kind == StopEvent::Kind::kBreakpoint && hit_filter_ && found != threads_.end() &&
         found->second.continuing) {
       if (const auto pc = read_pc(stop->tid); pc && hit_filter_(stop->tid, *pc)) {
+        if (found->second.stop_requested) {
+          // The client asked this thread to stop: it stops here, at the breakpoint, as a stop
+          // with no signal (it meets the breakpoint again when resumed). An interrupt still on
+          // its way is dropped as stale later.
+          found->second.stop_requested = false;
+          StopEvent requested{StopEvent::Kind::kInterrupt, stop->tid, 0, 0};
+          requested.requested = true;
+          return report(requested);
+        }
         if (!pass_in_place(stop->tid, *pc)) pass_stopping_others(stop->tid, *pc);
         continue;
       }
@@ -1070,6 +1088,12 @@ std::vector<pid_t> Process::pause_running_threads(pid_t except) {
 
 void Process::restart_threads(std::span<const pid_t> paused, const std::set<pid_t>& known_before) {
   auto restart = [this](pid_t tid, Thread& thread) {
+    if (thread.pending && thread.pending->kind == StopEvent::Kind::kBreakpoint &&
+        !thread.pending->hardware && thread.continuing && !thread.stop_requested) {
+      // A hit made while paused: its pc is back at the breakpoint, so it meets it again when it
+      // runs, and the hit filter is asked then, once (a false condition is never told).
+      if (const auto pc = read_pc(tid); pc && breakpoints_.contains(*pc)) thread.pending.reset();
+    }
     if (thread.pending) {  // what it hit while paused is its stop now
       ready_.push_back(*thread.pending);
       thread.pending.reset();
@@ -1276,6 +1300,19 @@ Result<std::int64_t> Process::inject_syscall(pid_t tid, long number,
   if (found == threads_.end()) return fail(ESRCH, fmt::format("no thread {}", tid));
   if (found->second.running) return fail(EBUSY, "the thread is running");
   if (arguments.size() > 6) return fail(EINVAL, "a system call takes at most six arguments");
+  if (non_stop_ && running()) {
+    // Non-stop: the others run. They are paused while `tid` steps alone (their events would
+    // otherwise be kept as pending stops of threads the client thinks are running), and
+    // restarted after, as they were.
+    std::set<pid_t> known_before;
+    for (const auto& [each, thread] : threads_) known_before.insert(each);
+    const auto paused = pause_running_threads(tid);
+    non_stop_ = false;
+    auto result = inject_syscall(tid, number, arguments);
+    non_stop_ = true;
+    if (alive_) restart_threads(paused, known_before);
+    return result;
+  }
   forget_registers(tid);
   // However it ends, the registers are as before, or the thread is gone: no cache survives.
   struct Forget {
@@ -1351,6 +1388,11 @@ Result<std::optional<StopEvent>> Process::resume(std::span<const ThreadAction> a
     auto& thread = threads_.at(action.tid);
     if (thread.running) continue;
     thread.stop_requested = false;
+    if (thread.pending) {  // a stop not told yet: told now, the thread stays; the others run
+      ready_.push_back(*thread.pending);
+      thread.pending.reset();
+      continue;
+    }
     plan.push_back(action);
   }
   if (plan.empty()) return std::optional<StopEvent>{};

@@ -143,7 +143,9 @@ class Process : private WaitRouter::Member {
   // Wait statuses another Process reaped for this one: handle_wait_events() takes them (the
   // kernel's SIGCHLD for them was consumed by the other's wait).
   // Non-stop: also stops ready to report that no wait status will announce.
-  bool has_stashed_events() const { return router_.has_stashed(*this) || !ready_.empty(); }
+  bool has_stashed_events() const {
+    return router_.has_stashed(*this) || !ready_.empty() || yielded_;
+  }
 
   // Non-stop mode (gdb's QNonStop:1). A thread's reportable event stops that thread alone;
   // handle_wait_events() returns one stop a call and the owner calls it again until nullopt
@@ -419,6 +421,7 @@ class Process : private WaitRouter::Member {
   bool non_stop_ = false;
   // Non-stop: stops seen while other threads were paused, reported by handle_wait_events().
   std::deque<StopEvent> ready_;
+  bool yielded_ = false;  // non-stop: handle_wait_events() stopped early, statuses may wait
 };
 
 }  // namespace gostub::target
