@@ -28,6 +28,7 @@ GdbSession::GdbSession(Programs& programs, std::shared_ptr<PacketSink> sink, Hoo
       launch_settings_(std::move(options.launch)) {}
 
 void GdbSession::on_packet(std::string_view payload) {
+  last_packet_ = std::chrono::steady_clock::now();
   // lldb names the thread of a register access at the end of the packet instead of with Hg.
   std::optional<ThreadId> suffix;
   if (profile_.thread_suffix()) suffix = protocol::take_thread_suffix(payload);
@@ -86,9 +87,26 @@ void GdbSession::on_interrupt() {
 
 void GdbSession::on_program_output(Program& running) {
   const auto text = running.take_console_output();
-  // O packets only while the client waits for a stop reply (all-stop) or at any time in
-  // non-stop (gdb reads them as it reads %Stop); otherwise nobody reads.
-  if (!text.empty() && (resume_outstanding_ || non_stop_)) send_console(text);
+  // O packets only while the client waits for a stop reply (all-stop); otherwise nobody reads
+  // (non-stop: see on_console).
+  if (!text.empty() && resume_outstanding_) send_console(text);
+}
+
+bool GdbSession::on_console(std::string_view text) {
+  if (resume_outstanding_) {
+    send_console(text);
+    return true;
+  }
+  // Non-stop: gdb reads an O packet that comes while it waits for no reply (its event loop
+  // takes it with the notifications), but one that crosses a packet of its own is read as that
+  // packet's reply. gdbserver sends none; gostub sends its message only to a client quiet for
+  // half a second (at its prompt), which makes the crossing unlikely, not impossible.
+  if (non_stop_ &&
+      std::chrono::steady_clock::now() - last_packet_ > std::chrono::milliseconds(500)) {
+    send_console(text);
+    return true;
+  }
+  return false;  // asked again at the next look
 }
 
 void GdbSession::on_stop(const StopReport& report) {

@@ -4,6 +4,7 @@
 // handlers answer is a Reply, rendered for the client's dialect in one place (send()).
 #pragma once
 
+#include <chrono>
 #include <deque>
 #include <functional>
 #include <map>
@@ -51,6 +52,10 @@ class GdbSession {
   void on_stop(const StopReport& report);
   // Sends what breakpoint commands printed (agent dprintf) while the program runs.
   void on_program_output(Program& running);
+  // gostub's own console message, sent while the program runs (non-stop only: all-stop's
+  // client reads O packets only while it waits for a stop reply, and then it is told).
+  // Returns whether it was sent.
+  bool on_console(std::string_view text);
   bool extended_mode() const { return profile_.extended_mode(); }
 
  private:
@@ -164,6 +169,7 @@ class GdbSession {
   bool resume_outstanding_ = false;  // a stop reply is owed to the client (all-stop)
   // Non-stop (QNonStop:1): packets are served while threads run; each stop is a notification.
   bool non_stop_ = false;
+  std::chrono::steady_clock::time_point last_packet_{};  // when the client last sent one
   // Stop replies not yet acknowledged by vStopped; the first has been sent (%Stop or as the
   // answer to vStopped or `?`), the others wait for it.
   std::deque<std::string> notifications_;

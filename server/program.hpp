@@ -151,6 +151,11 @@ class Program {
   virtual bool thread_running(ClientThread /*thread*/) const { return running(); }
   // Non-stop: asks these running OS threads to stop; each is reported later as its own stop.
   virtual void request_stop(std::span<const pid_t> /*tids*/) {}
+  // Non-stop: while a Go stop-the-world waits (sched.gcwaiting) and threads the client keeps
+  // stopped run goroutines, a console message saying which, once per stop-the-world; else "".
+  virtual std::string stop_the_world_blockers() { return {}; }
+  // The message was delivered: not again for this stop-the-world.
+  virtual void stop_the_world_told() {}
 
   // Thread creation and exit reported as stops (QThreadEvents).
   virtual void set_thread_events(bool /*on*/) {}

@@ -37,6 +37,7 @@ Server::Server(asio::io_context& io, ServerOptions options,
       factory_(options_.settings),
       programs_(factory_),
       child_events_(io, child_signal_fd()),
+      stop_the_world_timer_(io),
       listener_(io) {
   if (process) programs_.add(factory_.adopt(std::move(process)));
 }
@@ -55,6 +56,7 @@ std::uint16_t Server::port() const {
 
 int Server::run() {
   watch_children();
+  watch_stop_the_world();
   // Statuses that arrived before SIGCHLD was watched are still waiting in the kernel.
   for (auto* program : programs_.live()) (void)program->handle_wait_events();
   if (options_.stdio) {
@@ -116,6 +118,23 @@ bool Server::handle_child_events() {
     return false;
   }
   return true;
+}
+
+void Server::watch_stop_the_world() {
+  stop_the_world_timer_.expires_after(std::chrono::milliseconds(250));
+  stop_the_world_timer_.async_wait([this](const boost::system::error_code& error) {
+    if (error || finished_) return;
+    if (session_) {
+      for (auto* program : programs_.live()) {
+        if (auto text = program->stop_the_world_blockers();
+            !text.empty() && session_->on_console(text)) {
+          fmt::print(stderr, "{}", text);
+          program->stop_the_world_told();
+        }
+      }
+    }
+    watch_stop_the_world();
+  });
 }
 
 void Server::handle_stashed_events() {
@@ -183,6 +202,7 @@ void Server::finish() {
   boost::system::error_code ignored;
   listener_.close();
   child_events_.cancel(ignored);
+  stop_the_world_timer_.cancel();
   io_.stop();
 }
 
