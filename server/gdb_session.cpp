@@ -930,6 +930,18 @@ Reply GdbSession::adopt(target::Result<Program*> started, bool lldb_style, int s
   transfers_.forget();
   stop_replies_.forget();
   if (lldb_style) return Reply::ok();  // the stop comes with `?`
+  if (non_stop_ && stop_signal == SIGSTOP) {
+    // Non-stop vAttach, as gdbserver: OK, and each thread's stop (no signal) follows as a
+    // notification.
+    for (const auto thread : current.threads()) {
+      if (thread.is_goroutine()) continue;
+      target::StopEvent stop{target::StopEvent::Kind::kInterrupt, thread.tid(), 0, 0};
+      stop.requested = true;
+      thread_stops_.insert_or_assign({current.pid(), thread.tid()}, stop);
+      queue_stop_notification(stop_replies_.stop_reply(current, stop));
+    }
+    return Reply::ok();
+  }
   return Reply::packet(stop_replies_.stop_reply(
       current, target::StopEvent{target::StopEvent::Kind::kSignal, current.pid(), stop_signal, 0}));
 }

@@ -1018,3 +1018,15 @@ TEST_CASE("non-stop: nothing stopped answers ? with OK; an exit is a %Stop:W") {
   CHECK(t.ask("QNonStop:0") == "OK");
   CHECK_FALSE(t.program->non_stop_);
 }
+
+TEST_CASE("non-stop: vAttach answers OK and tells each thread's stop as a notification") {
+  Transcript t(false);
+  t.ask("qSupported:multiprocess+");
+  CHECK(t.ask("QNonStop:1") == "OK");
+  const auto replies = t.exchange("vAttach;1f4");
+  REQUIRE(replies.size() == 2);
+  CHECK(is_stop(replies[0], "%Stop:T00", "p1f4.1f4"));
+  CHECK(replies[1] == "OK");
+  CHECK(is_stop(t.ask("vStopped"), "T00", "p1f4.1f5"));
+  CHECK(t.ask("vStopped") == "OK");
+}
