@@ -58,6 +58,8 @@ constexpr ServerFeature kFeatures[] = {
     {"QTBuffer:size+"},
     {"tracenz+"},
     {"qXfer:traceframe-info:read+"},
+    // gdb's non-stop mode: QNonStop, %Stop notifications, vStopped, vCont;t.
+    {"QNonStop+"},
 };
 
 }  // namespace

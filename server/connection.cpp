@@ -109,6 +109,13 @@ void Connection::send_packet(std::string_view payload) {
   send_raw(std::move(framed));
 }
 
+void Connection::send_notification(std::string_view payload) {
+  if (!open_) return;
+  debug_log().print(DebugLog::Component::kRemote, "-> %{}", payload.substr(0, 512));
+  // Not acknowledged and answers no packet: neither resent on a NAK nor a reply owed.
+  send_raw(protocol::frame_notification(payload));
+}
+
 void Connection::send_raw(std::string bytes) {
   if (!open_) return;
   unsent_bytes_ += bytes.size();

@@ -33,6 +33,7 @@ class Connection : public PacketSink, public std::enable_shared_from_this<Connec
   Connection(boost::asio::io_context& io, int input_fd, int output_fd);
   void start(Callbacks callbacks);
   void send_packet(std::string_view payload) override;
+  void send_notification(std::string_view payload) override;
   void send_raw(std::string bytes);
   void set_no_ack_mode() override { no_ack_ = true; }
   // Disconnects the client after `timeout` without a packet from it, unless it is waiting for

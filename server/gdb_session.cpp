@@ -29,6 +29,7 @@ GdbSession::GdbSession(Programs& programs, std::shared_ptr<PacketSink> sink, Hoo
       launch_settings_(std::move(options.launch)) {}
 
 void GdbSession::on_packet(std::string_view payload) {
+  last_packet_ = std::chrono::steady_clock::now();
   // lldb names the thread of a register access at the end of the packet instead of with Hg.
   std::optional<ThreadId> suffix;
   if (profile_.thread_suffix()) suffix = protocol::take_thread_suffix(payload);
@@ -38,7 +39,7 @@ void GdbSession::on_packet(std::string_view payload) {
                       command.error().message);
     return send(Reply::error(EINVAL));
   }
-  if (resume_outstanding_) {
+  if (resume_outstanding_ && !non_stop_) {
     // All-stop: while the program runs, the client only interrupts. Anything else is a client
     // bug; answer it rather than touch a running process.
     return send(Reply::error(EBUSY));
@@ -87,8 +88,26 @@ void GdbSession::on_interrupt() {
 
 void GdbSession::on_program_output(Program& running) {
   const auto text = running.take_console_output();
-  // O packets only while the client waits for a stop reply (all-stop); otherwise nobody reads.
+  // O packets only while the client waits for a stop reply (all-stop); otherwise nobody reads
+  // (non-stop: see on_console).
   if (!text.empty() && resume_outstanding_) send_console(text);
+}
+
+bool GdbSession::on_console(std::string_view text) {
+  if (resume_outstanding_) {
+    send_console(text);
+    return true;
+  }
+  // Non-stop: gdb reads an O packet that comes while it waits for no reply (its event loop
+  // takes it with the notifications), but one that crosses a packet of its own is read as that
+  // packet's reply. gdbserver sends none; gostub sends its message only to a client quiet for
+  // half a second (at its prompt), which makes the crossing unlikely, not impossible.
+  if (non_stop_ &&
+      std::chrono::steady_clock::now() - last_packet_ > std::chrono::milliseconds(500)) {
+    send_console(text);
+    return true;
+  }
+  return false;  // asked again at the next look
 }
 
 void GdbSession::on_stop(const StopReport& report) {
@@ -96,6 +115,7 @@ void GdbSession::on_stop(const StopReport& report) {
 }
 
 void GdbSession::on_stop(Program& stopped, const StopReport& report) {
+  if (non_stop_) return on_stop_non_stop(stopped, report);
   // What the program printed before it stopped comes first.
   if (auto text = stopped.take_console_output(); !text.empty() && resume_outstanding_) {
     send_console(text);
@@ -127,6 +147,32 @@ void GdbSession::on_stop(Program& stopped, const StopReport& report) {
   sink_->send_packet(stop_replies_.stop_reply(stopped, stop));
 }
 
+void GdbSession::on_stop_non_stop(Program& stopped, const StopReport& report) {
+  const auto& stop = report.stop;
+  // No "N" in non-stop: every thread's stop is told on its own.
+  if (stop.kind == target::StopEvent::Kind::kNoResumed) return;
+  if (auto text = stopped.take_console_output(); !text.empty()) send_console(text);
+  keep_fork_child(stopped, stop);
+  const bool ended = stop.kind == target::StopEvent::Kind::kExited ||
+                     stop.kind == target::StopEvent::Kind::kTerminated;
+  if (ended) {
+    std::erase_if(thread_stops_,
+                  [&](const auto& entry) { return entry.first.first == stopped.pid(); });
+  } else if (stop.kind == target::StopEvent::Kind::kThreadExited) {
+    thread_stops_.erase({stopped.pid(), stop.tid});
+  } else {
+    thread_stops_.insert_or_assign({stopped.pid(), stop.tid}, stop);
+  }
+  if (!report.console.empty()) send_console(report.console);
+  queue_stop_notification(stop_replies_.stop_reply(stopped, stop));
+}
+
+void GdbSession::queue_stop_notification(std::string reply) {
+  // One %Stop outstanding at a time: the rest go out as answers to vStopped.
+  notifications_.push_back(std::move(reply));
+  if (notifications_.size() == 1) sink_->send_notification("Stop:" + notifications_.front());
+}
+
 void GdbSession::stop_other_programs(Program& told) {
   // All-stop across processes, as gdbserver: what the others hit meanwhile stays pending in
   // their threads; only an exit has to be kept here.
@@ -151,9 +197,15 @@ void GdbSession::keep_fork_child(Program& parent, const target::StopEvent& stop)
 }
 
 void GdbSession::configure(Program& program) {
+  program.set_non_stop(non_stop_);
   program.set_signals(signals_);
   program.set_fork_events(profile_.fork_events(), profile_.vfork_events());
   program.set_thread_events(profile_.thread_events());
+}
+
+bool GdbSession::running_thread(ClientThread thread) const {
+  // Non-stop: a running thread's registers are not to be had (ptrace needs it stopped).
+  return non_stop_ && program() != nullptr && program()->thread_running(thread);
 }
 
 Program* GdbSession::program_named(const ThreadId& id) const {
@@ -198,6 +250,7 @@ Reply GdbSession::handle(const protocol::StartNoAckMode&) {
 }
 
 Reply GdbSession::handle(const protocol::QueryHaltReason&) {
+  if (non_stop_) return halt_reason_non_stop();
   // A client that comes back after its program ended hears of one still alive, if any.
   if (const auto live = programs_.live();
       !live.empty() && (program() == nullptr || !program()->alive())) {
@@ -214,10 +267,34 @@ Reply GdbSession::handle(const protocol::QueryHaltReason&) {
   return Reply::packet(stop_replies_.stop_reply(*current, *stop));
 }
 
+// gdbserver's handle_status in non-stop: what was queued is dropped, every stopped thread's
+// stop is queued again, the first is the answer and vStopped takes the rest; OK when no
+// thread is stopped.
+Reply GdbSession::halt_reason_non_stop() {
+  notifications_.clear();
+  for (auto* each : programs_.live()) {
+    for (const auto thread : each->threads()) {
+      if (thread.is_goroutine() || each->thread_running(thread)) continue;
+      target::StopEvent stop{target::StopEvent::Kind::kInterrupt, thread.tid(), 0, 0};
+      stop.requested = true;  // stopped, with nothing to tell: T00
+      if (const auto found = thread_stops_.find({each->pid(), thread.tid()});
+          found != thread_stops_.end()) {
+        stop = found->second;
+      } else if (const auto& last = each->last_stop(); last && last->tid == thread.tid()) {
+        stop = *last;
+      }
+      notifications_.push_back(stop_replies_.stop_reply(*each, stop));
+    }
+  }
+  if (notifications_.empty()) return Reply::ok();
+  return Reply::packet(notifications_.front());
+}
+
 Reply GdbSession::handle(const protocol::ReadRegisters&) {
   if (const auto* frame = trace_frame()) return trace_frame_registers(*frame, std::nullopt);
   const auto thread = selected_thread(general_thread_);
   if (!thread) return Reply::error(ESRCH);
+  if (running_thread(*thread)) return Reply::error(EBUSY);
   auto file = program()->registers(*thread);
   if (!file) return Reply::error(file.error());
   return Reply::packet(protocol::to_hex(*file));
@@ -227,6 +304,7 @@ Reply GdbSession::handle(const protocol::WriteRegisters& command) {
   if (trace_frame()) return no_writes_in_trace_frame();
   const auto thread = selected_thread(general_thread_);
   if (!thread) return Reply::error(ESRCH);
+  if (running_thread(*thread)) return Reply::error(EBUSY);
   if (command.bytes.size() != target::register_file_size()) return Reply::error(EINVAL);
   if (auto written = program()->write_registers(*thread, command.bytes); !written) {
     return Reply::failure(written.error());
@@ -241,6 +319,7 @@ Reply GdbSession::handle(const protocol::ReadRegister& command) {
   const auto go = go_register(command.regno);
   if (command.regno >= registers.size() && !go) return Reply::error(EINVAL);
   if (!thread) return Reply::error(ESRCH);
+  if (running_thread(*thread)) return Reply::error(EBUSY);
   if (go) {
     const auto value = program()->goroutine_identity(*thread).value(*go);
     return Reply::packet(
@@ -262,6 +341,7 @@ Reply GdbSession::handle(const protocol::WriteRegister& command) {
   if (const auto go = go_register(command.regno)) {
     // gdb writes every register back after an inferior call (`p f()`): the same values pass.
     if (!thread) return Reply::error(ESRCH);
+    if (running_thread(*thread)) return Reply::error(EBUSY);
     const auto value = program()->goroutine_identity(*thread).value(*go);
     if (command.bytes == std::string_view(reinterpret_cast<const char*>(&value), sizeof value)) {
       return Reply::ok();
@@ -372,8 +452,10 @@ Reply GdbSession::handle(const protocol::Resume& command) {
   // Each program's share of the actions: an action without a thread is every program's
   // (gdb's schedule-multiple), pPID.-1 one program's.
   std::vector<std::pair<Program*, std::vector<target::ThreadAction>>> plans;
+  std::vector<std::pair<Program*, std::vector<pid_t>>> stops;  // vCont;t
   for (auto* each : programs_.live()) {
     std::vector<target::ThreadAction> plan;
+    std::vector<pid_t> stopping;
     for (const auto thread : each->threads()) {
       if (thread.is_goroutine()) continue;
       for (const auto& action : actions) {
@@ -382,7 +464,9 @@ Reply GdbSession::handle(const protocol::Resume& command) {
             (names(*action.thread, *each) &&
              (action.thread->tid == ThreadId::kAll || action.thread->tid == thread.wire()));
         if (!applies) continue;
-        if (action.kind != protocol::ResumeKind::kStop) {
+        if (action.kind == protocol::ResumeKind::kStop) {
+          stopping.push_back(thread.tid());
+        } else {
           plan.push_back(
               {thread.tid(),
                action.kind == protocol::ResumeKind::kStep ? target::ResumeKind::kStep
@@ -393,7 +477,9 @@ Reply GdbSession::handle(const protocol::Resume& command) {
       }
     }
     if (!plan.empty()) plans.emplace_back(each, std::move(plan));
+    if (!stopping.empty()) stops.emplace_back(each, std::move(stopping));
   }
+  if (non_stop_) return resume_non_stop(plans, stops);
   if (plans.empty()) return Reply::error(current->alive() ? EINVAL : ESRCH);
   stop_replies_.forget();
   // A stop kept for one of them is told first; nothing runs.
@@ -423,6 +509,41 @@ Reply GdbSession::handle(const protocol::Resume& command) {
     }
   }
   return Reply::stop_later();
+}
+
+// Non-stop: the threads named run or stop, the others stay as they are; the answer is OK at
+// once and every stop comes later as a notification (a stop that needed no run, at once).
+Reply GdbSession::resume_non_stop(
+    std::vector<std::pair<Program*, std::vector<target::ThreadAction>>>& plans,
+    const std::vector<std::pair<Program*, std::vector<pid_t>>>& stops) {
+  if (plans.empty() && stops.empty()) {
+    return Reply::error(program() != nullptr && program()->alive() ? EINVAL : ESRCH);
+  }
+  for (const auto& [each, tids] : stops) each->request_stop(tids);
+  stop_replies_.forget();
+  std::optional<target::Error> failed;
+  for (auto& [each, plan] : plans) {
+    // Running threads are left alone (gdb's vCont;c names every thread of the process).
+    std::erase_if(plan, [each](const target::ThreadAction& action) {
+      return each->thread_running(ClientThread::os_thread(action.tid));
+    });
+    if (plan.empty()) continue;
+    for (const auto& action : plan) {
+      thread_stops_.erase({each->pid(), action.tid});
+      debug_log().print(DebugLog::Component::kThreads, "resume process {} thread {}: {} signal {}",
+                        each->pid(), action.tid,
+                        action.kind == target::ResumeKind::kStep ? "step" : "continue",
+                        action.signal);
+    }
+    auto resumed = each->resume(plan);
+    if (!resumed) {
+      failed = resumed.error();
+      continue;
+    }
+    if (*resumed) on_stop_non_stop(*each, **resumed);  // nothing ran: told at once
+  }
+  if (failed && plans.size() == 1 && stops.empty()) return Reply::error(*failed);
+  return Reply::ok();
 }
 
 Reply GdbSession::handle(const protocol::SetThread& command) {
@@ -583,6 +704,8 @@ Reply GdbSession::handle(const protocol::Kill& command) {
     ended = target->last_stop();
   }
   (void)programs_.take_deferred(target->pid());
+  std::erase_if(thread_stops_,
+                [&](const auto& entry) { return entry.first.first == target->pid(); });
   // gdbserver's "k" ends every process; vKill;PID the one named.
   if (!command.answered) {
     for (auto* other : programs_.live()) {
@@ -612,8 +735,11 @@ Reply GdbSession::handle(const protocol::Detach& command) {
   auto* target = named ? programs_.find(*named) : current;
   if (target == nullptr || !target->alive()) return Reply::error(ESRCH);
   fmt::print(stderr, "Detaching from process {}\n", target->pid());
+  // Non-stop: running threads are stopped first (Process::detach), none is left stuck.
   if (auto detached = target->detach(); !detached) return Reply::error(detached.error());
   (void)programs_.take_deferred(target->pid());
+  std::erase_if(thread_stops_,
+                [&](const auto& entry) { return entry.first.first == target->pid(); });
   // The client goes on with another inferior: a fork child it follows, or the one it kept.
   if (general_thread_.pid == target->pid()) general_thread_ = {std::nullopt, ThreadId::kAny};
   if (const auto live = programs_.live(); target == current && !live.empty()) {
@@ -715,6 +841,23 @@ Reply GdbSession::handle(const protocol::ThreadEvents& command) {
   profile_.set_thread_events(command.enable);
   for (auto* each : programs_.live()) each->set_thread_events(command.enable);
   return Reply::ok();
+}
+
+Reply GdbSession::handle(const protocol::SetNonStop& command) {
+  // lldb never asks; gdb asks at connection, while everything is stopped.
+  non_stop_ = command.enable;
+  notifications_.clear();
+  thread_stops_.clear();
+  resume_outstanding_ = false;
+  for (auto* each : programs_.live()) each->set_non_stop(command.enable);
+  return Reply::ok();
+}
+
+Reply GdbSession::handle(const protocol::StoppedAck&) {
+  // The client took the first queued stop; the next one answers, OK when there is none.
+  if (!notifications_.empty()) notifications_.pop_front();
+  if (notifications_.empty()) return Reply::ok();
+  return Reply::packet(notifications_.front());
 }
 
 Reply GdbSession::handle(const protocol::Restart&) {
@@ -819,6 +962,18 @@ Reply GdbSession::adopt(target::Result<Program*> started, bool lldb_style, int s
   stop_replies_.forget();
   trace_frame_.reset();
   if (lldb_style) return Reply::ok();  // the stop comes with `?`
+  if (non_stop_ && stop_signal == SIGSTOP) {
+    // Non-stop vAttach, as gdbserver: OK, and each thread's stop (no signal) follows as a
+    // notification.
+    for (const auto thread : current.threads()) {
+      if (thread.is_goroutine()) continue;
+      target::StopEvent stop{target::StopEvent::Kind::kInterrupt, thread.tid(), 0, 0};
+      stop.requested = true;
+      thread_stops_.insert_or_assign({current.pid(), thread.tid()}, stop);
+      queue_stop_notification(stop_replies_.stop_reply(current, stop));
+    }
+    return Reply::ok();
+  }
   return Reply::packet(stop_replies_.stop_reply(
       current, target::StopEvent{target::StopEvent::Kind::kSignal, current.pid(), stop_signal, 0}));
 }

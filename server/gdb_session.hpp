@@ -4,7 +4,10 @@
 // handlers answer is a Reply, rendered for the client's dialect in one place (send()).
 #pragma once
 
+#include <chrono>
+#include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -53,6 +56,10 @@ class GdbSession {
   void on_stop(const StopReport& report);
   // Sends what breakpoint commands printed (agent dprintf) while the program runs.
   void on_program_output(Program& running);
+  // gostub's own console message, sent while the program runs (non-stop only: all-stop's
+  // client reads O packets only while it waits for a stop reply, and then it is told).
+  // Returns whether it was sent.
+  bool on_console(std::string_view text);
   bool extended_mode() const { return profile_.extended_mode(); }
 
  private:
@@ -91,6 +98,8 @@ class GdbSession {
   Reply handle(const protocol::ProgramSignals& command);
   Reply handle(const protocol::CatchSyscalls& command);
   Reply handle(const protocol::ThreadEvents& command);
+  Reply handle(const protocol::SetNonStop& command);
+  Reply handle(const protocol::StoppedAck& command);
   Reply handle(const protocol::EnableExtendedMode& command);
   Reply handle(const protocol::Restart& command);
   Reply handle(const protocol::HostSetFs& command);
@@ -148,6 +157,7 @@ class GdbSession {
   void stop_other_programs(Program& told);
   // A fork child held at `stop` becomes a program of its own.
   void keep_fork_child(Program& parent, const target::StopEvent& stop);
+  bool running_thread(ClientThread thread) const;
   // What this client asked to hear of, for a program it has not seen yet.
   void configure(Program& program);
   // The pid a vKill;PID or D;PID names: none without multiprocess (gdb sends a placeholder).
@@ -162,6 +172,13 @@ class GdbSession {
   // A program the client started or attached: protocol state about the old one is dropped.
   Reply adopt(target::Result<Program*> program, bool lldb_style, int stop_signal);
   void send_console(std::string_view text);
+  // Non-stop: a stop reply queued for the client; sent as %Stop when it is the only one, else
+  // after the client's vStopped for the ones before it.
+  void queue_stop_notification(std::string reply);
+  void on_stop_non_stop(Program& stopped, const StopReport& report);
+  Reply resume_non_stop(std::vector<std::pair<Program*, std::vector<target::ThreadAction>>>& plans,
+                        const std::vector<std::pair<Program*, std::vector<pid_t>>>& stops);
+  Reply halt_reason_non_stop();
   // Z1-Z4 (and z): hardware breakpoints and watchpoints.
   Reply hardware_point(protocol::BreakpointType type, std::uint64_t address, std::uint64_t length,
                        bool insert);
@@ -181,7 +198,15 @@ class GdbSession {
   ClientProfile profile_;
   protocol::ThreadId general_thread_{std::nullopt, protocol::ThreadId::kAny};
   protocol::ThreadId continue_thread_{std::nullopt, protocol::ThreadId::kAll};
-  bool resume_outstanding_ = false;  // a stop reply is owed to the client
+  bool resume_outstanding_ = false;  // a stop reply is owed to the client (all-stop)
+  // Non-stop (QNonStop:1): packets are served while threads run; each stop is a notification.
+  bool non_stop_ = false;
+  std::chrono::steady_clock::time_point last_packet_{};  // when the client last sent one
+  // Stop replies not yet acknowledged by vStopped; the first has been sent (%Stop or as the
+  // answer to vStopped or `?`), the others wait for it.
+  std::deque<std::string> notifications_;
+  // Non-stop: each stopped thread's last stop as told (`?` tells every stopped thread's).
+  std::map<std::pair<pid_t, pid_t>, target::StopEvent> thread_stops_;
   // The client's signal settings, also for a program started later.
   SignalSettings signals_;
   StopReplies stop_replies_{profile_, disabled_};

@@ -144,6 +144,20 @@ class Program {
   virtual target::StopEvent kill() = 0;
   virtual target::Result<void> detach() = 0;
 
+  // Non-stop mode (QNonStop:1): a thread that stops stops alone, each stop is reported on its
+  // own (handle_wait_events() until nullopt), resume() leaves running threads running.
+  virtual void set_non_stop(bool /*on*/) {}
+  virtual bool non_stop() const { return false; }
+  // Whether this thread runs now (in non-stop some run while others are stopped).
+  virtual bool thread_running(ClientThread /*thread*/) const { return running(); }
+  // Non-stop: asks these running OS threads to stop; each is reported later as its own stop.
+  virtual void request_stop(std::span<const pid_t> /*tids*/) {}
+  // Non-stop: while a Go stop-the-world waits (sched.gcwaiting) and threads the client keeps
+  // stopped run goroutines, a console message saying which, once per stop-the-world; else "".
+  virtual std::string stop_the_world_blockers() { return {}; }
+  // The message was delivered: not again for this stop-the-world.
+  virtual void stop_the_world_told() {}
+
   // Thread creation and exit reported as stops (QThreadEvents).
   virtual void set_thread_events(bool /*on*/) {}
   // Forks and vforks: reported (and the child held for the client) or let go at once.

@@ -37,6 +37,7 @@ Server::Server(asio::io_context& io, ServerOptions options,
       factory_(options_.settings),
       programs_(factory_),
       child_events_(io, child_signal_fd()),
+      stop_the_world_timer_(io),
       listener_(io) {
   if (process) programs_.add(factory_.adopt(std::move(process)));
 }
@@ -55,6 +56,7 @@ std::uint16_t Server::port() const {
 
 int Server::run() {
   watch_children();
+  watch_stop_the_world();
   // Statuses that arrived before SIGCHLD was watched are still waiting in the kernel.
   for (auto* program : programs_.live()) (void)program->handle_wait_events();
   if (options_.stdio) {
@@ -102,16 +104,37 @@ bool Server::handle_child_events() {
                         "process {}: thread {} stopped (kind {}, signal {})", program->pid(),
                         report->stop.tid, static_cast<int>(report->stop.kind), report->stop.signal);
       if (session_) session_->on_stop(*program, *report);
-      if (!program->alive() || !program->has_stashed_events()) break;
+      // Non-stop: one SIGCHLD may stand for several threads' stops; each is told.
+      if (!program->alive() || (!program->non_stop() && !program->has_stashed_events())) break;
     }
     // Text breakpoint commands printed at hits that were passed (agent dprintf).
     if (session_ && program->alive()) session_->on_program_output(*program);
   }
+  // Non-stop: a program that stopped early (statuses still waiting) is looked at again after
+  // the client's packets have had their turn.
+  handle_stashed_events();
   if (!session_ && programs_.live().empty() && !options_.multi && programs_.current() != nullptr) {
     finish();  // the program died with nobody attached
     return false;
   }
   return true;
+}
+
+void Server::watch_stop_the_world() {
+  stop_the_world_timer_.expires_after(std::chrono::milliseconds(250));
+  stop_the_world_timer_.async_wait([this](const boost::system::error_code& error) {
+    if (error || finished_) return;
+    if (session_) {
+      for (auto* program : programs_.live()) {
+        if (auto text = program->stop_the_world_blockers();
+            !text.empty() && session_->on_console(text)) {
+          fmt::print(stderr, "{}", text);
+          program->stop_the_world_told();
+        }
+      }
+    }
+    watch_stop_the_world();
+  });
 }
 
 void Server::handle_stashed_events() {
@@ -153,6 +176,8 @@ void Server::on_session_closed() {
   extended_mode_ = extended_mode_ || (session_ && session_->extended_mode());
   // Nobody to tell of forks now: children are let go again.
   for (auto* program : programs_.live()) program->set_fork_events(false, false);
+  // The next client starts in all-stop (gdb asks for non-stop again if it wants it).
+  for (auto* program : programs_.live()) program->set_non_stop(false);
   session_.reset();
   connection_.reset();
   if (exit_requested_ || options_.once || options_.stdio) return finish();
@@ -177,6 +202,7 @@ void Server::finish() {
   boost::system::error_code ignored;
   listener_.close();
   child_events_.cancel(ignored);
+  stop_the_world_timer_.cancel();
   io_.stop();
 }
 

@@ -9,6 +9,7 @@
 #include <array>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -67,6 +68,9 @@ class Server {
   void accept_next();
   void start_session(int input_fd, int output_fd);
   void on_session_closed();
+  // Non-stop: every 250 ms, whether a Go stop-the-world waits for a thread the client keeps
+  // stopped (told once per stop-the-world).
+  void watch_stop_the_world();
   void finish();
 
   boost::asio::io_context& io_;
@@ -76,6 +80,7 @@ class Server {
   // SIGCHLD, blocked and read from a signalfd: however many threads stop at once, the loop
   // wakes once (Asio's signal_set runs a handler and writes a pipe for each).
   boost::asio::posix::stream_descriptor child_events_;
+  boost::asio::steady_timer stop_the_world_timer_;
   // Read into, not waited on: Boost 1.74's reactor re-arms a descriptor with epoll_ctl at every
   // async_wait, where a read is tried at once and otherwise waits on the registration it has.
   std::array<signalfd_siginfo, 16> child_event_buffer_{};

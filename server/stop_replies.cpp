@@ -214,8 +214,8 @@ std::string StopReplies::encode(Program& program, const target::StopEvent& stop,
       reply.signal = profile_.wire_signal(SIGTRAP);
       reply.extra.emplace_back("create", "");
       break;
-    case Kind::kInterrupt:
-      reply.signal = profile_.wire_signal(SIGINT);
+    case Kind::kInterrupt:  // a stop the client asked for in non-stop (vCont;t): T00
+      reply.signal = stop.requested ? 0 : profile_.wire_signal(SIGINT);
       break;
     case Kind::kBreakpoint:  // or a hardware breakpoint kept as an int3: hwbreak below
       reply.software_breakpoint = profile_.swbreak() && !stop.hardware;

@@ -75,7 +75,8 @@ TracedProgram::TracedProgram(std::unique_ptr<target::Process> process, const GoS
   process_->set_hit_filter([this](pid_t tid, std::uint64_t address) {
     go_->forget_stop();  // the thread ran since the last look at its goroutine
     collect_trace(tid, address);
-    if (!continued_all_) return false;
+    // Non-stop: the engine asks only for a thread that was continued.
+    if (!continued_all_ && !process_->non_stop()) return false;
     return hit_passes(tid, address);
   });
   go_->catches().apply();
@@ -354,7 +355,9 @@ std::optional<StopReport> TracedProgram::report(target::StopEvent stop, bool fil
     const bool passes = stop.passed || condition_false(stop);
     // A tracepoint hit during a resume that was no plain continue (the client steps one
     // thread): the hit is the server's own, the client's resume is redone as it was.
-    if (!passes && !tracepoint_only(stop)) break;
+    // Non-stop: the engine passed what the filter let pass itself, with the others restarted
+    // as they were; resuming every thread here would run threads the client keeps stopped.
+    if (process_->non_stop() || (!passes && !tracepoint_only(stop))) break;
     process_->count_pass_stopping_all();  // every thread is stopped here
     // The client never hears of it. Threads born since join the resume; signals are not resent.
     std::vector<target::ThreadAction> plan;
@@ -519,6 +522,54 @@ void TracedProgram::remove_trace_breakpoints() {
     }
   }
   trace_breakpoints_.clear();
+}
+
+// Go's stop-the-world (runtime.stopTheWorldWithSema) sets sched.gcwaiting and waits until
+// every P has stopped: a thread the client keeps stopped while it runs a goroutine holds its P,
+// and every other goroutine waits for it. Read from DWARF (runtime.sched's type), memory only,
+// so nothing is stopped to look.
+std::string TracedProgram::stop_the_world_blockers() {
+  if (!process_->alive() || !process_->non_stop() || !process_->running()) return {};
+  std::string why_not;
+  auto* dwarf = go_->dwarf(why_not);
+  if (dwarf == nullptr) return {};
+  const auto sched = dwarf->global("runtime.sched");
+  if (!sched || sched->first.type == nullptr) return {};
+  std::optional<std::uint64_t> gcwaiting, stopwait;
+  for (const auto& field : sched->first.type->fields) {
+    if (field.name == "gcwaiting") gcwaiting = field.offset;  // uint32, or atomic.Bool (1.21+)
+    if (field.name == "stopwait") stopwait = field.offset;    // int32: Ps still to stop
+  }
+  if (!gcwaiting || !stopwait) return {};
+  const auto base = sched->second + go_->load_bias();
+  std::uint32_t waiting = 0;
+  std::int32_t left = 0;
+  if (!process_->read_memory_into(base + *gcwaiting,
+                                  std::span(reinterpret_cast<char*>(&waiting), sizeof waiting)) ||
+      !process_->read_memory_into(base + *stopwait,
+                                  std::span(reinterpret_cast<char*>(&left), sizeof left))) {
+    return {};
+  }
+  if ((waiting & 0xff) == 0 || left <= 0) {
+    stop_the_world_told_ = false;
+    return {};
+  }
+  if (stop_the_world_told_) return {};
+  std::vector<std::string> blockers;
+  for (const pid_t tid : process_->threads()) {
+    if (process_->thread_running(tid)) continue;
+    const auto identity = goroutine_identity(ClientThread::os_thread(tid));
+    if (identity.goid == 0) continue;  // idle (on g0): it holds no P
+    blockers.push_back(fmt::format("LWP {} (goroutine {})", tid, identity.goid));
+  }
+  if (blockers.empty()) return {};
+  std::string list;
+  for (const auto& each : blockers) list += (list.empty() ? "" : ", ") + each;
+  return fmt::format(
+      "gostub: Go's stop-the-world (garbage collection) waits for {}, stopped by the debugger: "
+      "every other goroutine is held until it runs. Resume it (`thread N` and `continue &`) "
+      "or `continue -a`.\n",
+      list);
 }
 
 HitCounters TracedProgram::hit_counters() const {

@@ -509,7 +509,6 @@ Result declined(std::string_view) {
 }
 
 constexpr std::string_view kNoHostWrites = "host I/O is read-only: no vFile:pwrite/unlink";
-constexpr std::string_view kNoNonStop = "non-stop mode is not offered";
 constexpr std::string_view kNoTraceFile =
     "trace files are not offered: tsave reads gdbserver's raw buffer (qTBuffer, QTSave)";
 constexpr std::string_view kNoCrc = "qCRC is not offered; gdb falls back to reading memory";
@@ -578,8 +577,12 @@ constexpr std::array kTable = {
     Entry{{"vFile:fstat:", false}, parse_host_fd<HostFstat>},
     Entry{{"vFile:readlink:", false}, parse_host_readlink},
     Entry{{"vFile:", false}, declined<kNoHostWrites>},
-    Entry{{"QNonStop:", false}, declined<kNoNonStop>},
-    Entry{{"vStopped", true}, declined<kNoNonStop>},
+    Entry{{"QNonStop:", false},
+          [](std::string_view args) -> Result {
+            if (args != "0" && args != "1") return fail("QNonStop: neither 0 nor 1");
+            return SetNonStop{args == "1"};
+          }},
+    Entry{{"vStopped", true}, no_arguments<StoppedAck>},
     Entry{{"QThreadSuffixSupported", true}, no_arguments<EnableThreadSuffix>},
     Entry{{"QListThreadsInStopReply", true}, no_arguments<EnableThreadsInStopReply>},
     Entry{{"qHostInfo", true}, no_arguments<QueryHostInfo>},

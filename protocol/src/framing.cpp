@@ -32,6 +32,12 @@ std::string frame(std::string_view payload) {
   return out;
 }
 
+std::string frame_notification(std::string_view payload) {
+  std::string out = frame(payload);
+  out.front() = '%';
+  return out;
+}
+
 void append_escaped(std::string& out, std::string_view data) {
   for (char c : data) {
     if (c == '#' || c == '$' || c == kEscape || c == kRunLength) {

@@ -774,6 +774,17 @@ std::optional<StopEvent> Process::on_wait_status(pid_t tid, int status, bool sto
         if (auto hit = queued_breakpoint_hit(tid, thread)) thread.pending = hit;
         return std::nullopt;
       }
+      if (thread.stop_requested) {
+        // Non-stop: the stop the client asked for, or a breakpoint hit still queued (that one;
+        // the request stands until next_non_stop_event has seen whether the hit is passed).
+        if (auto hit = queued_breakpoint_hit(tid, thread)) return hit;
+        thread.stop_requested = false;
+        thread.stepping = false;
+        thread.range_start = thread.range_end = 0;
+        StopEvent stop{StopEvent::Kind::kInterrupt, tid, 0, 0};
+        stop.requested = true;
+        return stop;
+      }
       // Stopping all: this is the stop we asked for (or a job-control stop, treated alike).
       // Otherwise it is an interrupt that was requested while the thread was reporting
       // something else, delivered now: the thread was meant to run on.
@@ -927,6 +938,7 @@ void Process::resume_thread(pid_t tid, Thread& thread, ResumeKind kind, int sign
   ptrace_call(request, tid, 0, static_cast<std::uintptr_t>(signal));
   thread.running = true;
   thread.stepping = kind == ResumeKind::kStep;
+  thread.continuing = kind == ResumeKind::kContinue;
   reporting_.stop_owed = true;
 }
 
@@ -964,6 +976,7 @@ void Process::on_process_gone(const StopEvent& event) {
 }
 
 std::optional<StopEvent> Process::handle_wait_events() {
+  if (non_stop_) return next_non_stop_event();
   for (;;) {
     const auto waited = router_.next(*this, WaitRouter::Block::kNo);
     if (!waited) {
@@ -1030,6 +1043,153 @@ std::optional<StopEvent> Process::interrupt_all() {
   leave_scratch_area(0);
   const auto tids = threads();
   return StopEvent{StopEvent::Kind::kInterrupt, tids.empty() ? pid_ : tids.front(), 0, 0};
+}
+
+bool Process::thread_running(pid_t tid) const {
+  const auto found = threads_.find(tid);
+  return found != threads_.end() && found->second.running;
+}
+
+void Process::request_stop(std::span<const pid_t> tids) {
+  for (const pid_t tid : tids) {
+    auto found = threads_.find(tid);
+    if (found == threads_.end() || !found->second.running || found->second.stop_requested) {
+      continue;
+    }
+    // On failure (ESRCH) the thread is exiting: its exit is reaped as usual.
+    if (ptrace_call(PTRACE_INTERRUPT, tid) == 0) found->second.stop_requested = true;
+  }
+}
+
+std::optional<StopEvent> Process::next_non_stop_event() {
+  // Threads that hit a passed breakpoint in a loop never leave the kernel's queue empty: after
+  // this many statuses the owner's event loop gets a turn (the client's packets) and comes back.
+  constexpr int kStatusesPerCall = 64;
+  yielded_ = false;
+  for (int statuses = 0;; ++statuses) {
+    if (statuses == kStatusesPerCall) {
+      yielded_ = true;
+      return std::nullopt;
+    }
+    if (!ready_.empty()) {
+      auto stop = ready_.front();
+      ready_.pop_front();
+      if (stop.kind == StopEvent::Kind::kExited || stop.kind == StopEvent::Kind::kTerminated) {
+        ready_.clear();
+        return stop;
+      }
+      if (!threads_.contains(stop.tid)) continue;
+      return report(stop);
+    }
+    if (!alive_) return std::nullopt;
+    // No "nothing resumed" in non-stop: each thread's stop is told on its own.
+    const auto waited = router_.next(*this, WaitRouter::Block::kNo);
+    if (!waited) return std::nullopt;
+    auto stop = on_wait_status(waited->tid, waited->status, false);
+    if (!stop) continue;
+    if (stop->kind == StopEvent::Kind::kExited || stop->kind == StopEvent::Kind::kTerminated) {
+      on_process_gone(*stop);
+      exit_event_.reset();
+      ready_.clear();
+      return stop;
+    }
+    auto found = threads_.find(stop->tid);
+    if (stop->kind == StopEvent::Kind::kBreakpoint && hit_filter_ && found != threads_.end() &&
+        found->second.continuing) {
+      if (const auto pc = read_pc(stop->tid); pc && hit_filter_(stop->tid, *pc)) {
+        if (found->second.stop_requested) {
+          // The client asked this thread to stop: it stops here, at the breakpoint, as a stop
+          // with no signal (it meets the breakpoint again when resumed). An interrupt still on
+          // its way is dropped as stale later.
+          found->second.stop_requested = false;
+          StopEvent requested{StopEvent::Kind::kInterrupt, stop->tid, 0, 0};
+          requested.requested = true;
+          return report(requested);
+        }
+        if (!pass_in_place(stop->tid, *pc)) pass_stopping_others(stop->tid, *pc);
+        continue;
+      }
+    }
+    // Whatever it stopped for answers a stop the client asked for (the interrupt, still on its
+    // way, is dropped as stale when the thread runs again).
+    if (found != threads_.end()) found->second.stop_requested = false;
+    return report(*stop);
+  }
+}
+
+std::vector<pid_t> Process::pause_running_threads(pid_t except) {
+  std::vector<pid_t> paused;
+  for (const auto& [tid, thread] : threads_) {
+    if (tid != except && thread.running) paused.push_back(tid);
+  }
+  if (!paused.empty()) stop_all_threads();
+  return paused;
+}
+
+void Process::restart_threads(std::span<const pid_t> paused, const std::set<pid_t>& known_before) {
+  auto restart = [this](pid_t tid, Thread& thread) {
+    if (thread.pending && thread.pending->kind == StopEvent::Kind::kBreakpoint &&
+        !thread.pending->hardware && thread.continuing && !thread.stop_requested) {
+      // A hit made while paused: its pc is back at the breakpoint, so it meets it again when it
+      // runs, and the hit filter is asked then, once (a false condition is never told).
+      if (const auto pc = read_pc(tid); pc && breakpoints_.contains(*pc)) thread.pending.reset();
+    }
+    if (thread.pending) {  // what it hit while paused is its stop now
+      ready_.push_back(*thread.pending);
+      thread.pending.reset();
+      return;
+    }
+    if (thread.stop_requested) {  // the interrupt was taken by the pause: told now
+      thread.stop_requested = false;
+      StopEvent stop{StopEvent::Kind::kInterrupt, tid, 0, 0};
+      stop.requested = true;
+      ready_.push_back(stop);
+      return;
+    }
+    resume_thread(tid, thread, thread.stepping ? ResumeKind::kStep : ResumeKind::kContinue, 0);
+  };
+  for (const pid_t tid : paused) {
+    auto found = threads_.find(tid);
+    if (found != threads_.end() && !found->second.running) restart(tid, found->second);
+  }
+  // Threads born meanwhile run, as their parent does (or are told of, with thread events).
+  for (auto& [tid, thread] : threads_) {
+    if (known_before.contains(tid) || thread.running || thread.awaiting_first_stop) continue;
+    if (reporting_.thread_events) {
+      ready_.push_back(StopEvent{StopEvent::Kind::kThreadCreated, tid, SIGTRAP});
+    } else {
+      restart(tid, thread);
+    }
+  }
+}
+
+void Process::pass_stopping_others(pid_t tid, std::uint64_t address) {
+  std::set<pid_t> known_before;
+  for (const auto& [each, thread] : threads_) known_before.insert(each);
+  const auto paused = pause_running_threads(tid);
+  if (exit_event_) {
+    ready_.push_back(*exit_event_);
+    exit_event_.reset();
+    return;
+  }
+  ++pass_counters_.stopping_all;
+  auto& thread = threads_.at(tid);
+  auto stepped = step_over_breakpoint(tid, thread, address, 0);
+  if (!alive_) {
+    if (exit_event_) {
+      ready_.push_back(*exit_event_);
+    } else if (stepped) {
+      ready_.push_back(*stepped);
+    }
+    exit_event_.reset();
+    return;
+  }
+  if (stepped && stepped->kind != StopEvent::Kind::kStepDone) {
+    ready_.push_back(*stepped);  // a watchpoint the instruction triggered
+  } else if (auto found = threads_.find(tid); found != threads_.end()) {
+    resume_thread(tid, found->second, ResumeKind::kContinue, 0);
+  }
+  restart_threads(paused, known_before);
 }
 
 std::optional<StopEvent> Process::take_pending_stop(std::span<const ThreadAction> actions) {
@@ -1178,6 +1338,19 @@ Result<std::int64_t> Process::inject_syscall(pid_t tid, long number,
   if (found == threads_.end()) return fail(ESRCH, fmt::format("no thread {}", tid));
   if (found->second.running) return fail(EBUSY, "the thread is running");
   if (arguments.size() > 6) return fail(EINVAL, "a system call takes at most six arguments");
+  if (non_stop_ && running()) {
+    // Non-stop: the others run. They are paused while `tid` steps alone (their events would
+    // otherwise be kept as pending stops of threads the client thinks are running), and
+    // restarted after, as they were.
+    std::set<pid_t> known_before;
+    for (const auto& [each, thread] : threads_) known_before.insert(each);
+    const auto paused = pause_running_threads(tid);
+    non_stop_ = false;
+    auto result = inject_syscall(tid, number, arguments);
+    non_stop_ = true;
+    if (alive_) restart_threads(paused, known_before);
+    return result;
+  }
   forget_registers(tid);
   // However it ends, the registers are as before, or the thread is gone: no cache survives.
   struct Forget {
@@ -1245,6 +1418,45 @@ Result<std::optional<StopEvent>> Process::resume(std::span<const ThreadAction> a
   for (const auto& action : actions) {
     if (!threads_.contains(action.tid)) return fail(ESRCH, fmt::format("no thread {}", action.tid));
   }
+  if (!non_stop_) return resume_stopped(actions);
+  // Non-stop: running threads keep running, whatever the action says (gdb's vCont;c names
+  // every thread of the process); the stopped ones named run as asked.
+  std::vector<ThreadAction> plan;
+  for (const auto& action : actions) {
+    auto& thread = threads_.at(action.tid);
+    if (thread.running) continue;
+    thread.stop_requested = false;
+    if (thread.pending) {  // a stop not told yet: told now, the thread stays; the others run
+      ready_.push_back(*thread.pending);
+      thread.pending.reset();
+      continue;
+    }
+    plan.push_back(action);
+  }
+  if (plan.empty()) return std::optional<StopEvent>{};
+  // A thread stepped over its breakpoint runs alone with the breakpoint out of memory: the
+  // others, running, are stopped meanwhile and restarted after (gdbserver's step-over).
+  const bool step_over = std::any_of(plan.begin(), plan.end(), [this](const ThreadAction& a) {
+    const auto& reported = threads_.at(a.tid).reported_breakpoint;
+    if (!reported || !breakpoints_.contains(*reported)) return false;
+    const auto pc = read_pc(a.tid);
+    return pc && *pc == *reported;
+  });
+  std::set<pid_t> known_before;
+  for (const auto& [tid, thread] : threads_) known_before.insert(tid);
+  std::vector<pid_t> paused;
+  if (step_over) paused = pause_running_threads(0);
+  if (exit_event_) {
+    auto gone = *exit_event_;
+    exit_event_.reset();
+    return std::optional<StopEvent>(gone);
+  }
+  auto resumed = resume_stopped(plan);
+  if (alive_) restart_threads(paused, known_before);
+  return resumed;
+}
+
+Result<std::optional<StopEvent>> Process::resume_stopped(std::span<const ThreadAction> actions) {
   if (auto pending = take_pending_stop(actions)) {
     // Nothing runs. A signal the client asked to deliver waits for the thread's next
     // continue, as gdbserver queues it; dropped here, it would be lost.
@@ -1294,8 +1506,9 @@ Result<std::optional<StopEvent>> Process::resume(std::span<const ThreadAction> a
     found->second.range_end = action.kind == ResumeKind::kStep ? action.range_end : 0;
     resume_thread(action.tid, found->second, action.kind, action.signal);
   }
-  if (threads_.size() > known_before) {
+  if (threads_.size() > known_before && !non_stop_) {
     // Threads born during a step-over were not known to the client when it resumed "all".
+    // (Non-stop: restart_threads runs them.)
     const bool continuing = std::any_of(plan.begin(), plan.end(), [](const ThreadAction& a) {
       return a.kind == ResumeKind::kContinue;
     });

@@ -24,13 +24,13 @@ Result<void> Process::prepare_displaced_stepping() {
   // a 32-bit displacement: just below its lowest executable mapping (a static Go binary's text
   // is at 0x401000, a PIE's wherever it was loaded). The kernel takes the hint when the range is
   // free, and otherwise maps elsewhere: operands out of reach are then refused one by one.
+  // Below the file's lowest mapping, not its text: a PIE's first segment (headers, read-only)
+  // sits right below its text, and a hint that overlaps it is not taken (the kernel then maps
+  // the area far away, out of reach of every rip-relative operand).
   std::uint64_t hint = 0;
   if (const auto regions = memory_regions()) {
     for (const auto& region : *regions) {
-      if (region.executable && region.name == executable_) {
-        hint = region.start;
-        break;
-      }
+      if (region.name == executable_ && (hint == 0 || region.start < hint)) hint = region.start;
     }
   }
   hint = hint > kScratchAreaSize + 0x100000 ? (hint - kScratchAreaSize) & ~0xfffULL : 0;

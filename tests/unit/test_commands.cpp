@@ -356,7 +356,23 @@ TEST_CASE("unknown packets are Unknown, not errors") {
   parse_as<Unknown>("vMustReplyEmpty");
   parse_as<Unknown>("qWhatever");
   parse_as<Unknown>("");
-  parse_as<Declined>("QNonStop:1");
+  parse_as<Declined>("qTfP");
+}
+
+TEST_CASE("non-stop: QNonStop, vStopped, vCont;t") {
+  CHECK(parse_as<SetNonStop>("QNonStop:1").enable);
+  CHECK_FALSE(parse_as<SetNonStop>("QNonStop:0").enable);
+  CHECK_FALSE(parse_command("QNonStop:2").has_value());
+  CHECK_FALSE(parse_command("QNonStop:").has_value());
+  parse_as<StoppedAck>("vStopped");
+  parse_as<Unknown>("vStoppedX");  // exact: nothing after it
+  const auto stop = parse_as<Resume>("vCont;t:p64.65;c");
+  REQUIRE(stop.actions.size() == 2);
+  CHECK(stop.actions[0].kind == ResumeKind::kStop);
+  CHECK(stop.actions[0].thread == ThreadId{0x64, 0x65});
+  CHECK(stop.actions[1].kind == ResumeKind::kContinue);
+  CHECK_FALSE(stop.actions[1].thread.has_value());
+  CHECK(parse_as<Resume>("vCont;t").actions.front().kind == ResumeKind::kStop);
 }
 
 TEST_CASE("random payloads never crash the parser") {

@@ -147,7 +147,16 @@ class FakeProgram final : public server::Program {
     plan_.assign(plan.begin(), plan.end());
     resumed_yet_ = true;
     running_ = true;
+    for (const auto& action : plan) running_threads_.insert(action.tid);
     return std::nullopt;
+  }
+  void set_non_stop(bool on) override { non_stop_ = on; }
+  bool non_stop() const override { return non_stop_; }
+  bool thread_running(ClientThread thread) const override {
+    return non_stop_ ? !thread.is_goroutine() && running_threads_.contains(thread.tid()) : running_;
+  }
+  void request_stop(std::span<const pid_t> tids) override {
+    stop_requests_.insert(stop_requests_.end(), tids.begin(), tids.end());
   }
   std::optional<StopReport> handle_wait_events() override { return std::nullopt; }
   std::optional<StopReport> interrupt() override {
@@ -200,12 +209,16 @@ class FakeProgram final : public server::Program {
 
   // What the event loop does when the program stops.
   StopReport stop(StopEvent event, std::string console = {}) {
-    running_ = false;
+    running_threads_.erase(event.tid);
+    running_ = non_stop_ && !running_threads_.empty();
     last_stop_ = event;
     return StopReport{event, std::move(console)};
   }
 
   std::vector<target::ThreadAction> plan_;
+  bool non_stop_ = false;
+  std::set<pid_t> running_threads_;  // non-stop
+  std::vector<pid_t> stop_requests_;
   std::set<std::uint64_t> breakpoints_;
   struct HardwarePoint {
     target::HardwareKind kind;
@@ -251,6 +264,10 @@ class FakeFactory final : public server::ProgramFactory {
 class Recorder final : public server::PacketSink {
  public:
   void send_packet(std::string_view payload) override { packets.emplace_back(payload); }
+  // Recorded as framed: "%" first.
+  void send_notification(std::string_view payload) override {
+    packets.push_back("%" + std::string(payload));
+  }
   void set_no_ack_mode() override { no_ack = true; }
   void close_after_writes() override { closed = true; }
   std::vector<std::string> packets;
@@ -1064,4 +1081,90 @@ TEST_CASE("tracepoints: no program, and a client that leaves ends the run") {
     CHECK(program->trace_.running() == keep);
     CHECK(program->trace_.status().starts_with(keep ? "T1;" : "T0;tdisconnected:0;"));
   }
+}
+
+namespace {
+// A T stop reply (or %Stop notification) that starts with `start` and names `thread`.
+bool is_stop(std::string_view reply, std::string_view start, std::string_view thread) {
+  return reply.starts_with(start) &&
+         reply.find(fmt::format("thread:{};", thread)) != std::string_view::npos;
+}
+}  // namespace
+
+TEST_CASE("non-stop: QNonStop, resume answered OK, each stop a %Stop, vStopped drains the queue") {
+  Transcript t;
+  CHECK(t.ask("qSupported:multiprocess+;swbreak+").find(";QNonStop+") != std::string::npos);
+  CHECK(t.ask("QNonStop:2").starts_with("E"));
+  CHECK(t.ask("QNonStop:1") == "OK");
+  CHECK(t.program->non_stop_);
+  // `?` with everything stopped: the leader's launch stop first, thread 101's (nothing to tell:
+  // T00) through vStopped, then OK.
+  const auto first = t.ask("?");
+  CHECK(is_stop(first, "T05", "p64.64"));
+  CHECK(is_stop(t.ask("vStopped"), "T00", "p64.65"));
+  CHECK(t.ask("vStopped") == "OK");
+  CHECK(t.ask("vStopped") == "OK");  // nothing queued: still OK
+  // One thread continues: OK at once, and only it is in the plan.
+  CHECK(t.ask("vCont;c:p64.65") == "OK");
+  REQUIRE(t.program->plan_.size() == 1);
+  CHECK(t.program->plan_[0].tid == 101);
+  // Packets are served while it runs (no EBUSY); its registers cannot be read, memory can.
+  CHECK(t.ask("m1004,2") == "0405");
+  // vCont;c of every thread: the running one is left alone, the stopped leader runs.
+  CHECK(t.ask("vCont;c") == "OK");
+  REQUIRE(t.program->plan_.size() == 1);
+  CHECK(t.program->plan_[0].tid == 100);
+  // Two threads stop: the first is a notification, the second waits for vStopped.
+  t.sink->packets.clear();
+  t.session.on_stop(*t.program,
+                    t.program->stop(StopEvent{StopEvent::Kind::kBreakpoint, 101, SIGTRAP, 0}));
+  t.session.on_stop(*t.program,
+                    t.program->stop(StopEvent{StopEvent::Kind::kSignal, 100, SIGUSR1, 0}));
+  REQUIRE(t.sink->packets.size() == 1);
+  CHECK(is_stop(t.sink->packets[0], "%Stop:T05", "p64.65"));
+  CHECK(t.sink->packets[0].find("swbreak:;") != std::string::npos);
+  CHECK(is_stop(t.ask("vStopped"), "T1e", "p64.64"));  // gdb's SIGUSR1 is 30
+  CHECK(t.ask("vStopped") == "OK");
+  // The queue is empty again: the next stop is a notification of its own.
+  CHECK(t.ask("vCont;c:p64.65") == "OK");
+  CHECK(t.exchange("vCont;t:p64.65").empty() == false);
+  CHECK(t.program->stop_requests_ == std::vector<pid_t>{101});
+  t.sink->packets.clear();
+  StopEvent requested{StopEvent::Kind::kInterrupt, 101, 0, 0};
+  requested.requested = true;
+  t.session.on_stop(*t.program, t.program->stop(requested));
+  REQUIRE(t.sink->packets.size() == 1);
+  CHECK(is_stop(t.sink->packets[0], "%Stop:T00", "p64.65"));
+  // `?` drops what was queued and tells every stopped thread again.
+  CHECK(is_stop(t.ask("?"), "T1e", "p64.64"));
+  CHECK(is_stop(t.ask("vStopped"), "T00", "p64.65"));
+  CHECK(t.ask("vStopped") == "OK");
+}
+
+TEST_CASE("non-stop: nothing stopped answers ? with OK; an exit is a %Stop:W") {
+  Transcript t;
+  t.ask("qSupported:multiprocess+");
+  CHECK(t.ask("QNonStop:1") == "OK");
+  CHECK(t.ask("vCont;c") == "OK");
+  CHECK(t.ask("?") == "OK");
+  CHECK(t.ask("g").starts_with("E"));  // nothing else to read: both threads run
+  t.sink->packets.clear();
+  t.session.on_stop(*t.program, t.program->stop(StopEvent{StopEvent::Kind::kExited, 100, 0, 3}));
+  CHECK(t.sink->packets == std::vector<std::string>{"%Stop:W03;process:64"});
+  CHECK(t.ask("vStopped") == "OK");
+  // Back to all-stop: resumes wait for their stop reply again.
+  CHECK(t.ask("QNonStop:0") == "OK");
+  CHECK_FALSE(t.program->non_stop_);
+}
+
+TEST_CASE("non-stop: vAttach answers OK and tells each thread's stop as a notification") {
+  Transcript t(false);
+  t.ask("qSupported:multiprocess+");
+  CHECK(t.ask("QNonStop:1") == "OK");
+  const auto replies = t.exchange("vAttach;1f4");
+  REQUIRE(replies.size() == 2);
+  CHECK(is_stop(replies[0], "%Stop:T00", "p1f4.1f4"));
+  CHECK(replies[1] == "OK");
+  CHECK(is_stop(t.ask("vStopped"), "T00", "p1f4.1f5"));
+  CHECK(t.ask("vStopped") == "OK");
 }

@@ -150,6 +150,10 @@ struct CatchSyscalls {  // QCatchSyscalls:0, QCatchSyscalls:1[;NR;…] (hex syst
 struct ThreadEvents {  // QThreadEvents:1, QThreadEvents:0: thread create/exit stops
   bool enable = false;
 };
+struct SetNonStop {  // QNonStop:1, QNonStop:0: gdb's non-stop mode on or off
+  bool enable = false;
+};
+struct StoppedAck {};          // vStopped: the client took the last %Stop; the next, or OK
 struct EnableExtendedMode {};  // !
 struct Restart {};             // R XX: extended mode's restart of the last program (no reply)
 // Host I/O (vFile:…): gdb reads the program, /proc files and libraries through the server.
@@ -242,7 +246,7 @@ using Command = std::variant<
     Resume, SetThread, QueryThreadListFirst, QueryThreadListNext, QueryThreadAlive, QueryTlsAddress,
     QueryCurrentThread, QueryAttached, TransferRead, TransferWrite, QueryWatchpointSupport, Kill,
     Detach, MonitorCommand, QueryOffsets, QuerySymbol, QueryTraceStatus, PassSignals,
-    ProgramSignals, CatchSyscalls, ThreadEvents, EnableExtendedMode, Restart, HostSetFs, HostOpen,
+    ProgramSignals, CatchSyscalls, ThreadEvents, SetNonStop, StoppedAck, EnableExtendedMode, Restart, HostSetFs, HostOpen,
     HostPread, HostClose, HostFstat, HostReadlink, EnableThreadSuffix, EnableThreadsInStopReply,
     QueryHostInfo, QueryProcessInfo, QueryWorkingDirectory, QueryThreadStopInfo, QueryThreadsInfo,
     QueryMemoryRegion, ReadMemoryBinary, QueryRegisterInfo, AllocateMemory, DeallocateMemory, Run,

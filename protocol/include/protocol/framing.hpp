@@ -52,6 +52,8 @@ std::uint8_t checksum(std::string_view payload);
 
 // "$payload#xx". The payload is sent as given: binary data must be escaped first.
 std::string frame(std::string_view payload);
+// "%payload#xx": a notification (non-stop's %Stop), which is never acknowledged.
+std::string frame_notification(std::string_view payload);
 // Like frame(), but into an existing buffer (reused by the session to avoid allocation).
 void frame_into(std::string& out, std::string_view payload);
 

@@ -1,10 +1,12 @@
-// A traced Linux process, run in all-stop mode.
+// A traced Linux process, run in all-stop mode (the default) or non-stop mode.
 //
 // All ptrace calls come from the thread that created the Process (ptrace is per-thread). Nothing
 // here blocks waiting for the program to run: resume() returns at once, and the owner calls
-// handle_wait_events() whenever SIGCHLD arrives; it returns the one stop to report, after every
-// other thread has been stopped. Events that other threads hit meanwhile stay pending on those
-// threads and are reported by later resumes, one at a time (as gdbserver's linux-low does).
+// handle_wait_events() whenever SIGCHLD arrives. All-stop: it returns the one stop to report,
+// after every other thread has been stopped; events that other threads hit meanwhile stay
+// pending on those threads and are reported by later resumes, one at a time (as gdbserver's
+// linux-low does). Non-stop: a thread that stops stops alone, and handle_wait_events() returns
+// one stop a call; the owner calls it until it returns nullopt (see set_non_stop).
 //
 // Threads here are OS threads (LWPs), named by their tid; goroutines are symbols/'s concern.
 #pragma once
@@ -13,6 +15,7 @@
 #include <sys/user.h>
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -111,6 +114,9 @@ struct StopEvent {
   // kBreakpoint: the hit filter let it pass, but its instruction could not be run displaced,
   // so every thread was stopped; the owner resumes them past it without asking again.
   bool passed = false;
+  // kInterrupt in non-stop: the thread stopped because the client asked (request_stop, gdb's
+  // vCont;t), told with no signal (T00), as gdbserver does.
+  bool requested = false;
 };
 
 // How hits the filter let pass were passed (see Process::set_hit_filter).
@@ -136,7 +142,23 @@ class Process : private WaitRouter::Member {
   const std::string& executable() const { return executable_; }
   // Wait statuses another Process reaped for this one: handle_wait_events() takes them (the
   // kernel's SIGCHLD for them was consumed by the other's wait).
-  bool has_stashed_events() const { return router_.has_stashed(*this); }
+  // Non-stop: also stops ready to report that no wait status will announce.
+  bool has_stashed_events() const {
+    return router_.has_stashed(*this) || !ready_.empty() || yielded_;
+  }
+
+  // Non-stop mode (gdb's QNonStop:1). A thread's reportable event stops that thread alone;
+  // handle_wait_events() returns one stop a call and the owner calls it again until nullopt
+  // (one SIGCHLD may stand for many stops). resume() leaves running threads alone and the other
+  // threads as they are; a hit the filter lets pass that cannot be relocated stops the others,
+  // steps the thread over and restarts them, unseen. All-stop (off) is unchanged.
+  void set_non_stop(bool on) { non_stop_ = on; }
+  bool non_stop() const { return non_stop_; }
+  bool thread_running(pid_t tid) const;
+  // Non-stop: asks each running thread in `tids` to stop (PTRACE_INTERRUPT on that tid). Each
+  // is reported later: a kInterrupt with `requested`, or what it hit first. Threads already
+  // stopped are left as they are (nothing is reported for them).
+  void request_stop(std::span<const pid_t> tids);
 
   // Threads, in the order they were first seen (the leader first).
   std::vector<pid_t> threads() const;
@@ -313,6 +335,10 @@ class Process : private WaitRouter::Member {
     // interrupt check, thread names, `g`) share one PTRACE_GETREGS. Forgotten whenever the
     // thread runs or we write its registers.
     mutable std::optional<user_regs_struct> general;
+    // The last resume was a continue (not a step): non-stop asks the hit filter only then.
+    bool continuing = false;
+    // Non-stop: the client asked this thread to stop (request_stop) and has not been told yet.
+    bool stop_requested = false;
   };
 
   Process();
@@ -346,6 +372,16 @@ class Process : private WaitRouter::Member {
   std::optional<StopEvent> step_alone(pid_t tid, Thread& thread, int delivered = 0);
   std::optional<StopEvent> take_pending_stop(std::span<const ThreadAction> actions);
   void on_process_gone(const StopEvent& event);
+  // Non-stop's handle_wait_events().
+  std::optional<StopEvent> next_non_stop_event();
+  // Non-stop: `tid` hit a breakpoint the filter lets pass that cannot be run displaced: the
+  // other threads are stopped, `tid` steps over it and runs on, and the others are restarted.
+  void pass_stopping_others(pid_t tid, std::uint64_t address);
+  // Non-stop: the running threads (but `except`), stopped for a while; restart_threads() runs
+  // them again, or queues the stop one of them hit meanwhile (ready_).
+  std::vector<pid_t> pause_running_threads(pid_t except);
+  void restart_threads(std::span<const pid_t> paused, const std::set<pid_t>& known_before);
+  Result<std::optional<StopEvent>> resume_stopped(std::span<const ThreadAction> actions);
   // Every stop handed to the caller goes through here.
   StopEvent report(const StopEvent& stop);
   Result<void> write_pc(pid_t tid, std::uint64_t pc);
@@ -396,6 +432,10 @@ class Process : private WaitRouter::Member {
   HitFilter hit_filter_;
   DisplacedSlots displaced_;
   PassCounters pass_counters_;
+  bool non_stop_ = false;
+  // Non-stop: stops seen while other threads were paused, reported by handle_wait_events().
+  std::deque<StopEvent> ready_;
+  bool yielded_ = false;  // non-stop: handle_wait_events() stopped early, statuses may wait
 };
 
 }  // namespace gostub::target

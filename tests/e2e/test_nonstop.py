@@ -1,0 +1,225 @@
+"""gdb's non-stop mode (issue 14): threads stopped and resumed one at a time while the others
+run, driven from gdb's CLI and from gdb/MI on nonstopfixture (two goroutines advancing a package
+counter). gdb is driven interactively (pexpect): a %Stop notification is read by gdb's event loop,
+which a batch script never runs between its commands. Where gdbserver is the oracle, the same
+session runs against it and what each server let gdb see is compared as a list of facts (which
+OS thread runs a worker, and when, is the scheduler's choice)."""
+
+import re
+import sys
+import time
+import unittest
+from pathlib import Path
+
+import pexpect
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness import DebugServer, alive, fixture, wait_for  # noqa: E402
+
+PROMPT = r"\(gdb\) "
+
+
+class Gdb:
+    """An interactive gdb (CLI or MI) over a pty."""
+
+    def __init__(self, binary, mi=False):
+        args = ["-nx", "-q", "-iex", "set style enabled off"] + (["-i=mi"] if mi else []) + [
+            str(binary)]
+        self.mi = mi
+        self.child = pexpect.spawn("gdb", args, encoding="utf-8", timeout=30,
+                                   dimensions=(200, 400), env={"TERM": "dumb", "PATH": "/usr/bin:/bin"})
+        self.transcript = ""
+        self.expect(PROMPT)
+        if not mi:
+            for setting in ["set pagination off", "set confirm off", "set width 0"]:
+                self.run(setting)
+
+    def expect(self, pattern, timeout=30):
+        self.child.expect(pattern, timeout=timeout)
+        self.transcript += self.child.before + (self.child.after or "")
+        return self.child.before
+
+    def run(self, line, timeout=30):
+        """Sends a command and returns what gdb printed up to its next prompt."""
+        self.child.sendline(line)
+        return self.expect(PROMPT, timeout)
+
+    def wait_for(self, pattern, timeout=20):
+        """Output matching `pattern`, printed asynchronously (a stop)."""
+        self.child.expect(pattern, timeout=timeout)
+        self.transcript += self.child.before + self.child.after
+        return self.child.match
+
+    def close(self):
+        if self.child.isalive():
+            self.child.sendline("-gdb-exit" if self.mi else "quit")
+            try:
+                self.child.expect(pexpect.EOF, timeout=10)
+            except pexpect.TIMEOUT:
+                pass
+        self.child.close(force=True)
+
+
+def worker_thread(gdb, numbers):
+    """Interrupts the threads one by one until one is in main.worker; the others run on.
+    Returns its number, with it stopped."""
+    for number in numbers:
+        gdb.run(f"thread {number}")
+        gdb.run("interrupt")
+        gdb.wait_for(rf"Thread {number} .* stopped\.")
+        if "main.worker" in gdb.run("bt"):
+            return number
+        gdb.run("continue &")
+    raise AssertionError("no thread runs main.worker:\n" + gdb.transcript)
+
+
+def counter(gdb):
+    return int(re.search(r"\$\d+ = (\d+)", gdb.run("print main.counter")).group(1))
+
+
+def cli_session(kind, connect="target remote"):
+    """The issue's session: continue -a &, interrupt one thread, look at its goroutine while
+    the counter keeps growing, resume it, interrupt -a, detach. Returns the facts seen."""
+    binary = fixture("nonstopfixture")
+    facts = {}
+    with DebugServer(kind, [binary, "30"]) as server:
+        gdb = Gdb(binary)
+        try:
+            gdb.run("set non-stop on")
+            out = gdb.run(f"{connect} 127.0.0.1:{server.port}")
+            facts["connected stopped"] = "_rt0_amd64" in out
+            gdb.run("continue -a &")
+            time.sleep(1)  # the runtime starts its threads, the workers spin
+            threads = gdb.run("info threads")
+            numbers = [int(n) for n in re.findall(r"^\*?\s+(\d+)\s+Thread", threads, re.M)]
+            facts["all running"] = (len(numbers) >= 3 and
+                                    threads.count("(running)") == len(numbers))
+            chosen = worker_thread(gdb, numbers)
+            threads = gdb.run("info threads")
+            facts["only it stopped"] = threads.count("(running)") == len(numbers) - 1
+            facts["bt"] = re.findall(r"^#\d+\s+(?:0x\w+ in )?(main\.\w+|runtime\.goexit) ",
+                                     gdb.run("bt"), re.M)
+            gdb.run("frame function main.worker")
+            facts["locals"] = re.findall(r"^(\w+) = ", gdb.run("info locals"), re.M)
+            before = counter(gdb)
+            time.sleep(0.5)
+            facts["counter grows while it is stopped"] = counter(gdb) > before
+            facts["registers of a running thread"] = "Selected thread is running" in (
+                gdb.run(f"thread {next(n for n in numbers if n != chosen)}") +
+                gdb.run("info registers rip"))
+            gdb.run(f"thread {chosen}")
+            gdb.run("continue &")
+            time.sleep(0.3)
+            facts["all running again"] = gdb.run("info threads").count("(running)") == len(
+                numbers)
+            gdb.run("interrupt -a")
+            wait_for(lambda: "(running)" not in gdb.run("info threads"), timeout=10)
+            facts["interrupt -a stops all"] = "(running)" not in gdb.run("info threads")
+            out = gdb.run("detach")
+            facts["detached"] = "detached" in out
+            pid = int(re.search(r"process (\d+)", out).group(1))
+            # Not left stuck: the program runs on, untraced, and ends at its time.
+            facts["runs on after detach"] = alive(pid) and wait_for(
+                lambda: "State:\tR" in Path(f"/proc/{pid}/status").read_text()
+                if alive(pid) else False, timeout=5)
+        finally:
+            gdb.close()
+    return facts, gdb.transcript
+
+
+class NonStopCli(unittest.TestCase):
+    maxDiff = None
+
+    def test_issue_session_against_gdbserver(self):
+        ours, transcript = cli_session("gostub")
+        self.assertTrue(ours["counter grows while it is stopped"], transcript)
+        self.assertIn("main.worker", ours["bt"], transcript)
+        self.assertEqual(ours["locals"], ["local"], transcript)
+        reference, _ = cli_session("gdbserver")
+        self.assertEqual(reference, ours, transcript)
+
+    def test_extended_remote(self):
+        facts, transcript = cli_session("gostub", connect="target extended-remote")
+        self.assertTrue(all(value for value in facts.values()), f"{facts}\n{transcript}")
+        self.assertEqual(facts["locals"], ["local"])
+
+
+def mi_records(text, kind):
+    return [line for line in text.splitlines() if line.startswith(kind)]
+
+
+def mi_shape(record):
+    """An MI record with what differs between runs and servers taken out: thread ids, frames,
+    addresses and values."""
+    record = re.sub(r'frame=\{.*?\}(,|$)', r"frame={F}\1", record)
+    record = re.sub(r'"\d+"', '"N"', record)
+    record = re.sub(r"\[[^\]]*\]", "[...]", record)
+    return record
+
+
+def mi_session(kind):
+    binary = fixture("nonstopfixture")
+    with DebugServer(kind, [binary, "30"]) as server:
+        gdb = Gdb(binary, mi=True)
+        facts = {}
+        try:
+            # Background execution in MI (without it -exec-continue waits for a stop).
+            facts["mi-async"] = "^done" in gdb.run("-gdb-set mi-async on")
+            facts["non-stop"] = "^done" in gdb.run("-gdb-set non-stop on")
+            gdb.run(f"-target-select remote 127.0.0.1:{server.port}")
+            out = gdb.run("-exec-continue --all")
+            facts["continue all"] = mi_records(out, "^")
+            time.sleep(1)
+            out += gdb.run("-thread-info")
+            facts["running"] = sorted(set(mi_records(out, "*running")))
+            listed = gdb.run("-thread-info")
+            ids = re.findall(r'\{id="(\d+)",target-id', listed)
+            chosen = None
+            for thread in ids:
+                out = gdb.run(f"-exec-interrupt --thread {thread}")
+                facts.setdefault("interrupt", mi_records(out, "^"))
+                stopped = gdb.wait_for(r'\*stopped,[^\r\n]*thread-id="%s"[^\r\n]*' % thread)
+                facts.setdefault("stopped", mi_shape(stopped.group(0)))
+                frames = gdb.run(f"-stack-list-frames --thread {thread}")
+                if "main.worker" in frames:
+                    chosen = thread
+                    facts["frames"] = re.findall(r'func="(main\.\w+)"', frames)
+                    break
+                gdb.run(f"-exec-continue --thread {thread}")
+            facts["found a worker"] = chosen is not None
+            values = []
+            for _ in range(2):
+                out = gdb.run(f"-data-evaluate-expression --thread {chosen} main.counter")
+                values.append(int(re.search(r'value="(\d+)"', out).group(1)))
+                time.sleep(0.5)
+            facts["counter grows"] = values[1] > values[0]
+            facts["continue one"] = mi_records(
+                gdb.run(f"-exec-continue --thread {chosen}"), "^")
+            facts["interrupt all"] = mi_records(gdb.run("-exec-interrupt --all"), "^")
+            stops = 0
+            deadline = time.time() + 10
+            while stops < len(ids) and time.time() < deadline:
+                gdb.wait_for(r"\*stopped,")
+                stops += 1
+            facts["every thread stopped"] = stops == len(ids)
+            facts["detach"] = mi_records(gdb.run("-target-detach"), "^")
+        finally:
+            gdb.close()
+    return facts, gdb.transcript
+
+
+class NonStopMi(unittest.TestCase):
+    maxDiff = None
+
+    def test_mi_against_gdbserver(self):
+        ours, transcript = mi_session("gostub")
+        self.assertTrue(ours["counter grows"], transcript)
+        self.assertEqual(ours["frames"][-1:], ["main.worker"], transcript)
+        self.assertEqual(ours["continue all"], ["^running"], transcript)
+        self.assertEqual(ours["interrupt"], ["^done"], transcript)
+        reference, _ = mi_session("gdbserver")
+        self.assertEqual(reference, ours, transcript)
+
+
+if __name__ == "__main__":
+    unittest.main()
