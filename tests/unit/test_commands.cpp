@@ -356,7 +356,7 @@ TEST_CASE("unknown packets are Unknown, not errors") {
   parse_as<Unknown>("vMustReplyEmpty");
   parse_as<Unknown>("qWhatever");
   parse_as<Unknown>("");
-  parse_as<Declined>("qTfP");
+  parse_as<Declined>("qTBuffer:0,10");
 }
 
 TEST_CASE("non-stop: QNonStop, vStopped, vCont;t") {
