@@ -922,8 +922,12 @@ void Process::resume_thread(pid_t tid, Thread& thread, ResumeKind kind, int sign
   if (signal != 0 && !thread.in_signal_delivery_stop) {
     // Only a signal-delivery stop can deliver a signal: elsewhere (stopped by our interrupt,
     // at an event) ptrace drops it without a word. Sent, it is delivered at its own stop.
-    thread.sent_signal = signal;
-    ::syscall(SYS_tgkill, pid_, tid, signal);
+    // Not SIGSTOP: the attach stop is told as one (gdbserver's PTRACE_ATTACH stop is), and gdb
+    // passes it back; sent, it would stop the whole program, which nothing then resumes.
+    if (signal != SIGSTOP) {
+      thread.sent_signal = signal;
+      ::syscall(SYS_tgkill, pid_, tid, signal);
+    }
     signal = 0;
   }
   thread.in_signal_delivery_stop = false;
