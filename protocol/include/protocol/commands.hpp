@@ -246,15 +246,15 @@ using Command = std::variant<
     Resume, SetThread, QueryThreadListFirst, QueryThreadListNext, QueryThreadAlive, QueryTlsAddress,
     QueryCurrentThread, QueryAttached, TransferRead, TransferWrite, QueryWatchpointSupport, Kill,
     Detach, MonitorCommand, QueryOffsets, QuerySymbol, QueryTraceStatus, PassSignals,
-    ProgramSignals, CatchSyscalls, ThreadEvents, SetNonStop, StoppedAck, EnableExtendedMode, Restart, HostSetFs, HostOpen,
-    HostPread, HostClose, HostFstat, HostReadlink, EnableThreadSuffix, EnableThreadsInStopReply,
-    QueryHostInfo, QueryProcessInfo, QueryWorkingDirectory, QueryThreadStopInfo, QueryThreadsInfo,
-    QueryMemoryRegion, ReadMemoryBinary, QueryRegisterInfo, AllocateMemory, DeallocateMemory, Run,
-    QueryLaunchSuccess, Attach, SetLaunchSetting, TraceInit, TraceDefine, TraceDefineActions,
-    TraceSource, TraceVariable, TraceStart, TraceStop, TraceSelectFrame, TraceBufferSetting,
-    TraceDisconnected, TraceReadOnly, TraceNotes, TraceEnable, QueryTracepointFirst,
-    QueryTracepointNext, QueryTraceVariableFirst, QueryTraceVariableNext, QueryTracepointHits,
-    QueryTraceVariable, Declined, Unknown>;
+    ProgramSignals, CatchSyscalls, ThreadEvents, SetNonStop, StoppedAck, EnableExtendedMode,
+    Restart, HostSetFs, HostOpen, HostPread, HostClose, HostFstat, HostReadlink, EnableThreadSuffix,
+    EnableThreadsInStopReply, QueryHostInfo, QueryProcessInfo, QueryWorkingDirectory,
+    QueryThreadStopInfo, QueryThreadsInfo, QueryMemoryRegion, ReadMemoryBinary, QueryRegisterInfo,
+    AllocateMemory, DeallocateMemory, Run, QueryLaunchSuccess, Attach, SetLaunchSetting, TraceInit,
+    TraceDefine, TraceDefineActions, TraceSource, TraceVariable, TraceStart, TraceStop,
+    TraceSelectFrame, TraceBufferSetting, TraceDisconnected, TraceReadOnly, TraceNotes, TraceEnable,
+    QueryTracepointFirst, QueryTracepointNext, QueryTraceVariableFirst, QueryTraceVariableNext,
+    QueryTracepointHits, QueryTraceVariable, Declined, Unknown>;
 
 struct ParseError {
   std::string message;
