@@ -194,7 +194,11 @@ class DebugServer:
         self.close()
 
 
-GDB_PREAMBLE = ["set pagination off", "set confirm off", "set width 0", "set height 0"]
+# remotetimeout: over `target remote | gostub -`, gdb's first packet goes to a server still
+# starting; an ASan build on a loaded machine can take longer than gdb's default 2 s to answer,
+# and gdb then reads the late qSupported reply as the answer to its next packet.
+GDB_PREAMBLE = ["set pagination off", "set confirm off", "set width 0", "set height 0",
+                "set remotetimeout 10"]
 
 
 def run_gdb(binary, port, commands, timeout=TIMEOUT, connect="target remote", signal_after=None):
