@@ -781,9 +781,7 @@ std::optional<StopEvent> Process::on_wait_status(pid_t tid, int status, bool sto
         thread.stop_requested = false;
         thread.stepping = false;
         thread.range_start = thread.range_end = 0;
-        StopEvent stop{StopEvent::Kind::kInterrupt, tid, 0, 0};
-        stop.requested = true;
-        return stop;
+        return StopEvent::requested_stop(tid);
       }
       // Stopping all: this is the stop we asked for (or a job-control stop, treated alike).
       // Otherwise it is an interrupt that was requested while the thread was reporting
@@ -1017,6 +1015,12 @@ std::optional<StopEvent> Process::handle_wait_events() {
   }
 }
 
+bool Process::at_reported_breakpoint(pid_t tid, const std::optional<std::uint64_t>& reported) {
+  if (!reported || !breakpoints_.contains(*reported)) return false;
+  const auto pc = read_pc(tid);
+  return pc && *pc == *reported;
+}
+
 StopEvent Process::report(const StopEvent& stop) {
   reporting_.stop_owed = false;
   if (stop.kind == StopEvent::Kind::kBreakpoint) {
@@ -1106,9 +1110,7 @@ std::optional<StopEvent> Process::next_non_stop_event() {
           // with no signal (it meets the breakpoint again when resumed). An interrupt still on
           // its way is dropped as stale later.
           found->second.stop_requested = false;
-          StopEvent requested{StopEvent::Kind::kInterrupt, stop->tid, 0, 0};
-          requested.requested = true;
-          return report(requested);
+          return report(StopEvent::requested_stop(stop->tid));
         }
         if (!pass_in_place(stop->tid, *pc)) pass_stopping_others(stop->tid, *pc);
         continue;
@@ -1121,16 +1123,16 @@ std::optional<StopEvent> Process::next_non_stop_event() {
   }
 }
 
-std::vector<pid_t> Process::pause_running_threads(pid_t except) {
-  std::vector<pid_t> paused;
+Process::Paused Process::pause_running_threads(pid_t except) {
+  Paused paused{{}, next_order_};
   for (const auto& [tid, thread] : threads_) {
-    if (tid != except && thread.running) paused.push_back(tid);
+    if (tid != except && thread.running) paused.threads.push_back(tid);
   }
-  if (!paused.empty()) stop_all_threads();
+  if (!paused.threads.empty()) stop_all_threads();
   return paused;
 }
 
-void Process::restart_threads(std::span<const pid_t> paused, const std::set<pid_t>& known_before) {
+void Process::restart_threads(const Paused& paused) {
   auto restart = [this](pid_t tid, Thread& thread) {
     if (thread.pending && thread.pending->kind == StopEvent::Kind::kBreakpoint &&
         !thread.pending->hardware && thread.continuing && !thread.stop_requested) {
@@ -1145,20 +1147,18 @@ void Process::restart_threads(std::span<const pid_t> paused, const std::set<pid_
     }
     if (thread.stop_requested) {  // the interrupt was taken by the pause: told now
       thread.stop_requested = false;
-      StopEvent stop{StopEvent::Kind::kInterrupt, tid, 0, 0};
-      stop.requested = true;
-      ready_.push_back(stop);
+      ready_.push_back(StopEvent::requested_stop(tid));
       return;
     }
     resume_thread(tid, thread, thread.stepping ? ResumeKind::kStep : ResumeKind::kContinue, 0);
   };
-  for (const pid_t tid : paused) {
+  for (const pid_t tid : paused.threads) {
     auto found = threads_.find(tid);
     if (found != threads_.end() && !found->second.running) restart(tid, found->second);
   }
   // Threads born meanwhile run, as their parent does (or are told of, with thread events).
   for (auto& [tid, thread] : threads_) {
-    if (known_before.contains(tid) || thread.running || thread.awaiting_first_stop) continue;
+    if (thread.order < paused.born_from || thread.running || thread.awaiting_first_stop) continue;
     if (reporting_.thread_events) {
       ready_.push_back(StopEvent{StopEvent::Kind::kThreadCreated, tid, SIGTRAP});
     } else {
@@ -1168,8 +1168,6 @@ void Process::restart_threads(std::span<const pid_t> paused, const std::set<pid_
 }
 
 void Process::pass_stopping_others(pid_t tid, std::uint64_t address) {
-  std::set<pid_t> known_before;
-  for (const auto& [each, thread] : threads_) known_before.insert(each);
   const auto paused = pause_running_threads(tid);
   if (exit_event_) {
     ready_.push_back(*exit_event_);
@@ -1193,7 +1191,7 @@ void Process::pass_stopping_others(pid_t tid, std::uint64_t address) {
   } else if (auto found = threads_.find(tid); found != threads_.end()) {
     resume_thread(tid, found->second, ResumeKind::kContinue, 0);
   }
-  restart_threads(paused, known_before);
+  restart_threads(paused);
 }
 
 std::optional<StopEvent> Process::take_pending_stop(std::span<const ThreadAction> actions) {
@@ -1346,13 +1344,11 @@ Result<std::int64_t> Process::inject_syscall(pid_t tid, long number,
     // Non-stop: the others run. They are paused while `tid` steps alone (their events would
     // otherwise be kept as pending stops of threads the client thinks are running), and
     // restarted after, as they were.
-    std::set<pid_t> known_before;
-    for (const auto& [each, thread] : threads_) known_before.insert(each);
     const auto paused = pause_running_threads(tid);
     non_stop_ = false;
     auto result = inject_syscall(tid, number, arguments);
     non_stop_ = true;
-    if (alive_) restart_threads(paused, known_before);
+    if (alive_) restart_threads(paused);
     return result;
   }
   forget_registers(tid);
@@ -1441,22 +1437,17 @@ Result<std::optional<StopEvent>> Process::resume(std::span<const ThreadAction> a
   // A thread stepped over its breakpoint runs alone with the breakpoint out of memory: the
   // others, running, are stopped meanwhile and restarted after (gdbserver's step-over).
   const bool step_over = std::any_of(plan.begin(), plan.end(), [this](const ThreadAction& a) {
-    const auto& reported = threads_.at(a.tid).reported_breakpoint;
-    if (!reported || !breakpoints_.contains(*reported)) return false;
-    const auto pc = read_pc(a.tid);
-    return pc && *pc == *reported;
+    return at_reported_breakpoint(a.tid, threads_.at(a.tid).reported_breakpoint);
   });
-  std::set<pid_t> known_before;
-  for (const auto& [tid, thread] : threads_) known_before.insert(tid);
-  std::vector<pid_t> paused;
-  if (step_over) paused = pause_running_threads(0);
+  // Without a pause, restart_threads still runs the threads born during the resume.
+  auto paused = step_over ? pause_running_threads(0) : Paused{{}, next_order_};
   if (exit_event_) {
     auto gone = *exit_event_;
     exit_event_.reset();
     return std::optional<StopEvent>(gone);
   }
   auto resumed = resume_stopped(plan);
-  if (alive_) restart_threads(paused, known_before);
+  if (alive_) restart_threads(paused);
   return resumed;
 }
 
@@ -1481,13 +1472,12 @@ Result<std::optional<StopEvent>> Process::resume_stopped(std::span<const ThreadA
     // Cleared only for threads that go on: an early return below leaves the others' marks
     // for their next resume (lldb may hold several threads at one breakpoint).
     const auto reported = std::exchange(thread.reported_breakpoint, std::nullopt);
-    if (!reported || !breakpoints_.contains(*reported)) continue;
-    const auto pc = read_pc(action.tid);
-    if (!pc || *pc != *reported) continue;
+    if (!at_reported_breakpoint(action.tid, reported)) continue;
     // A signal the client delivers goes with the step over, as gdbserver does: its handler
     // runs first (a client's step stops at the handler's entry), and returns onto the
     // breakpoint, which is then hit again.
-    auto stepped = step_over_breakpoint(action.tid, thread, *pc, std::exchange(action.signal, 0));
+    auto stepped =
+        step_over_breakpoint(action.tid, thread, *reported, std::exchange(action.signal, 0));
     if (!stepped) return std::unexpected(stepped.error());
     // A step is complete once over the breakpoint (unless a range step stays in its range);
     // so is anything that ended the process.

@@ -117,6 +117,12 @@ struct StopEvent {
   // kInterrupt in non-stop: the thread stopped because the client asked (request_stop, gdb's
   // vCont;t), told with no signal (T00), as gdbserver does.
   bool requested = false;
+
+  static StopEvent requested_stop(pid_t tid) {
+    StopEvent stop{Kind::kInterrupt, tid, 0, 0};
+    stop.requested = true;
+    return stop;
+  }
 };
 
 // How hits the filter let pass were passed (see Process::set_hit_filter).
@@ -379,8 +385,15 @@ class Process : private WaitRouter::Member {
   void pass_stopping_others(pid_t tid, std::uint64_t address);
   // Non-stop: the running threads (but `except`), stopped for a while; restart_threads() runs
   // them again, or queues the stop one of them hit meanwhile (ready_).
-  std::vector<pid_t> pause_running_threads(pid_t except);
-  void restart_threads(std::span<const pid_t> paused, const std::set<pid_t>& known_before);
+  struct Paused {
+    std::vector<pid_t> threads;
+    std::uint64_t born_from;  // threads with this `order` or later were born since
+  };
+  Paused pause_running_threads(pid_t except);
+  void restart_threads(const Paused& paused);
+  // Whether `tid` stands at `reported`, the breakpoint last reported for it, still inserted:
+  // only then is it stepped over when resumed.
+  bool at_reported_breakpoint(pid_t tid, const std::optional<std::uint64_t>& reported);
   Result<std::optional<StopEvent>> resume_stopped(std::span<const ThreadAction> actions);
   // Every stop handed to the caller goes through here.
   StopEvent report(const StopEvent& stop);
