@@ -17,6 +17,12 @@ namespace {
 
 using protocol::ThreadId;
 
+void log_resume(pid_t pid, const target::ThreadAction& action) {
+  debug_log().print(DebugLog::Component::kThreads, "resume process {} thread {}: {} signal {}", pid,
+                    action.tid, action.kind == target::ResumeKind::kStep ? "step" : "continue",
+                    action.signal);
+}
+
 }  // namespace
 
 GdbSession::GdbSession(Programs& programs, std::shared_ptr<PacketSink> sink, Hooks hooks,
@@ -156,8 +162,7 @@ void GdbSession::on_stop_non_stop(Program& stopped, const StopReport& report) {
   const bool ended = stop.kind == target::StopEvent::Kind::kExited ||
                      stop.kind == target::StopEvent::Kind::kTerminated;
   if (ended) {
-    std::erase_if(thread_stops_,
-                  [&](const auto& entry) { return entry.first.first == stopped.pid(); });
+    forget_thread_stops(stopped.pid());
   } else if (stop.kind == target::StopEvent::Kind::kThreadExited) {
     thread_stops_.erase({stopped.pid(), stop.tid});
   } else {
@@ -165,6 +170,10 @@ void GdbSession::on_stop_non_stop(Program& stopped, const StopReport& report) {
   }
   if (!report.console.empty()) send_console(report.console);
   queue_stop_notification(stop_replies_.stop_reply(stopped, stop));
+}
+
+void GdbSession::forget_thread_stops(pid_t pid) {
+  std::erase_if(thread_stops_, [pid](const auto& entry) { return entry.first.first == pid; });
 }
 
 void GdbSession::queue_stop_notification(std::string reply) {
@@ -275,8 +284,7 @@ Reply GdbSession::halt_reason_non_stop() {
   for (auto* each : programs_.live()) {
     for (const auto thread : each->threads()) {
       if (thread.is_goroutine() || each->thread_running(thread)) continue;
-      target::StopEvent stop{target::StopEvent::Kind::kInterrupt, thread.tid(), 0, 0};
-      stop.requested = true;  // stopped, with nothing to tell: T00
+      auto stop = target::StopEvent::requested_stop(thread.tid());  // nothing to tell: T00
       if (const auto found = thread_stops_.find({each->pid(), thread.tid()});
           found != thread_stops_.end()) {
         stop = found->second;
@@ -492,10 +500,7 @@ Reply GdbSession::handle(const protocol::Resume& command) {
   }
   for (auto& [each, plan] : plans) {
     for (const auto& action : plan) {
-      debug_log().print(DebugLog::Component::kThreads, "resume process {} thread {}: {} signal {}",
-                        each->pid(), action.tid,
-                        action.kind == target::ResumeKind::kStep ? "step" : "continue",
-                        action.signal);
+      log_resume(each->pid(), action);
     }
     auto resumed = each->resume(plan);
     if (!resumed) {
@@ -530,10 +535,7 @@ Reply GdbSession::resume_non_stop(
     if (plan.empty()) continue;
     for (const auto& action : plan) {
       thread_stops_.erase({each->pid(), action.tid});
-      debug_log().print(DebugLog::Component::kThreads, "resume process {} thread {}: {} signal {}",
-                        each->pid(), action.tid,
-                        action.kind == target::ResumeKind::kStep ? "step" : "continue",
-                        action.signal);
+      log_resume(each->pid(), action);
     }
     auto resumed = each->resume(plan);
     if (!resumed) {
@@ -704,8 +706,7 @@ Reply GdbSession::handle(const protocol::Kill& command) {
     ended = target->last_stop();
   }
   (void)programs_.take_deferred(target->pid());
-  std::erase_if(thread_stops_,
-                [&](const auto& entry) { return entry.first.first == target->pid(); });
+  forget_thread_stops(target->pid());
   // gdbserver's "k" ends every process; vKill;PID the one named.
   if (!command.answered) {
     for (auto* other : programs_.live()) {
@@ -738,8 +739,7 @@ Reply GdbSession::handle(const protocol::Detach& command) {
   // Non-stop: running threads are stopped first (Process::detach), none is left stuck.
   if (auto detached = target->detach(); !detached) return Reply::error(detached.error());
   (void)programs_.take_deferred(target->pid());
-  std::erase_if(thread_stops_,
-                [&](const auto& entry) { return entry.first.first == target->pid(); });
+  forget_thread_stops(target->pid());
   // The client goes on with another inferior: a fork child it follows, or the one it kept.
   if (general_thread_.pid == target->pid()) general_thread_ = {std::nullopt, ThreadId::kAny};
   if (const auto live = programs_.live(); target == current && !live.empty()) {
@@ -967,8 +967,7 @@ Reply GdbSession::adopt(target::Result<Program*> started, bool lldb_style, int s
     // notification.
     for (const auto thread : current.threads()) {
       if (thread.is_goroutine()) continue;
-      target::StopEvent stop{target::StopEvent::Kind::kInterrupt, thread.tid(), 0, 0};
-      stop.requested = true;
+      const auto stop = target::StopEvent::requested_stop(thread.tid());
       thread_stops_.insert_or_assign({current.pid(), thread.tid()}, stop);
       queue_stop_notification(stop_replies_.stop_reply(current, stop));
     }

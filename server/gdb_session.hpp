@@ -176,6 +176,7 @@ class GdbSession {
   // after the client's vStopped for the ones before it.
   void queue_stop_notification(std::string reply);
   void on_stop_non_stop(Program& stopped, const StopReport& report);
+  void forget_thread_stops(pid_t pid);  // the program ended or was let go
   Reply resume_non_stop(std::vector<std::pair<Program*, std::vector<target::ThreadAction>>>& plans,
                         const std::vector<std::pair<Program*, std::vector<pid_t>>>& stops);
   Reply halt_reason_non_stop();
