@@ -78,6 +78,25 @@ symbols::DwarfInfo* GoState::dwarf(std::string& why_not) {
   return dwarf_.get();
 }
 
+std::optional<GoState::SchedulerWait> GoState::scheduler_wait() {
+  if (scheduler_wait_) return *scheduler_wait_;
+  scheduler_wait_.emplace();
+  std::string why_not;
+  auto* info = dwarf(why_not);
+  if (info == nullptr) return std::nullopt;
+  const auto sched = info->global("runtime.sched");
+  if (!sched || sched->first.type == nullptr) return std::nullopt;
+  std::optional<std::uint64_t> gcwaiting, stopwait;
+  for (const auto& field : sched->first.type->fields) {
+    if (field.name == "gcwaiting") gcwaiting = field.offset;
+    if (field.name == "stopwait") stopwait = field.offset;
+  }
+  if (!gcwaiting || !stopwait) return std::nullopt;
+  const auto base = sched->second + load_bias();
+  *scheduler_wait_ = SchedulerWait{base + *gcwaiting, base + *stopwait};
+  return *scheduler_wait_;
+}
+
 symbols::RuntimeTypes* GoState::runtime_types() {
   if (!runtime_types_) {
     const auto* go_runtime = runtime();

@@ -77,6 +77,14 @@ class GoState {
   symbols::DwarfInfo* dwarf(std::string& why_not);
   symbols::RuntimeTypes* runtime_types();
 
+  // Where runtime.sched says a stop-the-world waits (gcwaiting: uint32, or atomic.Bool in
+  // 1.21+; stopwait: int32, the Ps still to stop), as runtime addresses: looked up in the
+  // DWARF once. nullopt without DWARF or those fields.
+  struct SchedulerWait {
+    std::uint64_t gcwaiting, stopwait;
+  };
+  std::optional<SchedulerWait> scheduler_wait();
+
   // This stop's goroutines, read on first use and forgotten on resume.
   const std::vector<symbols::Goroutine>* goroutines(std::string& why_not);
   const symbols::Goroutine* goroutine(std::int64_t id);
@@ -132,6 +140,7 @@ class GoState {
   std::unique_ptr<symbols::DwarfInfo> dwarf_;
   std::string dwarf_error_;
   std::optional<symbols::RuntimeTypes> runtime_types_;
+  std::optional<std::optional<SchedulerWait>> scheduler_wait_;  // outer: looked up yet
   // What is read once a stop, on first use, and forgotten on resume.
   struct ThisStop {
     std::optional<std::vector<symbols::Goroutine>> goroutines;

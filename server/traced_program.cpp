@@ -1,6 +1,7 @@
 #include "server/traced_program.hpp"
 
 #include <fmt/core.h>
+#include <fmt/format.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -414,11 +415,7 @@ bool TracedProgram::condition_false(const target::StopEvent& stop) {
 bool TracedProgram::hit_passes(pid_t tid, std::uint64_t pc) {
   if (go_->catches().contains(pc)) return false;
   const auto found = agents_.find(pc);
-  if (found == agents_.end()) {
-    // A tracepoint's own breakpoint passes, unless the client has one there too.
-    return trace_breakpoints_.contains(pc) &&
-           !process_->has_breakpoint(pc, target::Process::BreakpointOwner::kClient);
-  }
+  if (found == agents_.end()) return only_a_tracepoint_at(pc);
   const auto& agent = found->second;
   std::string printed;
   const StoppedThread context(
@@ -460,13 +457,18 @@ void TracedProgram::collect_trace(pid_t tid, std::uint64_t pc) {
   });
 }
 
+bool TracedProgram::only_a_tracepoint_at(std::uint64_t pc) const {
+  // A tracepoint's own breakpoint, and nobody else's: no client breakpoint, no catch point.
+  return trace_breakpoints_.contains(pc) && !go_->catches().contains(pc) &&
+         !process_->has_breakpoint(pc, target::Process::BreakpointOwner::kClient);
+}
+
 bool TracedProgram::tracepoint_only(const target::StopEvent& stop) {
   if (stop.kind != target::StopEvent::Kind::kBreakpoint || trace_breakpoints_.empty()) {
     return false;
   }
   const auto pc = process_->read_pc(stop.tid);
-  return pc && trace_breakpoints_.contains(*pc) && !go_->catches().contains(*pc) &&
-         !process_->has_breakpoint(*pc, target::Process::BreakpointOwner::kClient);
+  return pc && only_a_tracepoint_at(*pc);
 }
 
 target::Result<void> TracedProgram::start_tracing() {
@@ -530,23 +532,13 @@ void TracedProgram::remove_trace_breakpoints() {
 // so nothing is stopped to look.
 std::string TracedProgram::stop_the_world_blockers() {
   if (!process_->alive() || !process_->non_stop() || !process_->running()) return {};
-  std::string why_not;
-  auto* dwarf = go_->dwarf(why_not);
-  if (dwarf == nullptr) return {};
-  const auto sched = dwarf->global("runtime.sched");
-  if (!sched || sched->first.type == nullptr) return {};
-  std::optional<std::uint64_t> gcwaiting, stopwait;
-  for (const auto& field : sched->first.type->fields) {
-    if (field.name == "gcwaiting") gcwaiting = field.offset;  // uint32, or atomic.Bool (1.21+)
-    if (field.name == "stopwait") stopwait = field.offset;    // int32: Ps still to stop
-  }
-  if (!gcwaiting || !stopwait) return {};
-  const auto base = sched->second + go_->load_bias();
+  const auto wait = go_->scheduler_wait();
+  if (!wait) return {};
   std::uint32_t waiting = 0;
   std::int32_t left = 0;
-  if (!process_->read_memory_into(base + *gcwaiting,
+  if (!process_->read_memory_into(wait->gcwaiting,
                                   std::span(reinterpret_cast<char*>(&waiting), sizeof waiting)) ||
-      !process_->read_memory_into(base + *stopwait,
+      !process_->read_memory_into(wait->stopwait,
                                   std::span(reinterpret_cast<char*>(&left), sizeof left))) {
     return {};
   }
@@ -563,13 +555,11 @@ std::string TracedProgram::stop_the_world_blockers() {
     blockers.push_back(fmt::format("LWP {} (goroutine {})", tid, identity.goid));
   }
   if (blockers.empty()) return {};
-  std::string list;
-  for (const auto& each : blockers) list += (list.empty() ? "" : ", ") + each;
   return fmt::format(
       "gostub: Go's stop-the-world (garbage collection) waits for {}, stopped by the debugger: "
       "every other goroutine is held until it runs. Resume it (`thread N` and `continue &`) "
       "or `continue -a`.\n",
-      list);
+      fmt::join(blockers, ", "));
 }
 
 HitCounters TracedProgram::hit_counters() const {

@@ -113,7 +113,9 @@ class TracedProgram final : public Program {
   bool hit_passes(pid_t tid, std::uint64_t pc);
   // A tracepoint hit: its frame, whatever the client's resume was.
   void collect_trace(pid_t tid, std::uint64_t pc);
-  // A hit of a tracepoint only (no client breakpoint, no catch point there).
+  // A breakpoint gostub set for tracepoints only (no client breakpoint, no catch point), at
+  // `pc`; a stop that is a hit of one.
+  bool only_a_tracepoint_at(std::uint64_t pc) const;
   bool tracepoint_only(const target::StopEvent& stop);
   void remove_trace_breakpoints();
   const symbols::Goroutine* parked(ClientThread thread);
