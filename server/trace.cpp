@@ -23,8 +23,7 @@ constexpr std::uint64_t kMaxBlock = 65535;
 // trace ops fill.
 class Collector : public protocol::AgentContext {
  public:
-  Collector(const protocol::AgentContext& thread, TraceFrame& frame,
-            std::map<std::uint32_t, std::optional<std::int64_t>*>& variables)
+  Collector(const protocol::AgentContext& thread, TraceFrame& frame, Trace::Variables& variables)
       : thread_(thread), frame_(frame), variables_(variables) {}
   std::optional<std::uint64_t> register_value(std::uint32_t regno) const override {
     return thread_.register_value(regno);
@@ -59,13 +58,13 @@ class Collector : public protocol::AgentContext {
   }
   std::optional<std::int64_t> variable(std::uint32_t number) const override {
     const auto found = variables_.find(number);
-    if (found == variables_.end() || !*found->second) return std::nullopt;
-    return **found->second;
+    if (found == variables_.end()) return std::nullopt;
+    return found->second.value;
   }
   bool set_variable(std::uint32_t number, std::int64_t value) const override {
     const auto found = variables_.find(number);
     if (found == variables_.end()) return false;
-    *found->second = value;
+    found->second.value = value;
     return true;
   }
   bool collect_variable(std::uint32_t number) const override {
@@ -78,7 +77,7 @@ class Collector : public protocol::AgentContext {
  private:
   const protocol::AgentContext& thread_;
   TraceFrame& frame_;
-  std::map<std::uint32_t, std::optional<std::int64_t>*>& variables_;
+  Trace::Variables& variables_;
 };
 
 bool contains_range(std::uint64_t start, std::uint64_t end, std::uint64_t address) {
@@ -238,13 +237,11 @@ bool Trace::traces(std::uint64_t address) const {
 int Trace::hit(std::uint64_t address, const protocol::AgentContext& thread,
                const RegisterFileReader& register_file) {
   int collected = 0;
-  std::map<std::uint32_t, std::optional<std::int64_t>*> variables;
-  for (auto& [number, variable] : variables_) variables[number] = &variable.value;
   for (auto& tracepoint : tracepoints_) {
     if (!running_) break;
     if (!tracepoint.enabled || tracepoint.address != address) continue;
     TraceFrame frame{tracepoint.number, address, {}, {}, {}};
-    const Collector collector(thread, frame, variables);
+    const Collector collector(thread, frame, variables_);
     if (tracepoint.condition) {
       // A condition that cannot be evaluated counts as false (gdbserver stops the run with
       // terror; a Go nil pointer in a condition would then end the trace).

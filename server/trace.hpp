@@ -103,19 +103,22 @@ class Trace {
   std::optional<std::int64_t> variable_value(std::uint32_t number) const;
   std::string frame_info(const TraceFrame& frame) const;
 
- private:
+  // A trace state variable (QTDV), which actions read and set at hits.
   struct Variable {
     std::int64_t initial = 0;
     std::optional<std::int64_t> value;  // set at start
     bool builtin = false;
     std::string name;
   };
+  using Variables = std::map<std::uint32_t, Variable>;
+
+ private:
   Tracepoint* find_tracepoint(std::uint32_t number, std::uint64_t address);
   bool store(TraceFrame frame);
   static std::uint64_t now_microseconds();
 
   std::vector<Tracepoint> tracepoints_;
-  std::map<std::uint32_t, Variable> variables_;
+  Variables variables_;
   std::deque<TraceFrame> frames_;
   std::size_t used_ = 0;
   std::size_t buffer_size_ = kDefaultBufferSize;
