@@ -191,6 +191,7 @@ class GdbSession {
   Reply traceframe_info(const protocol::TransferRead& command);
   static Reply no_writes_in_trace_frame();
   Reply next_line(std::vector<std::string>& lines);
+  Reply installed_when_complete(bool more);
 
   Programs& programs_;
   std::shared_ptr<PacketSink> sink_;

@@ -95,25 +95,25 @@ Reply GdbSession::handle(const protocol::TraceInit&) {
   return Reply::ok();
 }
 
+// A tracepoint defined while tracing (InstallInTrace) goes in once its last packet has come.
+Reply GdbSession::installed_when_complete(bool more) {
+  if (more) return Reply::ok();
+  if (auto updated = program()->update_tracing(); !updated) return Reply::error(updated.error());
+  return Reply::ok();
+}
+
 Reply GdbSession::handle(const protocol::TraceDefine& command) {
   if (program() == nullptr) return no_program();
   if (auto defined = program()->trace().define(command); !defined) {
     return refused(defined.error());
   }
-  // Defined while tracing (InstallInTrace): in place once its last action has come.
-  if (!command.more) {
-    if (auto updated = program()->update_tracing(); !updated) return Reply::error(updated.error());
-  }
-  return Reply::ok();
+  return installed_when_complete(command.more);
 }
 
 Reply GdbSession::handle(const protocol::TraceDefineActions& command) {
   if (program() == nullptr) return no_program();
   if (auto added = program()->trace().add_actions(command); !added) return refused(added.error());
-  if (!command.more) {
-    if (auto updated = program()->update_tracing(); !updated) return Reply::error(updated.error());
-  }
-  return Reply::ok();
+  return installed_when_complete(command.more);
 }
 
 Reply GdbSession::handle(const protocol::TraceSource& command) {

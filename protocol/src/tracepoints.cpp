@@ -20,6 +20,13 @@ std::string_view take_field(std::string_view& text, char separator = ':') {
   return field;
 }
 
+// QTDP's trailing '-': more packets for this tracepoint follow. Taken off `text`.
+bool take_more_mark(std::string_view& text) {
+  if (!text.ends_with("-")) return false;
+  text.remove_suffix(1);
+  return true;
+}
+
 std::optional<std::uint32_t> parse_number32(std::string_view text) {
   const auto value = parse_hex_number(text);
   if (!value || *value > UINT32_MAX) return std::nullopt;
@@ -61,10 +68,7 @@ std::optional<std::pair<std::uint32_t, std::uint64_t>> take_number_address(std::
 
 std::expected<TraceDefine, std::string> parse_trace_define(std::string_view args) {
   TraceDefine out;
-  if (args.ends_with("-")) {
-    out.more = true;
-    args.remove_suffix(1);
-  }
+  out.more = take_more_mark(args);
   const auto head = take_number_address(args);
   if (!head) return fail("QTDP: expected N:ADDR");
   std::tie(out.number, out.address) = *head;
@@ -98,10 +102,7 @@ std::expected<TraceDefine, std::string> parse_trace_define(std::string_view args
 
 std::expected<TraceDefineActions, std::string> parse_trace_actions(std::string_view args) {
   TraceDefineActions out;
-  if (args.ends_with("-")) {
-    out.more = true;
-    args.remove_suffix(1);
-  }
+  out.more = take_more_mark(args);
   const auto head = take_number_address(args);
   if (!head) return fail("QTDP: expected -N:ADDR");
   std::tie(out.number, out.address) = *head;
