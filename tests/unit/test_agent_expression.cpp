@@ -6,29 +6,14 @@
 
 #include "protocol/agent_expression.hpp"
 #include "protocol/hex.hpp"
+#include "protocol_fakes.hpp"
 
 using gostub::protocol::AgentContext;
 using gostub::protocol::AgentExpression;
 
 namespace {
 
-struct FakeThread : AgentContext {
-  std::map<std::uint32_t, std::uint64_t> registers;
-  std::map<std::uint64_t, std::uint8_t> memory;
-  std::optional<std::uint64_t> register_value(std::uint32_t regno) const override {
-    const auto found = registers.find(regno);
-    if (found == registers.end()) return std::nullopt;
-    return found->second;
-  }
-  bool read_memory(std::uint64_t address, std::span<char> out) const override {
-    for (std::size_t i = 0; i < out.size(); ++i) {
-      const auto found = memory.find(address + i);
-      if (found == memory.end()) return false;
-      out[i] = static_cast<char>(found->second);
-    }
-    return true;
-  }
-};
+using gostub::testing::FakeThread;
 
 std::expected<AgentExpression, std::string> compile(std::string_view spaced_hex) {
   std::string hex;

@@ -3,21 +3,12 @@
 #include <random>
 
 #include "protocol/commands.hpp"
+#include "protocol_fakes.hpp"
 
 using namespace gostub::protocol;
 
-namespace {
-template <typename T>
-T parse_as(std::string_view payload) {
-  auto command = parse_command(payload);
-  REQUIRE_MESSAGE(command.has_value(), payload);
-  REQUIRE_MESSAGE(std::holds_alternative<T>(*command), payload);
-  return std::get<T>(*command);
-}
-bool malformed(std::string_view payload) {
-  return !parse_command(payload).has_value();
-}
-}  // namespace
+using gostub::testing::malformed;
+using gostub::testing::parse_as;
 
 TEST_CASE("no table entry is shadowed by an earlier prefix") {
   const auto patterns = packet_patterns();

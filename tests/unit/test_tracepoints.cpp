@@ -7,6 +7,7 @@
 
 #include "protocol/commands.hpp"
 #include "protocol/hex.hpp"
+#include "protocol_fakes.hpp"
 #include "server/trace.hpp"
 
 using namespace gostub;
@@ -14,37 +15,15 @@ using namespace gostub::protocol;
 
 namespace {
 
-template <typename T>
-T parse_as(std::string_view payload) {
-  auto command = parse_command(payload);
-  REQUIRE_MESSAGE(command.has_value(), payload);
-  REQUIRE_MESSAGE(std::holds_alternative<T>(*command), payload);
-  return std::get<T>(*command);
-}
-bool malformed(std::string_view payload) {
-  return !parse_command(payload).has_value();
-}
+using testing::malformed;
+using testing::parse_as;
 
 // Registers and memory of a stopped thread: rax = 0xc000091e58, where a Request's ID is 7.
-struct FakeThread : AgentContext {
-  std::map<std::uint32_t, std::uint64_t> registers{{0, 0xc000091e58}, {16, 0x4b7280}};
-  std::map<std::uint64_t, std::uint8_t> memory;
+struct FakeThread : testing::FakeThread {
   FakeThread() {
+    registers = {{0, 0xc000091e58}, {16, 0x4b7280}};
     for (std::uint64_t i = 0; i < 16; ++i) memory[0xc000091e58 + i] = i == 0 ? 7 : 0;
     for (std::uint64_t i = 0; i < 4; ++i) memory[0x5000 + i] = "ab\0c"[i];
-  }
-  std::optional<std::uint64_t> register_value(std::uint32_t regno) const override {
-    const auto found = registers.find(regno);
-    if (found == registers.end()) return std::nullopt;
-    return found->second;
-  }
-  bool read_memory(std::uint64_t address, std::span<char> out) const override {
-    for (std::size_t i = 0; i < out.size(); ++i) {
-      const auto found = memory.find(address + i);
-      if (found == memory.end()) return false;
-      out[i] = static_cast<char>(found->second);
-    }
-    return true;
   }
 };
 
