@@ -43,10 +43,9 @@ def throughput(text):
     return float(match.group(1)) if match else float("nan")
 
 
-def run(kind, binary, args, commands):
-    if kind is None:
-        out = subprocess.run([str(binary), *args], capture_output=True, text=True, check=True)
-        return throughput(out.stdout)
+def served_output(kind, binary, args, commands):
+    """What the program printed, run under server `kind` with gdb sending `commands` and then
+    letting it run to its end."""
     with DebugServer(kind, [binary, *args]) as server:
         script = tempfile.NamedTemporaryFile("w", suffix=".gdb", delete=False)
         script.write("\n".join(GDB_PREAMBLE + [f"target remote 127.0.0.1:{server.port}",
@@ -56,7 +55,14 @@ def run(kind, binary, args, commands):
                        capture_output=True, text=True, timeout=600)
         os.unlink(script.name)
         server.wait(timeout=60)
-        return throughput(server.output())
+        return server.output()
+
+
+def run(kind, binary, args, commands):
+    if kind is None:
+        out = subprocess.run([str(binary), *args], capture_output=True, text=True, check=True)
+        return throughput(out.stdout)
+    return throughput(served_output(kind, binary, args, commands))
 
 
 def main():

@@ -17,11 +17,11 @@ import re
 import statistics
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "e2e"))
-from harness import BUILD, GDB_PREAMBLE, DebugServer, fixture, line_of  # noqa: E402
+from agent_bench import served_output  # noqa: E402
+from harness import BUILD, fixture, line_of  # noqa: E402
 
 HANDLE = line_of("handle", "agentfixture")
 CASES = {
@@ -50,16 +50,7 @@ def per_call_ns(text):
 
 
 def run(kind, binary, hits, commands):
-    with DebugServer(kind, [binary, "hitcost", str(hits)]) as server:
-        script = tempfile.NamedTemporaryFile("w", suffix=".gdb", delete=False)
-        script.write("\n".join(GDB_PREAMBLE + [f"target remote 127.0.0.1:{server.port}",
-                                               *commands, "continue"]) + "\n")
-        script.close()
-        subprocess.run(["gdb", "-nx", "-batch", "-x", script.name, str(binary)],
-                       capture_output=True, text=True, timeout=600)
-        os.unlink(script.name)
-        server.wait(timeout=60)
-        return per_call_ns(server.output())
+    return per_call_ns(served_output(kind, binary, ["hitcost", str(hits)], commands))
 
 
 def main():
