@@ -860,6 +860,15 @@ Reply GdbSession::handle(const protocol::StoppedAck&) {
   return Reply::packet(notifications_.front());
 }
 
+Reply GdbSession::handle(const protocol::CtrlC&) {
+  // As gdbserver: SIGINT to the program, as a terminal's Ctrl-C; the thread the kernel gives it
+  // to stops with it, told as any stop is (a %Stop in non-stop).
+  auto* current = program();
+  if (current == nullptr || !current->alive()) return Reply::error(ESRCH);
+  if (auto sent = current->signal_interrupt(); !sent) return Reply::error(sent.error().code);
+  return Reply::ok();
+}
+
 Reply GdbSession::handle(const protocol::Restart&) {
   // gdbserver 13 restarts only in extended mode, and sends no reply: gdb asks `?` next.
   if (!profile_.extended_mode()) return Reply::unsupported();

@@ -100,6 +100,7 @@ class GdbSession {
   Reply handle(const protocol::ThreadEvents& command);
   Reply handle(const protocol::SetNonStop& command);
   Reply handle(const protocol::StoppedAck& command);
+  Reply handle(const protocol::CtrlC& command);
   Reply handle(const protocol::EnableExtendedMode& command);
   Reply handle(const protocol::Restart& command);
   Reply handle(const protocol::HostSetFs& command);

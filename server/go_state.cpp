@@ -86,14 +86,15 @@ std::optional<GoState::SchedulerWait> GoState::scheduler_wait() {
   if (info == nullptr) return std::nullopt;
   const auto sched = info->global("runtime.sched");
   if (!sched || sched->first.type == nullptr) return std::nullopt;
-  std::optional<std::uint64_t> gcwaiting, stopwait;
+  std::optional<std::uint64_t> gcwaiting, stopwait, safe_point_wait;
   for (const auto& field : sched->first.type->fields) {
     if (field.name == "gcwaiting") gcwaiting = field.offset;
     if (field.name == "stopwait") stopwait = field.offset;
+    if (field.name == "safePointWait") safe_point_wait = field.offset;
   }
-  if (!gcwaiting || !stopwait) return std::nullopt;
+  if (!gcwaiting || !stopwait || !safe_point_wait) return std::nullopt;
   const auto base = sched->second + load_bias();
-  *scheduler_wait_ = SchedulerWait{base + *gcwaiting, base + *stopwait};
+  *scheduler_wait_ = SchedulerWait{base + *gcwaiting, base + *stopwait, base + *safe_point_wait};
   return *scheduler_wait_;
 }
 

@@ -77,11 +77,13 @@ class GoState {
   symbols::DwarfInfo* dwarf(std::string& why_not);
   symbols::RuntimeTypes* runtime_types();
 
-  // Where runtime.sched says a stop-the-world waits (gcwaiting: uint32, or atomic.Bool in
-  // 1.21+; stopwait: int32, the Ps still to stop), as runtime addresses: looked up in the
+  // Where runtime.sched says a stop-the-world waits (gcwaiting: a bool, an atomic.Bool from
+  // Go 1.20; stopwait: int32, the Ps still to stop), as runtime addresses: looked up in the
   // DWARF once. nullopt without DWARF or those fields.
+  // safePointWait (int32): the Ps still to run forEachP's function (the collector's ragged
+  // barriers between its stop-the-worlds).
   struct SchedulerWait {
-    std::uint64_t gcwaiting, stopwait;
+    std::uint64_t gcwaiting, stopwait, safe_point_wait;
   };
   std::optional<SchedulerWait> scheduler_wait();
 

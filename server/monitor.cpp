@@ -55,6 +55,8 @@ constexpr std::string_view kHelp =
     "  hits         breakpoint hits passed without a report (false conditions, agent\n"
     "               dprintf): how many in place (displaced, no other thread stopped), how\n"
     "               many stopping all; dprintf lines dropped by the rate limit\n"
+    "  world        whether Go's stop-the-world (garbage collection) waits, and for which\n"
+    "               threads the debugger keeps stopped (non-stop mode); told unasked too\n"
     "  exit         (above) a launched program is killed, an attached one detached\n";
 
 std::optional<std::uint64_t> parse_c_number(std::string_view text) {
@@ -111,6 +113,16 @@ MonitorCommands::Outcome MonitorCommands::run(std::string_view text, Program* pr
       out.console = fmt::format(
           "passed in place: {}\npassed stopping all threads: {}\ndprintf lines dropped: {}\n",
           hits.passed_in_place, hits.passed_stopping_all, hits.output_dropped);
+    }
+  } else if (text == "world") {
+    if (program == nullptr) {
+      out.console = "gostub: no program\n";
+    } else if (const auto world = program->stop_the_world()) {
+      out.console = describe(*world);
+    } else {
+      out.console =
+          "gostub: cannot read the Go scheduler (runtime.sched is found through DWARF: not in "
+          "stripped binaries)\n";
     }
   } else if (text == "info") {
     out.console = about_go([&](GoState& state) { return info(*program, state); });

@@ -63,6 +63,17 @@ struct BreakpointAgent {
 template <typename T>
 using Outcome = std::expected<T, Failure>;
 
+// Go's stop-the-world (runtime.stopTheWorldWithSema) sets sched.gcwaiting and waits until
+// every P has stopped; between its two stop-the-worlds the collector waits in forEachP
+// (sched.safePointWait) until every P has passed a safe point. A thread the debugger keeps
+// stopped while it runs a goroutine holds its P, and every other goroutine waits for it.
+struct StopTheWorld {
+  bool waiting = false;
+  std::vector<std::string> held_by;  // "LWP 123 (goroutine 7)": stopped threads running Go code
+};
+// What the client is told (console text): what waits, for whom, and what to do.
+std::string describe(const StopTheWorld& world);
+
 class Program {
  public:
   virtual ~Program() = default;
@@ -152,11 +163,13 @@ class Program {
   virtual bool thread_running(ClientThread /*thread*/) const { return running(); }
   // Non-stop: asks these running OS threads to stop; each is reported later as its own stop.
   virtual void request_stop(std::span<const pid_t> /*tids*/) {}
-  // Non-stop: while a Go stop-the-world waits (sched.gcwaiting) and threads the client keeps
-  // stopped run goroutines, a console message saying which, once per stop-the-world; else "".
-  virtual std::string stop_the_world_blockers() { return {}; }
-  // The message was delivered: not again for this stop-the-world.
-  virtual void stop_the_world_told() {}
+  // Ctrl-C in non-stop (vCtrlC): SIGINT to the process, reported by the thread that takes it.
+  virtual target::Result<void> signal_interrupt() {
+    return target::fail(ENOSYS, "not a traced process");
+  }
+  // Go's stop-the-world as runtime.sched says it now; nullopt when that cannot be read (not Go,
+  // no DWARF, the process ended).
+  virtual std::optional<StopTheWorld> stop_the_world() { return std::nullopt; }
 
   // Thread creation and exit reported as stops (QThreadEvents).
   virtual void set_thread_events(bool /*on*/) {}

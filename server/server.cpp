@@ -126,10 +126,17 @@ void Server::watch_stop_the_world() {
     if (error || finished_) return;
     if (session_) {
       for (auto* program : programs_.live()) {
-        if (auto text = program->stop_the_world_blockers();
-            !text.empty() && session_->on_console(text)) {
-          fmt::print(stderr, "{}", text);
-          program->stop_the_world_told();
+        // All-stop stops every thread at once: only non-stop can hold a stop-the-world up.
+        const auto world =
+            program->non_stop() && program->running() ? program->stop_the_world() : std::nullopt;
+        if (!world || !world->waiting) {
+          stop_the_world_told_.erase(program->pid());
+        } else if (!world->held_by.empty() && !stop_the_world_told_.contains(program->pid())) {
+          const auto text = describe(*world);
+          if (session_->on_console(text)) {
+            fmt::print(stderr, "{}", text);
+            stop_the_world_told_.insert(program->pid());
+          }
         }
       }
     }

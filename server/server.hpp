@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "server/connection.hpp"
@@ -81,6 +82,7 @@ class Server {
   // wakes once (Asio's signal_set runs a handler and writes a pipe for each).
   boost::asio::posix::stream_descriptor child_events_;
   boost::asio::steady_timer stop_the_world_timer_;
+  std::set<pid_t> stop_the_world_told_;  // programs whose current one the client was told of
   // Read into, not waited on: Boost 1.74's reactor re-arms a descriptor with epoll_ctl at every
   // async_wait, where a read is tried at once and otherwise waits on the registration it has.
   std::array<signalfd_siginfo, 16> child_event_buffer_{};

@@ -325,6 +325,10 @@ std::optional<StopReport> TracedProgram::interrupt() {
   return report(*stop, false);
 }
 
+target::Result<void> TracedProgram::signal_interrupt() {
+  return process_->signal_process(SIGINT);
+}
+
 target::StopEvent TracedProgram::kill() {
   last_stop_ = process_->kill();
   return *last_stop_;
@@ -526,40 +530,45 @@ void TracedProgram::remove_trace_breakpoints() {
   trace_breakpoints_.clear();
 }
 
-// Go's stop-the-world (runtime.stopTheWorldWithSema) sets sched.gcwaiting and waits until
-// every P has stopped: a thread the client keeps stopped while it runs a goroutine holds its P,
-// and every other goroutine waits for it. Read from DWARF (runtime.sched's type), memory only,
-// so nothing is stopped to look.
-std::string TracedProgram::stop_the_world_blockers() {
-  if (!process_->alive() || !process_->non_stop() || !process_->running()) return {};
+// Read from DWARF (runtime.sched's type), memory only, so nothing is stopped to look.
+std::optional<StopTheWorld> TracedProgram::stop_the_world() {
+  if (!process_->alive()) return std::nullopt;
   const auto wait = go_->scheduler_wait();
-  if (!wait) return {};
-  std::uint32_t waiting = 0;
-  std::int32_t left = 0;
-  if (!process_->read_memory_into(wait->gcwaiting,
-                                  std::span(reinterpret_cast<char*>(&waiting), sizeof waiting)) ||
-      !process_->read_memory_into(wait->stopwait,
-                                  std::span(reinterpret_cast<char*>(&left), sizeof left))) {
-    return {};
+  if (!wait) return std::nullopt;
+  std::uint32_t waiting = 0;         // a bool before Go 1.20, an atomic.Bool's uint32 since
+  std::int32_t left = 0;             // Ps not stopped yet
+  std::int32_t safe_point_left = 0;  // Ps that have not run forEachP's function yet
+  const auto read = [&](std::uint64_t address, auto& value) {
+    return process_->read_memory_into(address,
+                                      std::span(reinterpret_cast<char*>(&value), sizeof value));
+  };
+  if (!read(wait->gcwaiting, waiting) || !read(wait->stopwait, left) ||
+      !read(wait->safe_point_wait, safe_point_left)) {
+    return std::nullopt;
   }
-  if ((waiting & 0xff) == 0 || left <= 0) {
-    stop_the_world_told_ = false;
-    return {};
-  }
-  if (stop_the_world_told_) return {};
-  std::vector<std::string> blockers;
+  StopTheWorld world{.waiting = ((waiting & 0xff) != 0 && left > 0) || safe_point_left > 0,
+                     .held_by = {}};
+  if (!world.waiting) return world;
   for (const pid_t tid : process_->threads()) {
     if (process_->thread_running(tid)) continue;
     const auto identity = goroutine_identity(ClientThread::os_thread(tid));
     if (identity.goid == 0) continue;  // idle (on g0): it holds no P
-    blockers.push_back(fmt::format("LWP {} (goroutine {})", tid, identity.goid));
+    world.held_by.push_back(fmt::format("LWP {} (goroutine {})", tid, identity.goid));
   }
-  if (blockers.empty()) return {};
+  return world;
+}
+
+std::string describe(const StopTheWorld& world) {
+  if (!world.waiting) return "gostub: no stop-the-world is waiting.\n";
+  if (world.held_by.empty()) {
+    return "gostub: Go's garbage collector stops the world and waits, for no thread the "
+           "debugger stopped (a goroutine that does not yield, or it is about to end).\n";
+  }
   return fmt::format(
-      "gostub: Go's stop-the-world (garbage collection) waits for {}, stopped by the debugger: "
-      "every other goroutine is held until it runs. Resume it (`thread N` and `continue &`) "
-      "or `continue -a`.\n",
-      fmt::join(blockers, ", "));
+      "gostub: Go's garbage collector stops the world and waits for {}, stopped by the "
+      "debugger: every other goroutine is held until it runs. Resume it (`thread N` and "
+      "`continue &`) or `continue -a`.\n",
+      fmt::join(world.held_by, ", "));
 }
 
 HitCounters TracedProgram::hit_counters() const {

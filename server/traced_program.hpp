@@ -88,8 +88,8 @@ class TracedProgram final : public Program {
     return !thread.is_goroutine() && process_->thread_running(thread.tid());
   }
   void request_stop(std::span<const pid_t> tids) override { process_->request_stop(tids); }
-  std::string stop_the_world_blockers() override;
-  void stop_the_world_told() override { stop_the_world_told_ = true; }
+  target::Result<void> signal_interrupt() override;
+  std::optional<StopTheWorld> stop_the_world() override;
   bool holds_fork_child(pid_t child) const override { return process_->holds_fork_child(child); }
   target::Result<void> remove_fork_child_breakpoint(pid_t child, std::uint64_t address) override {
     return process_->remove_fork_child_breakpoint(child, address);
@@ -133,8 +133,6 @@ class TracedProgram final : public Program {
   std::map<pid_t, target::StopEvent> other_stops_;
   std::map<std::uint64_t, std::uint64_t> allocations_;  // _M's mappings: address -> size
   bool resumed_yet_ = false;
-  // Non-stop: the stop-the-world under way has been told to the client.
-  bool stop_the_world_told_ = false;
   // The last resume continued every thread: redone past false breakpoint conditions.
   bool continued_all_ = false;
 };

@@ -583,6 +583,7 @@ constexpr std::array kTable = {
             return SetNonStop{args == "1"};
           }},
     Entry{{"vStopped", true}, no_arguments<StoppedAck>},
+    Entry{{"vCtrlC", true}, no_arguments<CtrlC>},
     Entry{{"QThreadSuffixSupported", true}, no_arguments<EnableThreadSuffix>},
     Entry{{"QListThreadsInStopReply", true}, no_arguments<EnableThreadsInStopReply>},
     Entry{{"qHostInfo", true}, no_arguments<QueryHostInfo>},

@@ -1679,6 +1679,12 @@ std::unique_ptr<Process> Process::take_fork_child(pid_t held) {
   return child;
 }
 
+Result<void> Process::signal_process(int signal) {
+  if (!alive_) return fail(ESRCH, "the process has ended");
+  if (::kill(pid_, signal) != 0) return std::unexpected(last_system_error("kill"));
+  return {};
+}
+
 StopEvent Process::kill() {
   // Held fork children stay: gdb kills each inferior it knows of (vKill;CHILD); those it does
   // not are killed when the Process goes.

@@ -14,7 +14,7 @@ from pathlib import Path
 import pexpect
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import DebugServer, alive, fixture, wait_for  # noqa: E402
+from harness import DebugServer, alive, available_toolchains, fixture, wait_for  # noqa: E402
 
 PROMPT = r"\(gdb\) "
 
@@ -138,6 +138,19 @@ def cli_session(kind, connect="target remote"):
             gdb.run("interrupt -a")
             wait_for(lambda: "(running)" not in gdb.run("info threads"), timeout=10)
             facts["interrupt -a stops all"] = "(running)" not in gdb.run("info threads")
+            # Ctrl-C on a foreground `continue -a` (gdb sends vCtrlC in non-stop): the thread
+            # that takes the SIGINT stops, the others run on.
+            gdb.child.sendline("continue -a")
+            gdb.expect("Continuing.")
+            time.sleep(0.3)
+            gdb.child.sendintr()
+            gdb.wait_for(r"received signal SIGINT")
+            gdb.expect(PROMPT)
+            threads = gdb.run("info threads")
+            facts["ctrl-c stops one thread, the others run"] = threads.count("(running)") == len(
+                numbers) - 1
+            gdb.run("interrupt -a")
+            wait_for(lambda: "(running)" not in gdb.run("info threads"), timeout=10)
             out = gdb.run("detach")
             facts["detached"] = "detached" in out
             pid = int(re.search(r"process (\d+)", out).group(1))
@@ -233,6 +246,72 @@ def mi_session(kind):
         finally:
             gdb.close()
     return facts, gdb.transcript
+
+
+class StopTheWorld(unittest.TestCase):
+    """A worker held stopped while Go's garbage collector stops the world: every goroutine
+    waits for it. gostub says so in gdb's console (unasked, once) and to `monitor world`;
+    gdbserver says nothing, so gostub's own words are checked, and the program's own
+    collection counter is the oracle that the world is held, then released."""
+
+    def test_message_names_the_held_thread(self):
+        # sched.gcwaiting is a bool up to Go 1.19 and an atomic.Bool from 1.20.
+        for go in [v for v in ("1.19", "1.23") if v in available_toolchains()]:
+            with self.subTest(go=go):
+                self.held_and_released(fixture("nonstopfixture", go=go))
+
+    def held_and_released(self, binary):
+        # More Ps than busy goroutines: with every P busy, the collector's timer or its place
+        # in a run queue can sit on the stopped thread's P, and no collection starts at all.
+        with DebugServer("gostub", [binary, "gc", "60"], env={"GOMAXPROCS": "4"}) as server:
+            gdb = Gdb(binary)
+            try:
+                gdb.run("set non-stop on")
+                gdb.run(f"target remote 127.0.0.1:{server.port}")
+                gdb.run("continue -a &")
+                numbers = []
+
+                def threads_seen():
+                    numbers[:] = [int(n) for n in re.findall(
+                        r"^\*?\s+(\d+)\s+Thread", gdb.run("info threads"), re.M)]
+                    return len(numbers) >= 4  # main's, two workers', the collector's at least
+
+                wait_for(threads_seen, timeout=10)
+                # A worker may be parked for a collection when interrupted: look again.
+                for attempt in range(3):
+                    try:
+                        chosen = worker_thread(gdb, numbers)
+                        break
+                    except AssertionError:
+                        if attempt == 2:
+                            raise
+                lwp = re.search(rf"^\*?\s+{chosen}\s+Thread \d+\.(\d+)",
+                                gdb.run("info threads"), re.M).group(1)
+                # Told once, asynchronously: maybe already, amid the commands above.
+                told = (rf"gostub: Go's garbage collector stops the world and waits for "
+                        rf"[^\r\n]*LWP {lwp} \(goroutine \d+\)[^\r\n]*, stopped by the debugger")
+                if not re.search(told, gdb.transcript):
+                    try:
+                        gdb.wait_for(told, timeout=15)
+                    except pexpect.TIMEOUT:
+                        self.fail(f"not told of LWP {lwp}:\n{gdb.transcript}\n"
+                                  f"gostub's output:\n{server.output()}")
+                collections = int(re.search(r"= (\d+)", gdb.run("print main.collections"))[1])
+                time.sleep(1)
+                self.assertEqual(collections, int(re.search(
+                    r"= (\d+)", gdb.run("print main.collections"))[1]), gdb.transcript)
+                self.assertIn(f"waits for LWP {lwp} (goroutine ", gdb.run("monitor world"),
+                              gdb.transcript)
+                gdb.run("continue &")
+                self.assertTrue(wait_for(lambda: int(re.search(
+                    r"= (\d+)", gdb.run("print main.collections"))[1]) > collections + 5,
+                    timeout=10), gdb.transcript)
+                self.assertNotIn(f"LWP {lwp}", gdb.run("monitor world"), gdb.transcript)
+                gdb.run("interrupt -a")
+                wait_for(lambda: "(running)" not in gdb.run("info threads"), timeout=10)
+                self.assertIn("detached", gdb.run("detach"), gdb.transcript)
+            finally:
+                gdb.close()
 
 
 class NonStopMi(unittest.TestCase):

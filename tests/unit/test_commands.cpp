@@ -350,13 +350,15 @@ TEST_CASE("unknown packets are Unknown, not errors") {
   parse_as<Declined>("qTBuffer:0,10");
 }
 
-TEST_CASE("non-stop: QNonStop, vStopped, vCont;t") {
+TEST_CASE("non-stop: QNonStop, vStopped, vCtrlC, vCont;t") {
   CHECK(parse_as<SetNonStop>("QNonStop:1").enable);
   CHECK_FALSE(parse_as<SetNonStop>("QNonStop:0").enable);
   CHECK_FALSE(parse_command("QNonStop:2").has_value());
   CHECK_FALSE(parse_command("QNonStop:").has_value());
   parse_as<StoppedAck>("vStopped");
+  parse_as<CtrlC>("vCtrlC");
   parse_as<Unknown>("vStoppedX");  // exact: nothing after it
+  parse_as<Unknown>("vCtrlC;1");
   const auto stop = parse_as<Resume>("vCont;t:p64.65;c");
   REQUIRE(stop.actions.size() == 2);
   CHECK(stop.actions[0].kind == ResumeKind::kStop);

@@ -158,6 +158,10 @@ class FakeProgram final : public server::Program {
   void request_stop(std::span<const pid_t> tids) override {
     stop_requests_.insert(stop_requests_.end(), tids.begin(), tids.end());
   }
+  gostub::target::Result<void> signal_interrupt() override {
+    ++interrupt_signals_;
+    return {};
+  }
   std::optional<StopReport> handle_wait_events() override { return std::nullopt; }
   std::optional<StopReport> interrupt() override {
     if (!running_) return std::nullopt;
@@ -219,6 +223,7 @@ class FakeProgram final : public server::Program {
   bool non_stop_ = false;
   std::set<pid_t> running_threads_;  // non-stop
   std::vector<pid_t> stop_requests_;
+  int interrupt_signals_ = 0;  // vCtrlC's SIGINTs
   std::set<std::uint64_t> breakpoints_;
   struct HardwarePoint {
     target::HardwareKind kind;
@@ -1090,6 +1095,15 @@ bool is_stop(std::string_view reply, std::string_view start, std::string_view th
          reply.find(fmt::format("thread:{};", thread)) != std::string_view::npos;
 }
 }  // namespace
+
+TEST_CASE("vCtrlC: SIGINT to the current program, OK; an error with no program") {
+  Transcript t;
+  CHECK(t.ask("QNonStop:1") == "OK");
+  CHECK(t.ask("vCtrlC") == "OK");
+  CHECK(t.program->interrupt_signals_ == 1);
+  Transcript empty(false);
+  CHECK(empty.ask("vCtrlC").starts_with("E"));
+}
 
 TEST_CASE("non-stop: QNonStop, resume answered OK, each stop a %Stop, vStopped drains the queue") {
   Transcript t;

@@ -154,6 +154,7 @@ struct SetNonStop {  // QNonStop:1, QNonStop:0: gdb's non-stop mode on or off
   bool enable = false;
 };
 struct StoppedAck {};          // vStopped: the client took the last %Stop; the next, or OK
+struct CtrlC {};               // vCtrlC: non-stop's Ctrl-C (all-stop sends a bare 0x03)
 struct EnableExtendedMode {};  // !
 struct Restart {};             // R XX: extended mode's restart of the last program (no reply)
 // Host I/O (vFile:…): gdb reads the program, /proc files and libraries through the server.
@@ -246,7 +247,7 @@ using Command = std::variant<
     Resume, SetThread, QueryThreadListFirst, QueryThreadListNext, QueryThreadAlive, QueryTlsAddress,
     QueryCurrentThread, QueryAttached, TransferRead, TransferWrite, QueryWatchpointSupport, Kill,
     Detach, MonitorCommand, QueryOffsets, QuerySymbol, QueryTraceStatus, PassSignals,
-    ProgramSignals, CatchSyscalls, ThreadEvents, SetNonStop, StoppedAck, EnableExtendedMode,
+    ProgramSignals, CatchSyscalls, ThreadEvents, SetNonStop, StoppedAck, CtrlC, EnableExtendedMode,
     Restart, HostSetFs, HostOpen, HostPread, HostClose, HostFstat, HostReadlink, EnableThreadSuffix,
     EnableThreadsInStopReply, QueryHostInfo, QueryProcessInfo, QueryWorkingDirectory,
     QueryThreadStopInfo, QueryThreadsInfo, QueryMemoryRegion, ReadMemoryBinary, QueryRegisterInfo,

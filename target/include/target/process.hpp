@@ -187,6 +187,10 @@ class Process : private WaitRouter::Member {
   // Stops every running thread (the client's Ctrl-C) and returns the stop to report: an
   // interrupt, or the exit if the process ended meanwhile. nullopt when nothing was running.
   std::optional<StopEvent> interrupt_all();
+  // Sends `signal` to the process as a whole, as a terminal's Ctrl-C does: the kernel hands it
+  // to a thread that runs, and that thread's signal stop comes as an event (non-stop's vCtrlC;
+  // with every thread stopped it waits, pending, for the first to run).
+  Result<void> signal_process(int signal);
   // Signals in this set are delivered to the program at once, never reported (gdb's "pass,
   // nostop"). Linux numbers.
   void set_pass_signals(std::set<int> signals) { pass_signals_ = std::move(signals); }
