@@ -155,8 +155,15 @@ void GdbSession::on_stop(Program& stopped, const StopReport& report) {
 
 void GdbSession::on_stop_non_stop(Program& stopped, const StopReport& report) {
   const auto& stop = report.stop;
-  // No "N" in non-stop: every thread's stop is told on its own.
-  if (stop.kind == target::StopEvent::Kind::kNoResumed) return;
+  if (stop.kind == target::StopEvent::Kind::kNoResumed) {
+    // As gdbserver: "%Stop:N" when the last running thread ended unseen and nothing runs in
+    // any program, to a client that asked for no-resumed.
+    const bool others_run = programs_.any_live([](const Program& each) { return each.running(); });
+    if (!others_run && profile_.no_resumed()) {
+      queue_stop_notification(stop_replies_.stop_reply(stopped, stop));
+    }
+    return;
+  }
   if (auto text = stopped.take_console_output(); !text.empty()) send_console(text);
   keep_fork_child(stopped, stop);
   const bool ended = stop.kind == target::StopEvent::Kind::kExited ||

@@ -1090,11 +1090,22 @@ std::optional<StopEvent> Process::next_non_stop_event() {
       return report(stop);
     }
     if (!alive_) return std::nullopt;
-    // No "nothing resumed" in non-stop: each thread's stop is told on its own.
     const auto waited = router_.next(*this, WaitRouter::Block::kNo);
     if (!waited) return std::nullopt;
+    const bool thread_exited =
+        waited->tid != pid_ && (WIFEXITED(waited->status) || WIFSIGNALED(waited->status));
     auto stop = on_wait_status(waited->tid, waited->status, false);
-    if (!stop) continue;
+    if (!stop) {
+      // The last running thread ended unseen (no thread events): nothing runs now and nothing
+      // will stop until the client resumes a thread, which gdb learns from "no resumed" (N).
+      const bool settled = std::none_of(threads_.begin(), threads_.end(), [](const auto& entry) {
+        return entry.second.running || entry.second.awaiting_first_stop;
+      });
+      if (thread_exited && alive_ && ready_.empty() && settled) {
+        return StopEvent{StopEvent::Kind::kNoResumed, pid_, 0, 0};
+      }
+      continue;
+    }
     if (stop->kind == StopEvent::Kind::kExited || stop->kind == StopEvent::Kind::kTerminated) {
       on_process_gone(*stop);
       exit_event_.reset();

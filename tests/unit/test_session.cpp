@@ -1096,6 +1096,27 @@ bool is_stop(std::string_view reply, std::string_view start, std::string_view th
 }
 }  // namespace
 
+TEST_CASE("non-stop: the last running thread ended unseen: %Stop:N, to a client that asked") {
+  for (const bool asked : {true, false}) {
+    CAPTURE(asked);
+    Transcript t;
+    (void)t.ask(asked ? "qSupported:multiprocess+;no-resumed+" : "qSupported:multiprocess+");
+    CHECK(t.ask("QNonStop:1") == "OK");
+    CHECK(t.ask("vCont;c:p64.65") == "OK");
+    t.sink->packets.clear();
+    t.program->running_threads_.erase(101);  // it exited, unseen
+    t.session.on_stop(*t.program,
+                      t.program->stop(StopEvent{StopEvent::Kind::kNoResumed, 100, 0, 0}));
+    if (asked) {
+      REQUIRE(t.sink->packets.size() == 1);
+      CHECK(t.sink->packets[0] == "%Stop:N");
+      CHECK(t.ask("vStopped") == "OK");
+    } else {
+      CHECK(t.sink->packets.empty());
+    }
+  }
+}
+
 TEST_CASE("vCtrlC: SIGINT to the current program, OK; an error with no program") {
   Transcript t;
   CHECK(t.ask("QNonStop:1") == "OK");
