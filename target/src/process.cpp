@@ -703,9 +703,11 @@ std::optional<StopEvent> Process::on_wait_status(pid_t tid, int status, bool sto
 
   if (thread.awaiting_first_stop && event == PTRACE_EVENT_STOP) {
     thread.awaiting_first_stop = false;
-    // New threads join the run when the process is running (all-stop: all or none), unless
-    // the client asked to hear of them: then the new thread's stop is reported.
-    if (!stopping_all && running()) {
+    // New threads join the run when the process is running (all-stop: all or none; non-stop:
+    // always, as gdb counts a new thread running even when its first stop comes after every
+    // other thread stopped), unless the client asked to hear of them: then the new thread's
+    // stop is reported.
+    if (!stopping_all && (non_stop_ || running())) {
       if (reporting_.thread_events) return StopEvent{StopEvent::Kind::kThreadCreated, tid, SIGTRAP};
       resume_thread(tid, thread, ResumeKind::kContinue, 0);
     }
