@@ -84,7 +84,15 @@ void GdbSession::send(const Reply& reply) {
 }
 
 void GdbSession::on_interrupt() {
-  if (!resume_outstanding_) return;
+  if (!resume_outstanding_) {
+    // Ctrl-C that crossed a stop reply (gdb single-stepping for a software watchpoint sends it
+    // while it waits for a step): as gdbserver, SIGINT to the program, pending until it runs
+    // again, so the Ctrl-C is not lost. lldb sends none outside a run.
+    if (auto* current = program(); current != nullptr && current->alive() && !profile_.lldb()) {
+      (void)current->signal_interrupt();
+    }
+    return;
+  }
   // The current program's stop is told when it ran; on_stop stops the others.
   for (auto* running : programs_.live()) {
     if (!running->running()) continue;

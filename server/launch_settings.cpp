@@ -69,9 +69,12 @@ bool LaunchSettings::apply(const protocol::SetLaunchSetting& setting) {
 target::LaunchOptions LaunchSettings::options(std::vector<std::string> argv, bool lldb) {
   options_.argv = argv;
   auto options = options_;
-  if (lldb) options.startup_with_shell = false;
+  // lldb's launches, as lldb-server's, neither go through a shell nor take the terminal.
+  if (lldb) {
+    options.startup_with_shell = false;
+    options.take_terminal = false;
+  }
   options.argv = std::move(argv);
-  options.take_terminal = false;  // the client's terminal is elsewhere
   return options;
 }
 

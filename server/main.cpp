@@ -195,6 +195,11 @@ int main(int argc, char** argv) {
     fmt::print(stderr, "gostub: '{}' is not [HOST]:PORT, unix:/PATH or '-'\n", rest[0]);
     return 2;
   }
+  // Every program gostub starts (here, or later by vRun and R): over stdio the program's output
+  // must not mix with the packets; otherwise, as gdbserver, it takes gostub's terminal (its
+  // reads from the terminal would stop it with SIGTTIN, and Ctrl-C there reaches it).
+  session.launch.stdout_to_stderr = endpoint->stdio;
+  session.launch.take_terminal = !endpoint->stdio;
 
   gostub::server::GoSettings settings{false, false, false, goroutine_threads};
   for (std::string_view list = catch_list; !list.empty();) {
@@ -235,8 +240,6 @@ int main(int argc, char** argv) {
     auto launch = session.launch;
     launch.argv.assign(rest.begin() + 1, rest.end());
     session.launch.argv = launch.argv;  // what a restart (R) runs again
-    launch.stdout_to_stderr = endpoint->stdio;
-    launch.take_terminal = !endpoint->stdio;
     process = gostub::target::Process::launch(launch);
     if (process) {
       fmt::print(stderr, "Process {} created; pid = {}\n", (*process)->executable(),

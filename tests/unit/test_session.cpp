@@ -1117,11 +1117,17 @@ TEST_CASE("non-stop: the last running thread ended unseen: %Stop:N, to a client 
   }
 }
 
-TEST_CASE("vCtrlC: SIGINT to the current program, OK; an error with no program") {
+TEST_CASE("vCtrlC, and 0x03 while nothing runs: SIGINT to the current program") {
   Transcript t;
   CHECK(t.ask("QNonStop:1") == "OK");
   CHECK(t.ask("vCtrlC") == "OK");
   CHECK(t.program->interrupt_signals_ == 1);
+  // A 0x03 that crosses a stop reply (nothing runs): SIGINT, pending till the next resume.
+  Transcript stepping;
+  stepping.sink->packets.clear();
+  stepping.session.on_interrupt();
+  CHECK(stepping.sink->packets.empty());
+  CHECK(stepping.program->interrupt_signals_ == 1);
   Transcript empty(false);
   CHECK(empty.ask("vCtrlC").starts_with("E"));
 }
