@@ -4,6 +4,7 @@
 #include <elf.h>
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <glob.h>
 #include <signal.h>
 #include <sys/personality.h>
 #include <sys/ptrace.h>
@@ -31,6 +32,22 @@
 namespace gostub::target {
 
 namespace {
+
+// "~" and "~user" at the front of a directory, as gdb's `set cwd ~/x` means it (gdbserver's
+// gdb_tilde_expand): the first component goes through glob's tilde rules, the rest as it is.
+std::string expand_tilde(const std::string& directory) {
+  if (!directory.starts_with('~')) return directory;
+  const auto slash = directory.find('/');
+  const std::string head = directory.substr(0, slash);
+  glob_t found{};
+  std::string expanded = head;
+  if (::glob(head.c_str(), GLOB_TILDE_CHECK | GLOB_NOCHECK, nullptr, &found) == 0 &&
+      found.gl_pathc == 1) {
+    expanded = found.gl_pathv[0];
+  }
+  ::globfree(&found);
+  return slash == std::string::npos ? expanded : expanded + directory.substr(slash);
+}
 
 long ptrace_call(int request, pid_t tid, std::uintptr_t address = 0, std::uintptr_t data = 0) {
   return ::ptrace(static_cast<enum __ptrace_request>(request), tid, address, data);
@@ -262,6 +279,7 @@ Result<std::unique_ptr<Process>> Process::launch(const LaunchOptions& options) {
     return fail(error, fmt::format("Cannot exec {}: {}.", options.argv[0], std::strerror(error)));
   }
   const auto command = startup_command(options, *program);
+  const auto working_directory = expand_tilde(options.working_directory);
 
   // The child waits on this pipe until it is seized, so that exec is its first traced event.
   int gate[2];
@@ -297,6 +315,7 @@ Result<std::unique_ptr<Process>> Process::launch(const LaunchOptions& options) {
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);  // the server blocks SIGCHLD; the program must not
+    ::signal(SIGPIPE, SIG_DFL);  // ignored by the server; an ignored signal survives exec
     ::setpgid(0, 0);
     if (options.take_terminal) give_terminal(STDIN_FILENO, ::getpid());
     if (options.stdout_to_stderr) {
@@ -317,7 +336,7 @@ Result<std::unique_ptr<Process>> Process::launch(const LaunchOptions& options) {
     if (!redirect(options.stderr_path, STDERR_FILENO, O_WRONLY | O_CREAT | O_TRUNC)) {
       report(ChildFailure::kStderr);
     }
-    if (!options.working_directory.empty() && ::chdir(options.working_directory.c_str()) != 0) {
+    if (!working_directory.empty() && ::chdir(working_directory.c_str()) != 0) {
       report(ChildFailure::kDirectory);
     }
     if (options.disable_address_randomization) ::personality(ADDR_NO_RANDOMIZE);
