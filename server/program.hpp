@@ -201,6 +201,8 @@ class Program {
 
   // What gostub knows of the program as a Go program; nullptr for a test double.
   virtual GoState* go() = 0;
+  // Whether its executable is a Go program gostub can read (pclntab found).
+  virtual bool is_go() { return false; }
 };
 
 inline target::Result<void> Program::remove_fork_child_breakpoint(pid_t child, std::uint64_t) {

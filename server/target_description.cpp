@@ -64,7 +64,7 @@ std::string_view generic_role(std::string_view name) {
   return {};
 }
 
-std::string build(bool lldb) {
+std::string build(bool lldb, bool with_go) {
   std::string xml =
       "<?xml version=\"1.0\"?>\n<!DOCTYPE target SYSTEM \"gdb-target.dtd\">\n"
       "<target version=\"1.0\">\n<architecture>i386:x86-64</architecture>\n"
@@ -110,7 +110,9 @@ std::string build(bool lldb) {
   }
   // No sub-registers for lldb: its x86 ABI adds eax…al, r8d…r15l and ymm0-15 (xmm + ymmNh)
   // itself, as it does for gdbserver's description, but only when none is there already.
-  xml += "</feature>\n<feature name=\"org.golang.go\">\n";
+  xml += "</feature>\n";
+  if (!with_go) return xml + "</target>\n";
+  xml += "<feature name=\"org.golang.go\">\n";
   std::size_t offset = target::register_file_size();
   for (const auto& go : kGoRegisters) {
     xml += fmt::format("<reg name=\"{}\" bitsize=\"64\" type=\"{}\" regnum=\"{}\" group=\"go\"",
@@ -161,13 +163,14 @@ std::optional<std::string> x86_64_register_info(std::size_t regno) {
   return std::nullopt;
 }
 
-const std::string& x86_64_target_xml() {
-  static const std::string xml = build(false);
-  return xml;
+const std::string& x86_64_target_xml(bool go) {
+  static const std::string with_go = build(false, true);
+  static const std::string machine_only = build(false, false);
+  return go ? with_go : machine_only;
 }
 
 const std::string& x86_64_target_xml_for_lldb() {
-  static const std::string xml = build(true);
+  static const std::string xml = build(true, true);
   return xml;
 }
 

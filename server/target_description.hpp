@@ -8,7 +8,9 @@
 
 namespace gostub::server {
 
-const std::string& x86_64_target_xml();
+// gdb's: the Go pseudo-registers (goid, g) only for a Go program, so that a C program's
+// registers are gdbserver's (gdb writes every register it knows into a core file, `gcore`).
+const std::string& x86_64_target_xml(bool go);
 // The same registers with lldb's extra attributes (offset, generic, DWARF and eh_frame
 // numbers) and the sub-registers lldb shows (eax, ax, al, ah, …) defined on top of them.
 const std::string& x86_64_target_xml_for_lldb();

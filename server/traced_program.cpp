@@ -325,6 +325,11 @@ std::optional<StopReport> TracedProgram::interrupt() {
   return report(*stop, false);
 }
 
+bool TracedProgram::is_go() {
+  std::string why_not;
+  return go_->binary(why_not) != nullptr;
+}
+
 target::Result<void> TracedProgram::signal_interrupt() {
   return process_->signal_process(SIGINT);
 }

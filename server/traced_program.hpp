@@ -90,6 +90,7 @@ class TracedProgram final : public Program {
   void request_stop(std::span<const pid_t> tids) override { process_->request_stop(tids); }
   target::Result<void> signal_interrupt() override;
   std::optional<StopTheWorld> stop_the_world() override;
+  bool is_go() override;
   bool holds_fork_child(pid_t child) const override { return process_->holds_fork_child(child); }
   target::Result<void> remove_fork_child_breakpoint(pid_t child, std::uint64_t address) override {
     return process_->remove_fork_child_breakpoint(child, address);

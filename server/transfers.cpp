@@ -34,7 +34,10 @@ Reply Transfers::read(const protocol::TransferRead& request, Program* program,
     std::string document;
     if (request.object == "features") {
       if (request.annex != "target.xml") return Reply::error(ENOENT);
-      document = profile.lldb() ? x86_64_target_xml_for_lldb() : x86_64_target_xml();
+      // Before any program (extended mode) the Go registers are offered: gdb asks again for
+      // each program it runs or attaches.
+      const bool go = program == nullptr || program->is_go();
+      document = profile.lldb() ? x86_64_target_xml_for_lldb() : x86_64_target_xml(go);
     } else if (request.object == "threads") {
       document = threads_document(live, profile);
     } else if (request.object == "exec-file") {

@@ -158,6 +158,7 @@ class FakeProgram final : public server::Program {
   void request_stop(std::span<const pid_t> tids) override {
     stop_requests_.insert(stop_requests_.end(), tids.begin(), tids.end());
   }
+  bool is_go() override { return go_program_; }
   gostub::target::Result<void> signal_interrupt() override {
     ++interrupt_signals_;
     return {};
@@ -224,6 +225,7 @@ class FakeProgram final : public server::Program {
   std::set<pid_t> running_threads_;  // non-stop
   std::vector<pid_t> stop_requests_;
   int interrupt_signals_ = 0;  // vCtrlC's SIGINTs
+  bool go_program_ = true;
   std::set<std::uint64_t> breakpoints_;
   struct HardwarePoint {
     target::HardwareKind kind;
@@ -541,6 +543,11 @@ TEST_CASE("Go's registers: goid and g after the machine's, read with p, never wr
                            "\n"
                            R"(<reg name="goid" bitsize="64" type="int64" regnum="{}" group="go"/>)",
                            target::x86_64_registers().size())) != std::string::npos);
+  // A program that is not Go: gdbserver's registers only (gcore writes each one gdb knows).
+  t.program->go_program_ = false;
+  const auto machine_only = t.ask("qXfer:features:read:target.xml:0,ffff");
+  CHECK(machine_only.find("org.golang.go") == std::string::npos);
+  CHECK(machine_only.find("</target>") != std::string::npos);
 }
 
 TEST_CASE("binary memory reads: gdb's b prefix, lldb's bare data, escaped") {
