@@ -922,7 +922,8 @@ std::optional<StopEvent> Process::on_signal_stop(pid_t tid, Thread& thread, int 
       stop.kind = StopEvent::Kind::kStepDone;
     }
   } else if (pass_signals_.contains(signal) &&
-             (!was_stepping || held_while_stepping_.contains(signal))) {
+             (!was_stepping || held_while_stepping_.contains(signal)) &&
+             !breakpoint_fault(tid, signal)) {
     // Not reported; delivered later unless the program may not have it.
     if (!program_signals_ || program_signals_->contains(signal))
       thread.held_signals.push_back(signal);
@@ -931,6 +932,15 @@ std::optional<StopEvent> Process::on_signal_stop(pid_t tid, Thread& thread, int 
   thread.stepping = false;
   thread.range_start = thread.range_end = 0;
   return stop;
+}
+
+bool Process::breakpoint_fault(pid_t tid, int signal) {
+  // An int3 the client put where code cannot run (gdb's call dummy on the stack, which is not
+  // executable) faults instead of trapping: the client's breakpoint, told whatever the pass
+  // list says, as gdbserver does (gdb takes a SIGSEGV or SIGILL at its breakpoint for a hit).
+  if (signal != SIGSEGV && signal != SIGILL) return false;
+  const auto pc = read_pc(tid);
+  return pc && breakpoints_.contains(*pc);
 }
 
 void Process::resume_thread(pid_t tid, Thread& thread, ResumeKind kind, int signal) {
