@@ -65,12 +65,16 @@ std::optional<std::uint64_t> modid_record_address(Program& program) {
 
 target::Result<std::uint64_t> thread_local_address(Program& program, ClientThread thread,
                                                    std::uint64_t offset, std::uint64_t link_map) {
-  const auto record_address = modid_record_address(program);
-  if (!record_address) return target::fail(ENOENT, "no glibc with thread_db records loaded");
-  const auto record = read_value<FieldRecord>(program, *record_address);
-  if (!record || record->bits != 64) return target::fail(EIO, "unexpected l_tls_modid record");
-  const auto modid = read_value<std::uint64_t>(program, link_map + record->offset);
-  if (!modid || *modid == 0) return target::fail(EIO, "no TLS module id in that link_map");
+  // A static executable has no link_map (gdb sends 0): its own TLS is the only module, id 1.
+  std::optional<std::uint64_t> modid = 1;
+  if (link_map != 0) {
+    const auto record_address = modid_record_address(program);
+    if (!record_address) return target::fail(ENOENT, "no glibc with thread_db records loaded");
+    const auto record = read_value<FieldRecord>(program, *record_address);
+    if (!record || record->bits != 64) return target::fail(EIO, "unexpected l_tls_modid record");
+    modid = read_value<std::uint64_t>(program, link_map + record->offset);
+    if (!modid || *modid == 0) return target::fail(EIO, "no TLS module id in that link_map");
+  }
 
   const auto registers = program.general_registers(thread);
   if (!registers) return std::unexpected(registers.error());
