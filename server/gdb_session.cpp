@@ -291,22 +291,26 @@ Reply GdbSession::handle(const protocol::QueryHaltReason&) {
   return Reply::packet(stop_replies_.stop_reply(*current, *stop));
 }
 
-// gdbserver's handle_status in non-stop: what was queued is dropped, every stopped thread's
-// stop is queued again, the first is the answer and vStopped takes the rest; OK when no
-// thread is stopped.
+// gdbserver's handle_status in non-stop: what was queued is dropped, every stop the client
+// was told (or the program's last stop, the launch's or the attach's) is queued again, the
+// first is the answer and vStopped takes the rest; OK when there is none. Other stopped
+// threads (those an attach stopped) are not told: gdb counts them running and stops them with
+// vCont;t, answered with T00 at once, as gdbserver does. gdb 13 asserts (remote.c:8351) when
+// all-stop on a non-stop target receives every thread's stop here.
 Reply GdbSession::halt_reason_non_stop() {
   notifications_.clear();
   for (auto* each : programs_.live()) {
     for (const auto thread : each->threads()) {
       if (thread.is_goroutine() || each->thread_running(thread)) continue;
-      auto stop = target::StopEvent::requested_stop(thread.tid());  // nothing to tell: T00
+      std::optional<target::StopEvent> stop;
       if (const auto found = thread_stops_.find({each->pid(), thread.tid()});
           found != thread_stops_.end()) {
         stop = found->second;
       } else if (const auto& last = each->last_stop(); last && last->tid == thread.tid()) {
         stop = *last;
+        thread_stops_.insert_or_assign({each->pid(), thread.tid()}, *stop);
       }
-      notifications_.push_back(stop_replies_.stop_reply(*each, stop));
+      if (stop) notifications_.push_back(stop_replies_.stop_reply(*each, *stop));
     }
   }
   if (notifications_.empty()) return Reply::ok();
@@ -539,7 +543,16 @@ Reply GdbSession::resume_non_stop(
   if (plans.empty() && stops.empty()) {
     return Reply::error(program() != nullptr && program()->alive() ? EINVAL : ESRCH);
   }
-  for (const auto& [each, tids] : stops) each->request_stop(tids);
+  for (const auto& [each, tids] : stops) {
+    each->request_stop(tids);
+    // Stopped already, and the client was never told (an attach stopped it): T00 now.
+    for (const pid_t tid : tids) {
+      if (!each->thread_running(ClientThread::os_thread(tid)) &&
+          !thread_stops_.contains({each->pid(), tid})) {
+        on_stop_non_stop(*each, StopReport{target::StopEvent::requested_stop(tid), {}});
+      }
+    }
+  }
   stop_replies_.forget();
   std::optional<target::Error> failed;
   for (auto& [each, plan] : plans) {
