@@ -1318,6 +1318,19 @@ std::optional<StopEvent> Process::step_alone(pid_t tid, Thread& thread, int deli
       ptrace_call(PTRACE_SINGLESTEP, tid);
       continue;
     }
+    if (event == PTRACE_EVENT_FORK || event == PTRACE_EVENT_VFORK) {
+      // The stepped instruction is a fork's syscall: the client hears of the fork now, its
+      // child held, and the step ends inside the system call (resumed, the thread returns from
+      // it past the instruction). A vfork parent left stepping would wait for a child nobody
+      // runs.
+      if (auto forked = on_fork(tid, event == PTRACE_EVENT_VFORK)) {
+        thread.running = false;
+        thread.stepping = false;
+        return forked;
+      }
+      ptrace_call(PTRACE_SINGLESTEP, tid);
+      continue;
+    }
     if (event != 0) {  // a stale interrupt or another event: the step is not done yet
       ptrace_call(PTRACE_SINGLESTEP, tid);
       continue;
@@ -1355,7 +1368,10 @@ Result<StopEvent> Process::step_over_breakpoint(pid_t tid, Thread& thread, std::
   }
   auto reinsert = [&] { (void)poke_bytes(pc, std::string(1, static_cast<char>(kInt3))); };
   if (auto ended = step_alone(tid, thread, signal)) {
-    if (ended->kind == StopEvent::Kind::kStepDone) reinsert();  // this thread exited
+    // This thread exited, or stopped for a fork inside the instruction: the others go on.
+    if (ended->kind != StopEvent::Kind::kExited && ended->kind != StopEvent::Kind::kTerminated) {
+      reinsert();
+    }
     return *ended;
   }
   reinsert();
