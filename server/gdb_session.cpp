@@ -168,7 +168,7 @@ void GdbSession::on_stop_non_stop(Program& stopped, const StopReport& report) {
     // any program, to a client that asked for no-resumed.
     const bool others_run = programs_.any_live([](const Program& each) { return each.running(); });
     if (!others_run && profile_.no_resumed()) {
-      queue_stop_notification(stop_replies_.stop_reply(stopped, stop));
+      queue_stop_notification(queued(stopped, stop));
     }
     return;
   }
@@ -184,17 +184,32 @@ void GdbSession::on_stop_non_stop(Program& stopped, const StopReport& report) {
     thread_stops_.insert_or_assign({stopped.pid(), stop.tid}, stop);
   }
   if (!report.console.empty()) send_console(report.console);
-  queue_stop_notification(stop_replies_.stop_reply(stopped, stop));
+  queue_stop_notification(queued(stopped, stop));
 }
 
 void GdbSession::forget_thread_stops(pid_t pid) {
   std::erase_if(thread_stops_, [pid](const auto& entry) { return entry.first.first == pid; });
 }
 
-void GdbSession::queue_stop_notification(std::string reply) {
+GdbSession::QueuedStop GdbSession::queued(Program& program, const target::StopEvent& stop) {
+  const bool forked =
+      stop.kind == target::StopEvent::Kind::kFork || stop.kind == target::StopEvent::Kind::kVfork;
+  return {stop_replies_.stop_reply(program, stop), program.pid(), stop.tid,
+          forked ? stop.child : 0};
+}
+
+void GdbSession::queue_stop_notification(QueuedStop stop) {
   // One %Stop outstanding at a time: the rest go out as answers to vStopped.
-  notifications_.push_back(std::move(reply));
-  if (notifications_.size() == 1) sink_->send_notification("Stop:" + notifications_.front());
+  notifications_.push_back(std::move(stop));
+  if (notifications_.size() == 1) {
+    sink_->send_notification("Stop:" + notifications_.front().reply);
+  }
+}
+
+bool GdbSession::held_for_queued_stop(pid_t pid, pid_t tid) const {
+  return std::any_of(notifications_.begin(), notifications_.end(), [&](const QueuedStop& each) {
+    return (each.pid == pid && each.tid == tid) || (each.fork_child != 0 && each.fork_child == pid);
+  });
 }
 
 void GdbSession::stop_other_programs(Program& told) {
@@ -310,11 +325,11 @@ Reply GdbSession::halt_reason_non_stop() {
         stop = *last;
         thread_stops_.insert_or_assign({each->pid(), thread.tid()}, *stop);
       }
-      if (stop) notifications_.push_back(stop_replies_.stop_reply(*each, *stop));
+      if (stop) notifications_.push_back(queued(*each, *stop));
     }
   }
   if (notifications_.empty()) return Reply::ok();
-  return Reply::packet(notifications_.front());
+  return Reply::packet(notifications_.front().reply);
 }
 
 Reply GdbSession::handle(const protocol::ReadRegisters&) {
@@ -486,11 +501,16 @@ Reply GdbSession::handle(const protocol::Resume& command) {
     for (const auto thread : each->threads()) {
       if (thread.is_goroutine()) continue;
       for (const auto& action : actions) {
-        const bool applies =
-            !action.thread ||
-            (names(*action.thread, *each) &&
-             (action.thread->tid == ThreadId::kAll || action.thread->tid == thread.wire()));
+        const bool wildcard = !action.thread || action.thread->tid == ThreadId::kAll;
+        const bool applies = !action.thread || (names(*action.thread, *each) &&
+                                                (wildcard || action.thread->tid == thread.wire()));
         if (!applies) continue;
+        // Non-stop, as gdbserver: a wildcard resume leaves a thread whose stop gdb has not
+        // pulled from the queue yet, and a fork child it has not heard of, where they are.
+        if (non_stop_ && wildcard && action.kind != protocol::ResumeKind::kStop &&
+            held_for_queued_stop(each->pid(), thread.tid())) {
+          break;
+        }
         if (action.kind == protocol::ResumeKind::kStop) {
           stopping.push_back(thread.tid());
         } else {
@@ -541,7 +561,9 @@ Reply GdbSession::resume_non_stop(
     std::vector<std::pair<Program*, std::vector<target::ThreadAction>>>& plans,
     const std::vector<std::pair<Program*, std::vector<pid_t>>>& stops) {
   if (plans.empty() && stops.empty()) {
-    return Reply::error(program() != nullptr && program()->alive() ? EINVAL : ESRCH);
+    // A thread that exited meanwhile (its exit notification crossed gdb's vCont;t): nothing to
+    // do, OK as gdbserver says; gdb learns of the exit from the notification.
+    return program() != nullptr && program()->alive() ? Reply::ok() : Reply::error(ESRCH);
   }
   for (const auto& [each, tids] : stops) {
     each->request_stop(tids);
@@ -885,7 +907,7 @@ Reply GdbSession::handle(const protocol::StoppedAck&) {
   // The client took the first queued stop; the next one answers, OK when there is none.
   if (!notifications_.empty()) notifications_.pop_front();
   if (notifications_.empty()) return Reply::ok();
-  return Reply::packet(notifications_.front());
+  return Reply::packet(notifications_.front().reply);
 }
 
 Reply GdbSession::handle(const protocol::CtrlC&) {
@@ -1006,7 +1028,7 @@ Reply GdbSession::adopt(target::Result<Program*> started, bool lldb_style, int s
       if (thread.is_goroutine()) continue;
       const auto stop = target::StopEvent::requested_stop(thread.tid());
       thread_stops_.insert_or_assign({current.pid(), thread.tid()}, stop);
-      queue_stop_notification(stop_replies_.stop_reply(current, stop));
+      queue_stop_notification(queued(current, stop));
     }
     return Reply::ok();
   }

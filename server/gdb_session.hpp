@@ -175,7 +175,19 @@ class GdbSession {
   void send_console(std::string_view text);
   // Non-stop: a stop reply queued for the client; sent as %Stop when it is the only one, else
   // after the client's vStopped for the ones before it.
-  void queue_stop_notification(std::string reply);
+  // A stop reply waiting in the vStopped queue, with what it is about: a wildcard resume leaves
+  // that thread, and a fork child gdb has not heard of yet, stopped (gdbserver's rule).
+  struct QueuedStop {
+    std::string reply;
+    pid_t pid = 0;
+    pid_t tid = 0;
+    pid_t fork_child = 0;
+  };
+  QueuedStop queued(Program& program, const target::StopEvent& stop);
+  void queue_stop_notification(QueuedStop stop);
+  // Whether a wildcard resume must leave this thread alone (its stop, or its parent's fork
+  // stop, is still queued).
+  bool held_for_queued_stop(pid_t pid, pid_t tid) const;
   void on_stop_non_stop(Program& stopped, const StopReport& report);
   void forget_thread_stops(pid_t pid);  // the program ended or was let go
   Reply resume_non_stop(std::vector<std::pair<Program*, std::vector<target::ThreadAction>>>& plans,
@@ -207,7 +219,7 @@ class GdbSession {
   std::chrono::steady_clock::time_point last_packet_{};  // when the client last sent one
   // Stop replies not yet acknowledged by vStopped; the first has been sent (%Stop or as the
   // answer to vStopped or `?`), the others wait for it.
-  std::deque<std::string> notifications_;
+  std::deque<QueuedStop> notifications_;
   // Non-stop: each stopped thread's last stop as told (`?` tells every stopped thread's).
   std::map<std::pair<pid_t, pid_t>, target::StopEvent> thread_stops_;
   // The client's signal settings, also for a program started later.

@@ -1181,6 +1181,11 @@ TEST_CASE("non-stop: QNonStop, resume answered OK, each stop a %Stop, vStopped d
   REQUIRE(t.sink->packets.size() == 1);
   CHECK(is_stop(t.sink->packets[0], "%Stop:T05", "p64.65"));
   CHECK(t.sink->packets[0].find("swbreak:;") != std::string::npos);
+  // gdb resumes everything before pulling these stops: both threads stay stopped (gdbserver's
+  // rule; gdb resumes them once it has seen their stops).
+  t.program->plan_.clear();
+  CHECK(t.ask("vCont;c") == "OK");
+  CHECK(t.program->plan_.empty());
   CHECK(is_stop(t.ask("vStopped"), "T1e", "p64.64"));  // gdb's SIGUSR1 is 30
   CHECK(t.ask("vStopped") == "OK");
   // The queue is empty again: the next stop is a notification of its own.
