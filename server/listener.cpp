@@ -66,7 +66,9 @@ bool Listener::listen(const ListenAddress& where) {
     tcp::resolver resolver(io_);
     const auto results = resolver.resolve(where.host, std::to_string(where.port), error);
     if (error || results.empty()) {
-      fmt::print(stderr, "Can't resolve address {}: {}.\nExiting\n", where.host, error.message());
+      // gdbserver's words (gdb's testsuite and scripts look for "cannot resolve name").
+      fmt::print(stderr, "{}:{}: cannot resolve name: {}\nExiting\n", where.host, where.port,
+                 error ? error.message() : "no address");
       return false;
     }
     address = results.begin()->endpoint().address();
