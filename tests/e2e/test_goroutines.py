@@ -75,6 +75,10 @@ class GoroutinesAgainstRuntimeStack(unittest.TestCase):
             with self.subTest(goroutine=goid):
                 mine = [m.group(1) for m in FRAME_LINE.finditer(details[goid])]
                 visible = [f for f in mine if shown_by_runtime_stack(f)]
+                if status in ("running", "runnable") and mine == ["runtime.asyncPreempt2"]:
+                    # Known limitation (README): a spinner caught inside the runtime's
+                    # asynchronous preemption, switching to g0, shows that frame alone.
+                    continue
                 self.assertTrue(is_subsequence(functions, visible),
                                 f"{functions} not in {visible}\n{details[goid]}")
                 if status in ("running", "runnable"):  # spinners: still spinning
