@@ -122,6 +122,8 @@ class Namespaces(unittest.TestCase):
 
         self.assertIn("OK", request("QStartNoAckMode"))
         self.assertIn("OK", request(f"Z0,{square[2:]},1"))
+        # As gdb does by default: SIGURG (gdb's 16), Go's preemption signal, passed unseen.
+        self.assertIn("OK", request("QPassSignals:10"))
         self.assertIn("$T05", request("vCont;c"))  # the breakpoint, in main.square
         data = b"vCont;c"
         gostub.stdin.write(b"$" + data + b"#" + f"{sum(data) % 256:02x}".encode())
