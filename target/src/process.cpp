@@ -975,19 +975,19 @@ void Process::resume_thread(pid_t tid, Thread& thread, ResumeKind kind, int sign
   reporting_.stop_owed = true;
 }
 
+bool Process::settled() const {
+  return std::none_of(threads_.begin(), threads_.end(), [](const auto& entry) {
+    return entry.second.running || entry.second.awaiting_first_stop;
+  });
+}
+
 void Process::stop_all_threads() {
   for (auto& [tid, thread] : threads_) {
     if (thread.running) ptrace_call(PTRACE_INTERRUPT, tid);
   }
-  auto unsettled = [this] {
-    for (const auto& [tid, thread] : threads_) {
-      if (thread.running || thread.awaiting_first_stop) return true;
-    }
-    return false;
-  };
   // Wait for any thread, not a given one: the leader's exit is only reported after every other
   // thread has been reaped, so waiting on one tid could wait forever.
-  while (alive_ && unsettled()) {
+  while (alive_ && !settled()) {
     const auto waited = router_.next(*this, WaitRouter::Block::kYes);
     if (!waited) {
       on_process_gone(StopEvent{StopEvent::Kind::kTerminated, pid_, SIGKILL, 0});
@@ -1013,10 +1013,7 @@ std::optional<StopEvent> Process::handle_wait_events() {
   for (;;) {
     const auto waited = router_.next(*this, WaitRouter::Block::kNo);
     if (!waited) {
-      const bool unsettled = std::any_of(threads_.begin(), threads_.end(), [](const auto& entry) {
-        return entry.second.running || entry.second.awaiting_first_stop;
-      });
-      if (alive_ && reporting_.stop_owed && !unsettled) {
+      if (alive_ && reporting_.stop_owed && settled()) {
         reporting_.stop_owed = false;
         return StopEvent{StopEvent::Kind::kNoResumed, pid_, 0, 0};
       }
@@ -1129,10 +1126,7 @@ std::optional<StopEvent> Process::next_non_stop_event() {
     if (!stop) {
       // The last running thread ended unseen (no thread events): nothing runs now and nothing
       // will stop until the client resumes a thread, which gdb learns from "no resumed" (N).
-      const bool settled = std::none_of(threads_.begin(), threads_.end(), [](const auto& entry) {
-        return entry.second.running || entry.second.awaiting_first_stop;
-      });
-      if (thread_exited && alive_ && ready_.empty() && settled) {
+      if (thread_exited && alive_ && ready_.empty() && settled()) {
         return StopEvent{StopEvent::Kind::kNoResumed, pid_, 0, 0};
       }
       continue;

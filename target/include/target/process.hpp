@@ -374,6 +374,8 @@ class Process : private WaitRouter::Member {
   void stop_all_threads();
   bool wait_until_stopped(pid_t tid);
   bool breakpoint_fault(pid_t tid, int signal);
+  // No thread runs, and none is new and still to report its first stop.
+  bool settled() const;
   void resume_thread(pid_t tid, Thread& thread, ResumeKind kind, int signal);
   // `signal`: one the client delivers with this resume, delivered with the step.
   Result<StopEvent> step_over_breakpoint(pid_t tid, Thread& thread, std::uint64_t pc, int signal);
