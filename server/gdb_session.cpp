@@ -956,6 +956,12 @@ Reply GdbSession::handle(const protocol::HostOpen& command) {
 Reply GdbSession::handle(const protocol::HostPread& command) {
   return Reply::packet(host_files_.pread(command, kMaxReplyData));
 }
+Reply GdbSession::handle(const protocol::HostPwrite& command) {
+  return Reply::packet(host_files_.pwrite(command));
+}
+Reply GdbSession::handle(const protocol::HostUnlink& command) {
+  return Reply::packet(host_files_.unlink(command));
+}
 Reply GdbSession::handle(const protocol::HostClose& command) {
   return Reply::packet(host_files_.close(command));
 }

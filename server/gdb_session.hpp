@@ -109,6 +109,8 @@ class GdbSession {
   Reply handle(const protocol::HostClose& command);
   Reply handle(const protocol::HostFstat& command);
   Reply handle(const protocol::HostReadlink& command);
+  Reply handle(const protocol::HostPwrite& command);
+  Reply handle(const protocol::HostUnlink& command);
   Reply handle(const protocol::Run& command);
   Reply handle(const protocol::QueryLaunchSuccess& command);
   Reply handle(const protocol::Attach& command);

@@ -13,8 +13,42 @@
 namespace gostub::server {
 
 namespace {
-constexpr std::uint64_t kFileioAccessMask = 3;  // gdb's O_RDONLY 0, O_WRONLY 1, O_RDWR 2
+// gdb's File-I/O flag values (the RSP appendix, "Open Flags"), not the host's.
+constexpr std::uint64_t kFileioAccessMask = 3;  // O_RDONLY 0, O_WRONLY 1, O_RDWR 2
 constexpr std::uint64_t kFileioReadOnly = 0;
+constexpr std::uint64_t kFileioWriteOnly = 1;
+constexpr std::uint64_t kFileioReadWrite = 2;
+constexpr std::uint64_t kFileioAppend = 0x8;
+constexpr std::uint64_t kFileioCreate = 0x200;
+constexpr std::uint64_t kFileioTruncate = 0x400;
+constexpr std::uint64_t kFileioExclusive = 0x800;
+constexpr std::uint64_t kFileioKnownFlags =
+    kFileioAccessMask | kFileioAppend | kFileioCreate | kFileioTruncate | kFileioExclusive;
+// Its mode values are POSIX's octal ones; only the permission bits matter to open().
+constexpr std::uint64_t kFileioPermissionBits = 0777;
+
+std::optional<int> host_open_flags(std::uint64_t fileio_flags) {
+  if ((fileio_flags & ~kFileioKnownFlags) != 0) return std::nullopt;
+  int flags = 0;
+  switch (fileio_flags & kFileioAccessMask) {
+    case kFileioReadOnly:
+      flags = O_RDONLY;
+      break;
+    case kFileioWriteOnly:
+      flags = O_WRONLY;
+      break;
+    case kFileioReadWrite:
+      flags = O_RDWR;
+      break;
+    default:
+      return std::nullopt;
+  }
+  if (fileio_flags & kFileioAppend) flags |= O_APPEND;
+  if (fileio_flags & kFileioCreate) flags |= O_CREAT;
+  if (fileio_flags & kFileioTruncate) flags |= O_TRUNC;
+  if (fileio_flags & kFileioExclusive) flags |= O_EXCL;
+  return flags;
+}
 }  // namespace
 
 HostFiles::~HostFiles() {
@@ -47,18 +81,19 @@ std::string HostFiles::open(const protocol::HostOpen& command) {
 
 std::string HostFiles::open(const protocol::HostOpen& command,
                             const std::optional<FileOverlay>& overlay) {
-  if ((command.flags & ~kFileioAccessMask) != 0 ||
-      (command.flags & kFileioAccessMask) != kFileioReadOnly) {
-    return protocol::host_io_error(EACCES);
-  }
+  const auto flags = host_open_flags(command.flags);
+  if (!flags) return protocol::host_io_error(EINVAL);
   // A client may hold only so many files (each is a descriptor of gostub's), and no open or
   // read may block the event loop: a FIFO or a terminal is opened non-blocking.
   if (open_files_.size() >= kMaxOpenFiles) return protocol::host_io_error(EMFILE);
-  const auto path = overlay ? overlay->file : resolve(command.path);
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  // The overlay is what a reader sees; a writer gets the file itself.
+  const bool overlaid = overlay && *flags == O_RDONLY;
+  const auto path = overlaid ? overlay->file : resolve(command.path);
+  const int fd = ::open(path.c_str(), *flags | O_CLOEXEC | O_NONBLOCK,
+                        static_cast<mode_t>(command.mode & kFileioPermissionBits));
   if (fd < 0) return protocol::host_io_error(errno);
   OpenFile file{fd, std::nullopt};
-  if (overlay) {
+  if (overlaid) {
     const int tail = ::fcntl(overlay->tail_fd, F_DUPFD_CLOEXEC, 0);
     if (tail < 0) {
       const int error = errno;
@@ -108,6 +143,23 @@ std::string HostFiles::pread(const protocol::HostPread& command, std::size_t max
   }
   return protocol::host_io_result(static_cast<std::int64_t>(done),
                                   std::string_view(buffer_.data(), done));
+}
+
+std::string HostFiles::pwrite(const protocol::HostPwrite& command) {
+  const auto found = open_files_.find(static_cast<int>(command.fd));
+  if (found == open_files_.end()) return protocol::host_io_error(EBADF);
+  if (command.offset > static_cast<std::uint64_t>(LLONG_MAX))
+    return protocol::host_io_error(EINVAL);
+  // An overlaid file was opened read-only: pwrite fails with EBADF, as it should.
+  const auto wrote = ::pwrite(found->second.fd, command.data.data(), command.data.size(),
+                              static_cast<off_t>(command.offset));
+  if (wrote < 0) return protocol::host_io_error(errno);
+  return protocol::host_io_result(wrote);
+}
+
+std::string HostFiles::unlink(const protocol::HostUnlink& command) {
+  if (::unlink(resolve(command.path).c_str()) != 0) return protocol::host_io_error(errno);
+  return protocol::host_io_result(0);
 }
 
 std::string HostFiles::close(const protocol::HostClose& command) {

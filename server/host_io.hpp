@@ -1,7 +1,8 @@
 // Host I/O for vFile packets: gdb reads the program, its libraries and /proc files through
-// the server, so a client needs no local copy of a program that runs in a container. Read-only
-// on purpose: a debug server that lets any client write files is a larger attack surface than
-// debugging needs.
+// the server, so a client needs no local copy of a program that runs in a container, and
+// `remote put`/`remote get`/`remote delete` move files as with gdbserver. Writing adds no power
+// a client lacks: one that can write the program's memory and registers can already make it
+// write any file. Files are opened with gostub's own credentials, as gdbserver's are.
 #pragma once
 
 #include <sys/types.h>
@@ -33,6 +34,8 @@ class HostFiles {
   // The file named, read as the overlay says.
   std::string open(const protocol::HostOpen& command, const std::optional<FileOverlay>& overlay);
   std::string pread(const protocol::HostPread& command, std::size_t max_bytes);
+  std::string pwrite(const protocol::HostPwrite& command);
+  std::string unlink(const protocol::HostUnlink& command);
   std::string close(const protocol::HostClose& command);
   std::string fstat(const protocol::HostFstat& command);
   std::string readlink(const protocol::HostReadlink& command);

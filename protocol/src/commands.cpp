@@ -374,6 +374,27 @@ Result parse_host_pread(std::string_view args) {
   return HostPread{static_cast<std::int64_t>((*fields)[0]), (*fields)[1], (*fields)[2]};
 }
 
+Result parse_host_pwrite(std::string_view args) {
+  // FD,OFFSET,DATA — the data is binary and may hold ','; the numbers may not.
+  const auto fd = split_once(args, ',');
+  if (!fd) return fail("vFile:pwrite: expected FD,OFFSET,DATA");
+  const auto offset = split_once(fd->second, ',');
+  if (!offset) return fail("vFile:pwrite: expected FD,OFFSET,DATA");
+  const auto fd_value = parse_hex_number(fd->first);
+  const auto offset_value = parse_hex_number(offset->first);
+  auto data = unescape_binary(offset->second);
+  if (!fd_value || *fd_value > INT32_MAX || !offset_value || !data) {
+    return fail("vFile:pwrite: bad FD, OFFSET or DATA");
+  }
+  return HostPwrite{static_cast<std::int64_t>(*fd_value), *offset_value, std::move(*data)};
+}
+
+Result parse_host_unlink(std::string_view args) {
+  auto path = from_hex(args);
+  if (!path) return fail("vFile:unlink: path is not hex");
+  return HostUnlink{std::move(*path)};
+}
+
 template <typename T>
 Result parse_host_fd(std::string_view args) {
   const auto fd = parse_hex_number(args);
@@ -508,7 +529,8 @@ Result declined(std::string_view) {
   return Declined{kReason};
 }
 
-constexpr std::string_view kNoHostWrites = "host I/O is read-only: no vFile:pwrite/unlink";
+constexpr std::string_view kNoHostOperation =
+    "host I/O offers gdbserver's set: setfs, open, pread, pwrite, close, fstat, unlink, readlink";
 constexpr std::string_view kNoTraceFile =
     "trace files are not offered: tsave reads gdbserver's raw buffer (qTBuffer, QTSave)";
 constexpr std::string_view kNoCrc = "qCRC is not offered; gdb falls back to reading memory";
@@ -573,10 +595,12 @@ constexpr std::array kTable = {
     Entry{{"vFile:setfs:", false}, parse_host_setfs},
     Entry{{"vFile:open:", false}, parse_host_open},
     Entry{{"vFile:pread:", false}, parse_host_pread},
+    Entry{{"vFile:pwrite:", false}, parse_host_pwrite},
+    Entry{{"vFile:unlink:", false}, parse_host_unlink},
     Entry{{"vFile:close:", false}, parse_host_fd<HostClose>},
     Entry{{"vFile:fstat:", false}, parse_host_fd<HostFstat>},
     Entry{{"vFile:readlink:", false}, parse_host_readlink},
-    Entry{{"vFile:", false}, declined<kNoHostWrites>},
+    Entry{{"vFile:", false}, declined<kNoHostOperation>},
     Entry{{"QNonStop:", false},
           [](std::string_view args) -> Result {
             if (args != "0" && args != "1") return fail("QNonStop: neither 0 nor 1");

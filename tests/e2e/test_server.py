@@ -236,6 +236,25 @@ class LaunchAndAttachFromTheClient(unittest.TestCase):
             program.kill()
             program.wait()
 
+    def test_remote_put_get_delete_move_files_as_with_gdbserver(self):
+        binary = fixture()
+        workdir = Path(tempfile.mkdtemp())
+        local = workdir / "local"
+        # Every byte value, the protocol's own $ # } * among them, in more than one packet.
+        local.write_bytes(bytes(range(256)) * 1200)
+        outputs = {}
+        for kind in ["gostub", "gdbserver"]:
+            remote, back = workdir / f"remote-{kind}", workdir / f"back-{kind}"
+            with DebugServer(kind, [binary, "basics"]) as server:
+                # gdb prints nothing for a transfer in batch mode; an error ends the script.
+                out = run_gdb(binary, server.port, [
+                    f"remote put {local} {remote}", f"remote get {remote} {back}",
+                    f"remote delete {remote}", f"remote get {remote} {workdir / 'none'}"])
+            self.assertEqual(back.read_bytes(), local.read_bytes(), kind)
+            self.assertFalse(remote.exists(), kind)
+            outputs[kind] = re.findall(r"^Remote I/O error.*$", out, re.M)
+        self.assertEqual(outputs["gdbserver"], ["Remote I/O error: No such file or directory"])
+        self.assertEqual(outputs["gostub"], outputs["gdbserver"])
 
 class Lifecycle(unittest.TestCase):
     def test_vanished_client_with_once_kills_a_launched_program(self):

@@ -238,7 +238,20 @@ TEST_CASE("host I/O") {
   CHECK(parse_as<HostClose>("vFile:close:5").fd == 5);
   CHECK(parse_as<HostFstat>("vFile:fstat:5").fd == 5);
   CHECK(parse_as<HostReadlink>("vFile:readlink:2f").path == "/");
-  parse_as<Declined>("vFile:unlink:2f746d70");
+  CHECK(parse_as<HostUnlink>("vFile:unlink:2f746d70").path == "/tmp");
+  // Binary data may hold the separator and escaped bytes: "a,}]b" is a , # b.
+  const auto pwrite = parse_as<HostPwrite>(
+      "vFile:pwrite:5,10,a,}\x03"
+      "b");
+  CHECK(pwrite.fd == 5);
+  CHECK(pwrite.offset == 0x10);
+  CHECK(pwrite.data == "a,#b");
+  CHECK(parse_as<HostPwrite>("vFile:pwrite:5,0,").data.empty());
+  parse_as<Declined>("vFile:MD5:2f746d70");
+  CHECK(malformed("vFile:pwrite:5"));
+  CHECK(malformed("vFile:pwrite:x,0,ab"));
+  CHECK(malformed("vFile:pwrite:5,0,ab}"));
+  CHECK(malformed("vFile:unlink:2f7"));
   CHECK(malformed("vFile:open:2f746d70,0"));
   CHECK(malformed("vFile:pread:5,4000"));
   CHECK(malformed("vFile:close:x"));

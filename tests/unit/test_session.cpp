@@ -4,9 +4,12 @@
 #include <doctest/doctest.h>
 #include <fmt/format.h>
 #include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 
@@ -1230,4 +1233,38 @@ TEST_CASE("non-stop: vAttach answers OK and tells each thread's stop as a notifi
   CHECK(replies[1] == "OK");
   CHECK(is_stop(t.ask("vStopped"), "T00", "p1f4.1f5"));
   CHECK(t.ask("vStopped") == "OK");
+}
+
+TEST_CASE("host I/O: remote put, get and delete, as gdb sends them") {
+  Transcript t;
+  char directory[] = "/tmp/gostub-host-io-XXXXXX";
+  REQUIRE(::mkdtemp(directory) != nullptr);
+  const std::string path = std::string(directory) + "/put";
+  const auto hex_path = protocol::to_hex(path);
+  // `remote put`: O_WRONLY|O_CREAT|O_TRUNC (gdb's values 1|0x200|0x400), mode 0700.
+  const auto opened = t.ask(fmt::format("vFile:open:{},601,1c0", hex_path));
+  REQUIRE(opened.starts_with("F"));
+  const auto fd = opened.substr(1);
+  CHECK(t.ask(fmt::format("vFile:pwrite:{},0,ab}}\x03", fd)) == "F3");  // "ab#", # escaped
+  CHECK(t.ask(fmt::format("vFile:pwrite:{},3,cd", fd)) == "F2");
+  CHECK(t.ask(fmt::format("vFile:close:{}", fd)) == "F0");
+  struct stat info {};
+  REQUIRE(::stat(path.c_str(), &info) == 0);
+  CHECK((info.st_mode & 0777) == 0700);
+  // `remote get` reads it back.
+  const auto reopened = t.ask(fmt::format("vFile:open:{},0,0", hex_path)).substr(1);
+  CHECK(t.ask(fmt::format("vFile:pread:{},100,0", reopened)) ==
+        "F5;ab}\x03"
+        "cd");
+  CHECK(t.ask(fmt::format("vFile:pwrite:{},0,x", reopened)) == "F-1,9");  // read-only: EBADF
+  CHECK(t.ask(fmt::format("vFile:close:{}", reopened)) == "F0");
+  // O_EXCL on an existing file, unknown flags, a closed descriptor: errors, not crashes.
+  CHECK(t.ask(fmt::format("vFile:open:{},a01,1c0", hex_path)) == "F-1,11");  // EEXIST
+  CHECK(t.ask(fmt::format("vFile:open:{},10000,0", hex_path)) == "F-1,16");  // EINVAL
+  CHECK(t.ask(fmt::format("vFile:pwrite:{},0,x", reopened)) == "F-1,9");
+  // `remote delete`.
+  CHECK(t.ask(fmt::format("vFile:unlink:{}", hex_path)) == "F0");
+  CHECK(::access(path.c_str(), F_OK) != 0);
+  CHECK(t.ask(fmt::format("vFile:unlink:{}", hex_path)) == "F-1,2");  // ENOENT
+  ::rmdir(directory);
 }

@@ -157,7 +157,8 @@ struct StoppedAck {};          // vStopped: the client took the last %Stop; the 
 struct CtrlC {};               // vCtrlC: non-stop's Ctrl-C (all-stop sends a bare 0x03)
 struct EnableExtendedMode {};  // !
 struct Restart {};             // R XX: extended mode's restart of the last program (no reply)
-// Host I/O (vFile:…): gdb reads the program, /proc files and libraries through the server.
+// Host I/O (vFile:…): gdb reads the program, /proc files and libraries through the server, and
+// `remote put`/`remote delete` write and remove files on the server's machine.
 struct HostSetFs {  // vFile:setfs:PID; 0 names the server's own filesystem
   std::int64_t pid;
 };
@@ -170,6 +171,14 @@ struct HostPread {  // vFile:pread:FD,COUNT,OFFSET
   std::int64_t fd;
   std::uint64_t count;
   std::uint64_t offset;
+};
+struct HostPwrite {  // vFile:pwrite:FD,OFFSET,DATA (DATA binary, escaped)
+  std::int64_t fd;
+  std::uint64_t offset;
+  std::string data;
+};
+struct HostUnlink {  // vFile:unlink:HEXPATH
+  std::string path;
 };
 struct HostClose {  // vFile:close:FD
   std::int64_t fd;
@@ -248,14 +257,15 @@ using Command = std::variant<
     QueryCurrentThread, QueryAttached, TransferRead, TransferWrite, QueryWatchpointSupport, Kill,
     Detach, MonitorCommand, QueryOffsets, QuerySymbol, QueryTraceStatus, PassSignals,
     ProgramSignals, CatchSyscalls, ThreadEvents, SetNonStop, StoppedAck, CtrlC, EnableExtendedMode,
-    Restart, HostSetFs, HostOpen, HostPread, HostClose, HostFstat, HostReadlink, EnableThreadSuffix,
-    EnableThreadsInStopReply, QueryHostInfo, QueryProcessInfo, QueryWorkingDirectory,
-    QueryThreadStopInfo, QueryThreadsInfo, QueryMemoryRegion, ReadMemoryBinary, QueryRegisterInfo,
-    AllocateMemory, DeallocateMemory, Run, QueryLaunchSuccess, Attach, SetLaunchSetting, TraceInit,
-    TraceDefine, TraceDefineActions, TraceSource, TraceVariable, TraceStart, TraceStop,
-    TraceSelectFrame, TraceBufferSetting, TraceDisconnected, TraceReadOnly, TraceNotes, TraceEnable,
-    QueryTracepointFirst, QueryTracepointNext, QueryTraceVariableFirst, QueryTraceVariableNext,
-    QueryTracepointHits, QueryTraceVariable, Declined, Unknown>;
+    Restart, HostSetFs, HostOpen, HostPread, HostPwrite, HostUnlink, HostClose, HostFstat,
+    HostReadlink, EnableThreadSuffix, EnableThreadsInStopReply, QueryHostInfo, QueryProcessInfo,
+    QueryWorkingDirectory, QueryThreadStopInfo, QueryThreadsInfo, QueryMemoryRegion,
+    ReadMemoryBinary, QueryRegisterInfo, AllocateMemory, DeallocateMemory, Run, QueryLaunchSuccess,
+    Attach, SetLaunchSetting, TraceInit, TraceDefine, TraceDefineActions, TraceSource,
+    TraceVariable, TraceStart, TraceStop, TraceSelectFrame, TraceBufferSetting, TraceDisconnected,
+    TraceReadOnly, TraceNotes, TraceEnable, QueryTracepointFirst, QueryTracepointNext,
+    QueryTraceVariableFirst, QueryTraceVariableNext, QueryTracepointHits, QueryTraceVariable,
+    Declined, Unknown>;
 
 struct ParseError {
   std::string message;
