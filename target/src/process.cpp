@@ -84,6 +84,15 @@ std::vector<pid_t> list_tasks(pid_t pid) {
   return tids;
 }
 
+// Whether gostub traces the thread already: one cloned by a thread gostub seized moments
+// before is traced from birth, and seizing it again fails with EPERM.
+bool traced_by_us(pid_t pid, pid_t tid) {
+  const auto status = read_proc_record(fmt::format("/proc/{}/task/{}/status", pid, tid));
+  const auto field = status.find("\nTracerPid:");
+  if (field == std::string::npos) return false;
+  return std::atoi(status.c_str() + field + 11) == ::getpid();
+}
+
 // The program as execv() will find it: a name with a slash is a path; otherwise ./NAME if it
 // exists (as gdbserver does), else a search of PATH.
 std::optional<std::string> resolve_program(const std::string& name) {
@@ -462,6 +471,12 @@ Result<void> Process::seize_all_threads() {
       if (threads_.contains(tid)) continue;
       if (ptrace_call(PTRACE_SEIZE, tid, 0, kAttachOptions) != 0) {
         if (errno == ESRCH && tid != pid_) continue;  // exited meanwhile
+        if (errno == EPERM && tid != pid_ && traced_by_us(pid_, tid)) {
+          // Traced from birth: its first stop comes as a seized thread's would.
+          add_thread(tid);
+          found_new = true;
+          continue;
+        }
         auto error = last_system_error(fmt::format("Cannot attach to process {}", pid_));
         for (const auto& [seized, unused] : threads_) ptrace_call(PTRACE_DETACH, seized);
         threads_.clear();
