@@ -788,15 +788,16 @@ Reply GdbSession::handle(const protocol::Detach& command) {
   fmt::print(stderr, "Detaching from process {}\n", target->pid());
   // Non-stop: running threads are stopped first (Process::detach), none is left stuck.
   if (auto detached = target->detach(); !detached) return Reply::error(detached.error());
-  (void)programs_.take_deferred(target->pid());
-  forget_thread_stops(target->pid());
+  const auto pid = target->pid();
+  forget_thread_stops(pid);
   // The client goes on with another inferior: a fork child it follows, or the one it kept.
-  if (general_thread_.pid == target->pid()) general_thread_ = {std::nullopt, ThreadId::kAny};
-  if (const auto live = programs_.live(); target == current && !live.empty()) {
-    programs_.select(live.front()->pid());
+  if (general_thread_.pid == pid) general_thread_ = {std::nullopt, ThreadId::kAny};
+  if (target == current) {
     transfers_.forget();
     stop_replies_.forget();
   }
+  programs_.forget(pid);  // target is gone
+  if (auto* next = programs_.current(); next != nullptr) programs_.select(next->pid());
   return Reply::ok();
 }
 

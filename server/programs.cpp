@@ -64,6 +64,19 @@ target::Result<Program*> Programs::attach(pid_t pid) {
   return add(std::move(*attached));
 }
 
+void Programs::forget(pid_t pid) {
+  by_pid_.erase(pid);
+  deferred_.erase(pid);
+  if (current_ != pid) return;
+  current_ = 0;
+  for (const auto& [other, program] : by_pid_) {
+    if (program->alive()) {
+      current_ = other;
+      break;
+    }
+  }
+}
+
 void Programs::end(Program& program) {
   if (!program.alive()) return;
   if (program.attached()) {

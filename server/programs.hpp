@@ -47,6 +47,10 @@ class Programs {
   // A fork child the client keeps (detach-on-fork off, follow-fork-mode child): a program of
   // its own from its parent's fork stop on; not current until the client turns to it.
   Program* add_fork_child(std::unique_ptr<Program> child);
+  // A program the client detached from: unlike an exit, nothing of it is left to tell, and a
+  // client that comes later must not find it (gdb would take its last stop for a live one).
+  // The next live program becomes current, or none.
+  void forget(pid_t pid);
   // Killed when gostub launched it, detached when it attached.
   static void end(Program& program);
   // gostub exits: every program is ended.

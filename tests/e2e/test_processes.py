@@ -131,6 +131,32 @@ class ForksAgainstGdbserver(unittest.TestCase):
         self.assertEqual(len(ours), 12, ours)
         harness.matches_a_reference(self, ours, lambda: hits("gdbserver"))
 
+    def test_attach_and_detach_again_while_threads_start_threads(self):
+        # Threads cloned by a thread gostub has just seized are traced from birth: seizing
+        # them again fails (EPERM), which made the attach fail; and a detached program stayed
+        # the server's current one, which the next client took for a live one.
+        binary = fixture("forkfixture")
+        churner = subprocess.Popen([str(binary), "churn"], stdout=subprocess.DEVNULL)
+
+        def rounds(kind):
+            commands = [f"attach {churner.pid}", "detach"] * 4
+            with DebugServer(kind, [], once=False, extra=["--multi"]) as server:
+                outs = [run_gdb(None, server.port, commands, connect="target extended-remote")
+                        for _ in range(2)]  # a second client after the first detached
+            return [re.sub(r"process \d+", "process P", line) for out in outs
+                    for line in out.splitlines()
+                    if "detached]" in line or "failed" in line or "Cannot" in line]
+
+        try:
+            ours = rounds("gostub")
+            self.assertEqual(ours, ["[Inferior 1 (process P) detached]"] * 8)
+            harness.matches_a_reference(self, ours, lambda: rounds("gdbserver"))
+            status = Path(f"/proc/{churner.pid}/status").read_text()
+            self.assertRegex(status, r"TracerPid:\s+0\n")
+        finally:
+            churner.kill()
+            churner.wait()
+
     def test_catch_syscall(self):
         out = differential(self, "syscall", ["catch syscall getppid write", "continue", "continue",
                                              "continue", "bt 1", "info breakpoints", "delete",
