@@ -1001,9 +1001,28 @@ void Process::stop_all_threads() {
     if (thread.running) ptrace_call(PTRACE_INTERRUPT, tid);
   }
   // Wait for any thread, not a given one: the leader's exit is only reported after every other
-  // thread has been reaped, so waiting on one tid could wait forever.
+  // thread has been reaped, so waiting on one tid could wait forever. While the leader runs it
+  // may end meanwhile and never stop: no wait reports that, only a SIGCHLD, so the wait is
+  // for SIGCHLD, each wake-up checking for a zombie leader.
+  bool took_child_signal = false;
   while (alive_ && !settled()) {
-    const auto waited = router_.next(*this, WaitRouter::Block::kYes);
+    const auto leader = threads_.find(pid_);
+    const bool leader_runs = leader != threads_.end() && leader->second.running;
+    const auto waited =
+        router_.next(*this, leader_runs ? WaitRouter::Block::kNo : WaitRouter::Block::kYes);
+    if (!waited && leader_runs) {
+      if (forget_zombie_leader()) continue;
+      if (::kill(pid_, 0) != 0 && errno == ESRCH) {
+        on_process_gone(StopEvent{StopEvent::Kind::kTerminated, pid_, SIGKILL, 0});
+        break;
+      }
+      sigset_t child;
+      sigemptyset(&child);
+      sigaddset(&child, SIGCHLD);
+      constexpr timespec kRecheck{0, 50'000'000};  // a SIGCHLD lost to another waiter
+      took_child_signal |= ::sigtimedwait(&child, nullptr, &kRecheck) == SIGCHLD;
+      continue;
+    }
     if (!waited) {
       on_process_gone(StopEvent{StopEvent::Kind::kTerminated, pid_, SIGKILL, 0});
       break;
@@ -1013,7 +1032,23 @@ void Process::stop_all_threads() {
       break;
     }
   }
+  // The event loop reads SIGCHLD too (a signalfd): a status of another program that came with
+  // a signal taken here must still wake it.
+  if (took_child_signal) ::syscall(SYS_tgkill, ::getpid(), ::gettid(), SIGCHLD);
   reporting_.stop_owed = false;  // stopped: the caller reports what it stopped for
+}
+
+bool Process::forget_zombie_leader() {
+  const auto leader = threads_.find(pid_);
+  if (leader == threads_.end() || threads_.size() == 1) return false;
+  // /proc/PID/stat: "PID (COMM) STATE ..."; COMM may hold anything but the last ')'.
+  const auto stat = read_proc_record(fmt::format("/proc/{}/stat", pid_));
+  const auto name_end = stat.rfind(')');
+  if (name_end == std::string::npos || name_end + 2 >= stat.size()) return false;
+  if (stat[name_end + 2] != 'Z') return false;
+  debug_registers_.forget(pid_);
+  threads_.erase(leader);
+  return true;
 }
 
 void Process::on_process_gone(const StopEvent& event) {
@@ -1028,6 +1063,8 @@ std::optional<StopEvent> Process::handle_wait_events() {
   for (;;) {
     const auto waited = router_.next(*this, WaitRouter::Block::kNo);
     if (!waited) {
+      // A SIGCHLD without a status: the leader may have ended before the other threads.
+      (void)forget_zombie_leader();
       if (alive_ && reporting_.stop_owed && settled()) {
         reporting_.stop_owed = false;
         return StopEvent{StopEvent::Kind::kNoResumed, pid_, 0, 0};

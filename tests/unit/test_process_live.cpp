@@ -1,11 +1,14 @@
 // The engine against the real kernel: a program stopped at its exec, its XSAVE state, its
 // signal information and its debug registers.
 #include <doctest/doctest.h>
+#include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <span>
 #include <string>
@@ -229,4 +232,49 @@ TEST_CASE("a passed signal that arrives during a client's step is reported, unle
   stop = resume_and_wait(*process, {tid, ResumeKind::kStep, 0});
   CHECK(stop.kind == StopEvent::Kind::kStepDone);
   process->kill();
+}
+
+TEST_CASE("a leader that ended before its threads is dropped; the others stop and report") {
+  // The leader calls pthread_exit: a zombie no wait reports while the other thread lives.
+  // Stopping every thread for the other's signal must not wait for it.
+  const std::string source = R"(#include <pthread.h>
+#include <signal.h>
+static pthread_t leader;
+static void* after_leader(void* arg) {
+  pthread_join(leader, 0);
+  raise(SIGUSR1);
+  return arg;
+}
+int main(void) {
+  pthread_t thread;
+  leader = pthread_self();
+  pthread_create(&thread, 0, after_leader, 0);
+  pthread_exit(0);
+})";
+  char directory[] = "/tmp/gostub-leader-exit-XXXXXX";
+  REQUIRE(::mkdtemp(directory) != nullptr);
+  const std::string dir = directory;
+  {
+    std::FILE* file = std::fopen((dir + "/leader.c").c_str(), "w");
+    REQUIRE(file != nullptr);
+    std::fputs(source.c_str(), file);
+    std::fclose(file);
+  }
+  const auto compile = "cc -pthread -o " + dir + "/leader " + dir + "/leader.c";
+  REQUIRE(std::system(compile.c_str()) == 0);
+  LaunchOptions options;
+  options.argv = {dir + "/leader"};
+  options.take_terminal = false;
+  auto launched = Process::launch(options);
+  REQUIRE(launched.has_value());
+  auto& process = **launched;
+  const auto stop = resume_and_wait(process, {process.pid(), ResumeKind::kContinue, 0});
+  CHECK(stop.kind == StopEvent::Kind::kSignal);
+  CHECK(stop.signal == SIGUSR1);
+  CHECK(stop.tid != process.pid());
+  CHECK(process.threads() == std::vector<pid_t>{stop.tid});
+  process.kill();
+  std::remove((dir + "/leader").c_str());
+  std::remove((dir + "/leader.c").c_str());
+  ::rmdir(directory);
 }

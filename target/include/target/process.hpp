@@ -372,6 +372,10 @@ class Process : private WaitRouter::Member {
   Result<user_regs_struct> general_registers(pid_t tid) const;
   void forget_registers(pid_t tid);
   void stop_all_threads();
+  // A leader that ended (pthread_exit) while other threads run is a zombie that no wait
+  // reports until they end too: it is dropped from the threads, as gdbserver does. True when
+  // it was.
+  bool forget_zombie_leader();
   bool wait_until_stopped(pid_t tid);
   bool breakpoint_fault(pid_t tid, int signal);
   // No thread runs, and none is new and still to report its first stop.
@@ -413,6 +417,8 @@ class Process : private WaitRouter::Member {
   // is reported, e.g. a fault in the copy).
   void leave_scratch_area(pid_t reporting);
   Result<void> poke_bytes(std::uint64_t address, std::string_view bytes);
+  // The byte in memory, our int3s included; nullopt when it cannot be read.
+  std::optional<std::uint8_t> read_raw_byte(std::uint64_t address) const;
 
   WaitRouter& router_;
   pid_t pid_ = -1;
