@@ -122,8 +122,34 @@ bool Process::has_breakpoint(std::uint64_t address, BreakpointOwner owner) const
   return found != breakpoints_.end() && (found->second.owners & static_cast<std::uint8_t>(owner));
 }
 
+std::optional<std::uint8_t> Process::read_raw_byte(std::uint64_t address) const {
+  char byte = 0;
+  iovec local{&byte, 1};
+  iovec remote{reinterpret_cast<void*>(address), 1};
+  if (::process_vm_readv(pid_, &local, 1, &remote, 1, 0) == 1) return byte;
+  if (memory_fd_ >= 0 && ::pread(memory_fd_, &byte, 1, static_cast<off_t>(address)) == 1) {
+    return byte;
+  }
+  return std::nullopt;
+}
+
 Result<void> Process::insert_breakpoint(std::uint64_t address, BreakpointOwner owner) {
   if (auto found = breakpoints_.find(address); found != breakpoints_.end()) {
+    // A library unloaded and another mapped at its address (dlclose, dlopen) took our int3
+    // with it: gdb sends no z0 for an unloaded library. The breakpoint is set anew in the
+    // new code, as gdbserver's validate_breakpoints does.
+    const auto in_memory = read_raw_byte(address);
+    if (!in_memory) {
+      breakpoints_.erase(found);
+      return fail(EIO, fmt::format("cannot read memory at {:#x}", address));
+    }
+    if (*in_memory != kInt3) {
+      if (auto put = poke_bytes(address, std::string(1, static_cast<char>(kInt3))); !put) {
+        breakpoints_.erase(found);
+        return std::unexpected(put.error());
+      }
+      found->second.original = *in_memory;
+    }
     found->second.owners |= static_cast<std::uint8_t>(owner);
     return {};
   }
@@ -143,6 +169,11 @@ Result<void> Process::remove_breakpoint(std::uint64_t address, BreakpointOwner o
   if (found == breakpoints_.end()) return {};
   found->second.owners &= static_cast<std::uint8_t>(~static_cast<std::uint8_t>(owner));
   if (found->second.owners != 0) return {};
+  if (read_raw_byte(address) != kInt3) {
+    // Its code is gone (an unloaded library): the original byte belongs to nothing now.
+    breakpoints_.erase(found);
+    return {};
+  }
   if (auto put = poke_bytes(address, std::string(1, static_cast<char>(found->second.original)));
       !put) {
     found->second.owners |= static_cast<std::uint8_t>(owner);

@@ -234,6 +234,44 @@ TEST_CASE("a passed signal that arrives during a client's step is reported, unle
   process->kill();
 }
 
+TEST_CASE("a breakpoint whose code was replaced (dlclose, dlopen) is set anew, not trusted") {
+  auto process = launch_stopped();
+  auto regions = process->memory_regions();
+  REQUIRE(regions.has_value());
+  const auto stack = std::find_if(regions->begin(), regions->end(), [](const MemoryRegion& region) {
+    return region.name == "[stack]";
+  });
+  REQUIRE(stack != regions->end());
+  const auto address = stack->end - 64;
+  const auto mem = "/proc/" + std::to_string(process->pid()) + "/mem";
+  const int fd = ::open(mem.c_str(), O_RDWR);
+  REQUIRE(fd >= 0);
+  auto raw = [&] {
+    unsigned char byte = 0;
+    REQUIRE(::pread(fd, &byte, 1, static_cast<off_t>(address)) == 1);
+    return byte;
+  };
+  auto replace = [&](unsigned char byte) {  // another library's code, unknown to the engine
+    REQUIRE(::pwrite(fd, &byte, 1, static_cast<off_t>(address)) == 1);
+  };
+  replace(0x8b);
+  REQUIRE(process->insert_breakpoint(address).has_value());
+  CHECK(raw() == 0xcc);
+  replace(0x55);
+  REQUIRE(process->insert_breakpoint(address).has_value());
+  CHECK(raw() == 0xcc);                               // the int3 is back
+  CHECK(process->read_memory(address, 1) == "\x55");  // under it, the new code's byte
+  REQUIRE(process->remove_breakpoint(address).has_value());
+  CHECK(raw() == 0x55);
+  // Replaced, then removed: the stale byte is not written over the new code.
+  REQUIRE(process->insert_breakpoint(address).has_value());
+  replace(0x90);
+  REQUIRE(process->remove_breakpoint(address).has_value());
+  CHECK(raw() == 0x90);
+  ::close(fd);
+  process->kill();
+}
+
 TEST_CASE("a leader that ended before its threads is dropped; the others stop and report") {
   // The leader calls pthread_exit: a zombie no wait reports while the other thread lives.
   // Stopping every thread for the other's signal must not wait for it.
