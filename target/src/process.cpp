@@ -807,7 +807,11 @@ std::optional<StopEvent> Process::on_wait_status(pid_t tid, int status, bool sto
     }
     case PTRACE_EVENT_STOP:
       if (stopping_all) {
-        if (auto hit = queued_breakpoint_hit(tid, thread)) thread.pending = hit;
+        if (auto hit = queued_breakpoint_hit(tid, thread)) {
+          thread.pending = hit;
+        } else if (thread.stepping && sigtrap_queued(tid)) {
+          thread.drop_queued_step_trap = true;
+        }
         return std::nullopt;
       }
       if (thread.stop_requested) {
@@ -880,16 +884,20 @@ std::optional<StopEvent> Process::queued_breakpoint_hit(pid_t tid, Thread& threa
   // (/proc, three system calls) only for a thread just past one of our breakpoints.
   const auto pc = read_pc(tid);
   if (!pc || !breakpoints_.contains(*pc - 1)) return std::nullopt;
-  const auto status = read_proc_record(fmt::format("/proc/{}/task/{}/status", pid_, tid));
-  const auto field = status.find("\nSigPnd:");
-  if (field == std::string::npos) return std::nullopt;
-  const auto pending = std::strtoull(status.c_str() + field + 8, nullptr, 16);
-  if ((pending & (1ULL << (SIGTRAP - 1))) == 0) return std::nullopt;
+  if (!sigtrap_queued(tid)) return std::nullopt;
   if (!write_pc(tid, *pc - 1)) return std::nullopt;
   thread.drop_queued_trap = true;
   thread.stepping = false;
   thread.range_start = thread.range_end = 0;
   return StopEvent{StopEvent::Kind::kBreakpoint, tid, SIGTRAP, 0};
+}
+
+bool Process::sigtrap_queued(pid_t tid) const {
+  const auto status = read_proc_record(fmt::format("/proc/{}/task/{}/status", pid_, tid));
+  const auto field = status.find("\nSigPnd:");
+  if (field == std::string::npos) return false;
+  const auto pending = std::strtoull(status.c_str() + field + 8, nullptr, 16);
+  return (pending & (1ULL << (SIGTRAP - 1))) != 0;
 }
 
 // Decides what a signal-delivery stop means. A signal to pass is queued on the thread's
@@ -913,6 +921,12 @@ std::optional<StopEvent> Process::on_signal_stop(pid_t tid, Thread& thread, int 
         thread.range_start = thread.range_end = 0;
         return stop;
       }
+    }
+    // A step's trap that comes after the client gave up on the step (another thread's stop
+    // came first; the client continues this one now): no reason to stop, as for gdbserver.
+    if (info.si_code == TRAP_TRACE &&
+        (std::exchange(thread.drop_queued_step_trap, false) || !was_stepping)) {
+      return std::nullopt;
     }
     bool stepped = was_stepping && info.si_code == TRAP_TRACE;
     if (info.si_code == SI_KERNEL || info.si_code == TRAP_BRKPT) {
@@ -1384,6 +1398,11 @@ std::optional<StopEvent> Process::step_alone(pid_t tid, Thread& thread, int deli
     const int signal = WSTOPSIG(status);
     siginfo_t info{};
     ptrace_call(PTRACE_GETSIGINFO, tid, 0, reinterpret_cast<std::uintptr_t>(&info));
+    if (signal == SIGTRAP && info.si_code == TRAP_TRACE &&
+        std::exchange(thread.drop_queued_step_trap, false)) {
+      ptrace_call(PTRACE_SINGLESTEP, tid);  // an earlier step's trap, not this step's
+      continue;
+    }
     if (signal == SIGTRAP && (info.si_code == TRAP_TRACE || info.si_code == TRAP_HWBKPT)) break;
     if (signal == SIGTRAP && (info.si_code == SI_KERNEL || info.si_code == TRAP_BRKPT) &&
         std::exchange(thread.drop_queued_trap, false)) {
@@ -1556,6 +1575,21 @@ Result<std::optional<StopEvent>> Process::resume(std::span<const ThreadAction> a
 }
 
 Result<std::optional<StopEvent>> Process::resume_stopped(std::span<const ThreadAction> actions) {
+  // A step done while everything was being stopped for another thread's stop, untold: the
+  // client gave up on it when it continues the thread now, or steps it in a range that holds
+  // the pc. No reason to stop, as gdbserver's rule.
+  for (const auto& action : actions) {
+    const auto found = threads_.find(action.tid);
+    if (found == threads_.end() || !found->second.pending) continue;
+    const auto& pending = *found->second.pending;
+    if (pending.kind != StopEvent::Kind::kStepDone || pending.hardware) continue;
+    bool given_up = action.kind == ResumeKind::kContinue;
+    if (action.kind == ResumeKind::kStep && action.range_end > action.range_start) {
+      const auto pc = read_pc(action.tid);
+      given_up = pc && *pc >= action.range_start && *pc < action.range_end;
+    }
+    if (given_up) found->second.pending.reset();
+  }
   if (auto pending = take_pending_stop(actions)) {
     // Nothing runs. A signal the client asked to deliver waits for the thread's next
     // continue, as gdbserver queues it; dropped here, it would be lost.

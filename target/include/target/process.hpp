@@ -338,6 +338,9 @@ class Process : private WaitRouter::Member {
     // A breakpoint hit taken from a still-queued SIGTRAP at an interrupt stop: that SIGTRAP,
     // delivered at the next resume, is the same hit and is dropped.
     bool drop_queued_trap = false;
+    // Likewise a single-step's SIGTRAP still queued at an interrupt stop: the step is done (the
+    // pc moved), the trap is dropped when delivered, whatever the next resume is.
+    bool drop_queued_step_trap = false;
     // Resumed into a scratch-area slot (a hit passed in place) and not seen outside the area
     // since: only such a thread can be caught in one when everything stops.
     bool maybe_in_scratch_area = false;
@@ -369,6 +372,7 @@ class Process : private WaitRouter::Member {
   void release_fork_child(pid_t child);
   std::optional<StopEvent> on_signal_stop(pid_t tid, Thread& thread, int signal);
   std::optional<StopEvent> queued_breakpoint_hit(pid_t tid, Thread& thread);
+  bool sigtrap_queued(pid_t tid) const;
   Result<user_regs_struct> general_registers(pid_t tid) const;
   void forget_registers(pid_t tid);
   void stop_all_threads();
