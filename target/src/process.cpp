@@ -277,15 +277,20 @@ Process::~Process() {
 
 Result<std::unique_ptr<Process>> Process::launch(const LaunchOptions& options) {
   if (options.argv.empty()) return fail(EINVAL, "no program to run");
-  const auto program = resolve_program(options.argv[0]);
-  if (!program) {
+  auto program = resolve_program(options.argv[0]);
+  if (program) {
+    if (auto refused = refuse_32_bit(*program, options.argv[0]); !refused) {
+      return std::unexpected(refused.error());
+    }
+    if (const int error = exec_error(*program); error != 0) {
+      return fail(error, fmt::format("Cannot exec {}: {}.", options.argv[0], std::strerror(error)));
+    }
+  } else if (!options.startup_with_shell) {
     return fail(ENOENT, fmt::format("Cannot exec {}: {}.", options.argv[0], std::strerror(ENOENT)));
-  }
-  if (auto refused = refuse_32_bit(*program, options.argv[0]); !refused) {
-    return std::unexpected(refused.error());
-  }
-  if (const int error = exec_error(*program); error != 0) {
-    return fail(error, fmt::format("Cannot exec {}: {}.", options.argv[0], std::strerror(error)));
+  } else {
+    // The shell looks for it and says it is not found, then exits 127: gdbserver's messages
+    // ("exec: PROG: not found", "During startup program exited with code 127.").
+    program = options.argv[0];
   }
   const auto command = startup_command(options, *program);
   const auto working_directory = expand_tilde(options.working_directory);
@@ -331,6 +336,8 @@ Result<std::unique_ptr<Process>> Process::launch(const LaunchOptions& options) {
       const int null_fd = ::open("/dev/null", O_RDONLY);
       if (null_fd >= 0) ::dup2(null_fd, STDIN_FILENO);
       ::dup2(STDERR_FILENO, STDOUT_FILENO);
+      constexpr std::string_view kRedirected = "stdin/stdout redirected\n";  // gdbserver's
+      (void)!::write(STDERR_FILENO, kRedirected.data(), kRedirected.size());
     }
     // What the client asked for; a failure ends the child, and launch() reports it.
     const auto redirect = [](const std::string& path, int fd, int flags) {

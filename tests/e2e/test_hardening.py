@@ -208,8 +208,9 @@ class RangeStepping(unittest.TestCase):
 
 
 class LaunchErrors(unittest.TestCase):
-    def gostub_says(self, *args):
-        result = subprocess.run([str(GOSTUB), "127.0.0.1:0", *map(str, args)], capture_output=True,
+    def gostub_says(self, *args, options=()):
+        result = subprocess.run([str(GOSTUB), *options, "127.0.0.1:0", *map(str, args)],
+                                capture_output=True,
                                 text=True, timeout=20, stdin=subprocess.DEVNULL)
         self.assertNotEqual(result.returncode, 0)
         return result.stderr
@@ -228,7 +229,13 @@ class LaunchErrors(unittest.TestCase):
                       self.gostub_says(scratch / "directory"))
         self.assertIn(f"Cannot exec {garbage}: Exec format error.", self.gostub_says(garbage))
         self.assertIn("Cannot exec /no/such/file: No such file or directory.",
-                      self.gostub_says("/no/such/file"))
+                      self.gostub_says("/no/such/file", options=["--no-startup-with-shell"]))
+        # Through the shell (the default), the shell says it, as with gdbserver.
+        gdbserver_says = subprocess.run(["gdbserver", "127.0.0.1:0", "/no/such/file"],
+                                        capture_output=True, text=True, timeout=20,
+                                        stdin=subprocess.DEVNULL).stderr
+        self.assertIn("During startup program exited with code 127.\nExiting", gdbserver_says)
+        self.assertEqual(self.gostub_says("/no/such/file"), gdbserver_says)
         # gdbserver (without its shell) names the same errno.
         gdbserver = subprocess.run(["gdbserver", "--no-startup-with-shell", "--once", ":0",
                                     str(not_executable)], capture_output=True, text=True,

@@ -45,6 +45,10 @@ class CommandLine(unittest.TestCase):
         self.assertIn("[HOST]:PORT", result.stderr)
         result = self.run_gostub(":0", "/no/such/program")
         self.assertNotEqual(result.returncode, 0)
+        # The shell gostub starts it with says so, then gostub, in gdbserver's words.
+        self.assertIn("/no/such/program: No such file or directory", result.stderr)
+        self.assertIn("During startup program exited with code 127.", result.stderr)
+        result = self.run_gostub("--no-startup-with-shell", ":0", "/no/such/program")
         self.assertIn("Cannot exec /no/such/program", result.stderr)
         result = self.run_gostub(":0", "--attach", "999999999")
         self.assertNotEqual(result.returncode, 0)
@@ -215,7 +219,9 @@ class LaunchAndAttachFromTheClient(unittest.TestCase):
         with DebugServer("gostub", [], extra=["--multi"]) as server:
             out = run_gdb(binary, server.port, ["set remote exec-file /nonexistent/prog", "run"],
                           connect="target extended-remote")
-            self.assertIn("Cannot exec /nonexistent/prog", server.output() + out)
+            self.assertIn("/nonexistent/prog: No such file or directory", server.output())
+            self.assertIn("During startup program exited with code 127.", server.output())
+        self.assertIn('Running "/nonexistent/prog" on the remote target failed', out)
 
     def test_attach_then_detach_leaves_the_program_running(self):
         binary = fixture()
