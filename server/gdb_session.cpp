@@ -527,6 +527,22 @@ Reply GdbSession::handle(const protocol::Resume& command) {
     if (!stopping.empty()) stops.emplace_back(each, std::move(stopping));
   }
   if (non_stop_) return resume_non_stop(plans, stops);
+  // A program that ended while another's stop was told has its end kept: it is not among the
+  // live ones above, and is told when a resume names it (gdb's schedule-multiple vCont;c).
+  for (const pid_t ended : programs_.ended_with_deferred()) {
+    auto* each = programs_.find(ended);
+    const bool named = std::any_of(actions.begin(), actions.end(), [&](const auto& action) {
+      return action.kind != protocol::ResumeKind::kStop &&
+             (!action.thread || names(*action.thread, *each));
+    });
+    if (!named) continue;
+    if (auto kept = programs_.take_deferred(ended)) {
+      stop_replies_.forget();
+      resume_outstanding_ = true;
+      on_stop(*each, *kept);
+      return Reply::stop_later();
+    }
+  }
   if (plans.empty()) return Reply::error(current->alive() ? EINVAL : ESRCH);
   stop_replies_.forget();
   // A stop kept for one of them is told first; nothing runs.

@@ -96,6 +96,16 @@ void Programs::defer(pid_t pid, StopReport report) {
   deferred_.insert_or_assign(pid, std::move(report));
 }
 
+std::vector<pid_t> Programs::ended_with_deferred() const {
+  std::vector<pid_t> ended;
+  for (const auto& [pid, report] : deferred_) {
+    if (const auto* program = find(pid); program != nullptr && !program->alive()) {
+      ended.push_back(pid);
+    }
+  }
+  return ended;
+}
+
 std::optional<StopReport> Programs::take_deferred(pid_t pid) {
   const auto found = deferred_.find(pid);
   if (found == deferred_.end()) return std::nullopt;

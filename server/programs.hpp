@@ -60,6 +60,9 @@ class Programs {
   // program's): told, with nothing run, when that program is resumed next.
   void defer(pid_t pid, StopReport report);
   std::optional<StopReport> take_deferred(pid_t pid);
+  // Programs that ended with their end still to tell (a vfork child that exited while its
+  // parent's stop was told).
+  std::vector<pid_t> ended_with_deferred() const;
 
  private:
   ProgramFactory& factory_;
