@@ -667,6 +667,9 @@ Reply GdbSession::handle(const protocol::QueryTlsAddress& command) {
   const auto thread = ClientThread::from_wire(command.thread.tid);
   if (named == nullptr || !thread || thread->is_goroutine() || !named->has_thread(*thread))
     return Reply::error(ESRCH);
+  if (!monitor_.thread_db_found()) {
+    return Reply::failure(Failure::told(ENOENT, "no libthread_db in libthread-db-search-path"));
+  }
   const auto address = thread_local_address(*named, *thread, command.offset, command.link_map);
   if (!address) return Reply::error(address.error());
   return Reply::packet(fmt::format("{:x}", *address));

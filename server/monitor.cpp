@@ -1,6 +1,7 @@
 #include "server/monitor.hpp"
 
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <algorithm>
 
@@ -214,6 +215,22 @@ std::string MonitorCommands::catch_settings(GoState* go, std::string_view argume
                      state(settings_.recovered_panic));
 }
 
+bool MonitorCommands::thread_db_found() const {
+  // $pdir (where the program's libc is) and $sdir (the system's) always have one here.
+  std::string_view path = thread_db_search_path_;
+  while (true) {
+    const auto colon = path.find(':');
+    const auto directory = path.substr(0, colon);
+    if (directory == "$pdir" || directory == "$sdir") return true;
+    if (!directory.empty() &&
+        ::access((std::string(directory) + "/libthread_db.so.1").c_str(), R_OK) == 0) {
+      return true;
+    }
+    if (colon == std::string_view::npos) return false;
+    path.remove_prefix(colon + 1);
+  }
+}
+
 std::string MonitorCommands::set(std::string_view arguments, Outcome& out) {
   // gdbserver's debug switches: "set NAME 0|1", answered in its words.
   struct Switch {
@@ -244,6 +261,10 @@ std::string MonitorCommands::set(std::string_view arguments, Outcome& out) {
     if (*format == "none") return "All extra debug format options disabled.\n";
     return *timestamps ? "Timestamps will be added to debug output.\n"
                        : "Timestamps will not be added to debug output.\n";
+  }
+  if (const auto path = arguments_of(arguments, "libthread-db-search-path")) {
+    thread_db_search_path_ = path->empty() ? std::string(kDefaultThreadDbPath) : std::string(*path);
+    return fmt::format("libthread-db-search-path set to `{}'\n", thread_db_search_path_);
   }
   if (arguments == "goroutine-threads on" || arguments == "goroutine-threads off") {
     settings_.goroutine_threads = arguments.ends_with("on");

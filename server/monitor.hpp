@@ -25,6 +25,10 @@ class MonitorCommands {
   };
   // `program` is nullptr before there is one; `selected` marks the current goroutine.
   Outcome run(std::string_view text, Program* program, std::optional<ClientThread> selected);
+  // gdbserver finds thread-local storage through libthread_db, which `monitor set
+  // libthread-db-search-path` picks; gostub reads it without one, but a path where no
+  // libthread_db can be found means, as for gdbserver, that there is none: false then.
+  bool thread_db_found() const;
 
  private:
   std::string info(Program& program, GoState& go);
@@ -40,6 +44,8 @@ class MonitorCommands {
                     std::optional<ClientThread> selected);
 
   GoSettings& settings_;
+  static constexpr std::string_view kDefaultThreadDbPath = "$pdir:$sdir";  // gdbserver's
+  std::string thread_db_search_path_{kDefaultThreadDbPath};
 };
 
 }  // namespace gostub::server

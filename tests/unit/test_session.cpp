@@ -652,6 +652,15 @@ TEST_CASE("monitor: gdbserver's debug switches and words; an unknown command get
   CHECK(console("frob").starts_with("Unknown monitor command 'frob'."));
   CHECK(console("frob").ends_with("|E01"));
   CHECK(console("").ends_with("|E01"));
+  // A search path with no libthread_db: thread-local storage is not found, as for gdbserver.
+  const auto tls = "qGetTLSAddr:p64.64,10,0";
+  const auto found = t.ask(tls);
+  CHECK(console("set libthread-db-search-path /foo/bar") ==
+        "libthread-db-search-path set to `/foo/bar'\n|OK");
+  CHECK(t.ask(tls) == "E.no libthread_db in libthread-db-search-path");
+  CHECK(console("set libthread-db-search-path") ==
+        "libthread-db-search-path set to `$pdir:$sdir'\n|OK");
+  CHECK(t.ask(tls) == found);
 }
 
 TEST_CASE("--disable-packet: vCont, qC, thread lists, thread: in stop replies, T") {
