@@ -17,7 +17,9 @@ from harness import alive, wait_for  # noqa: E402
 import harness  # noqa: E402
 from harness import GOSTUB, DebugServer, RspClient, fixture, run_gdb  # noqa: E402
 
-
+# What $SHELL (or /bin/sh) says of a program it cannot exec: bash "PROG: No such file or
+# directory", dash "exec: PROG: not found".
+MISSING_PROGRAM = r"%s: (No such file or directory|not found)"
 
 
 def launched_pid(server):
@@ -45,8 +47,9 @@ class CommandLine(unittest.TestCase):
         self.assertIn("[HOST]:PORT", result.stderr)
         result = self.run_gostub(":0", "/no/such/program")
         self.assertNotEqual(result.returncode, 0)
-        # The shell gostub starts it with says so, then gostub, in gdbserver's words.
-        self.assertIn("/no/such/program: No such file or directory", result.stderr)
+        # The shell gostub starts it with says so (bash and dash word it differently), then
+        # gostub, in gdbserver's words.
+        self.assertRegex(result.stderr, MISSING_PROGRAM % "/no/such/program")
         self.assertIn("During startup program exited with code 127.", result.stderr)
         result = self.run_gostub("--no-startup-with-shell", ":0", "/no/such/program")
         self.assertIn("Cannot exec /no/such/program", result.stderr)
@@ -219,7 +222,7 @@ class LaunchAndAttachFromTheClient(unittest.TestCase):
         with DebugServer("gostub", [], extra=["--multi"]) as server:
             out = run_gdb(binary, server.port, ["set remote exec-file /nonexistent/prog", "run"],
                           connect="target extended-remote")
-            self.assertIn("/nonexistent/prog: No such file or directory", server.output())
+            self.assertRegex(server.output(), MISSING_PROGRAM % "/nonexistent/prog")
             self.assertIn("During startup program exited with code 127.", server.output())
         self.assertIn('Running "/nonexistent/prog" on the remote target failed', out)
 
