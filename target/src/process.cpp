@@ -498,15 +498,21 @@ Result<void> Process::seize_all_threads() {
   return {};
 }
 
-void Process::on_clone_event(pid_t parent) {
+std::optional<WaitStatus> Process::on_clone_event(pid_t parent) {
   unsigned long new_tid = 0;
   ptrace_call(PTRACE_GETEVENTMSG, parent, 0, reinterpret_cast<std::uintptr_t>(&new_tid));
   const auto child = static_cast<pid_t>(new_tid);
   // waitpid(-1) does not hand out statuses in the order they happened: the clone may have
   // been seen already, and may even have run and exited since. Added again, it would be
   // waited for forever.
-  if (clones_seen_first_.erase(child) != 0) return;
+  if (clones_seen_first_.erase(child) != 0) return std::nullopt;
+  std::optional<WaitStatus> first;
+  if (const auto early = forks_.early_stops.find(child); early != forks_.early_stops.end()) {
+    first = WaitStatus{child, early->second};
+    forks_.early_stops.erase(early);
+  }
   if (!threads_.contains(child)) add_thread(child).awaiting_first_stop = true;
+  return first;
 }
 
 Process::Thread& Process::add_thread(pid_t tid) {
@@ -532,6 +538,8 @@ std::vector<pid_t> Process::threads() const {
 }
 
 std::string Process::thread_name(pid_t tid) const {
+  // Under /proc/PID/task, as gdbserver: a clone without CLONE_THREAD (no task of PID's) has
+  // no name there, and gdb's tests expect none.
   auto name = read_proc_record(fmt::format("/proc/{}/task/{}/comm", pid_, tid));
   while (!name.empty() && name.back() == '\n') name.pop_back();
   return name;
@@ -725,8 +733,9 @@ std::optional<StopEvent> Process::on_wait_status(pid_t tid, int status, bool sto
   if (forks_.held.contains(tid)) return std::nullopt;  // held stopped for the client
   auto found = threads_.find(tid);
   if (found == threads_.end() && task_group_and_parent(tid).first != pid_) {
-    // A fork child's first stop, before its parent's fork event: on_fork takes it from here.
-    forks_.early_stops.insert(tid);
+    // A fork child's first stop (or a clone's without CLONE_THREAD), before its parent's
+    // event: on_fork or on_clone_event takes it from here.
+    forks_.early_stops.insert_or_assign(tid, status);
     return std::nullopt;
   }
   if (found == threads_.end()) {
@@ -757,10 +766,11 @@ std::optional<StopEvent> Process::on_wait_status(pid_t tid, int status, bool sto
 
   switch (event) {
     case PTRACE_EVENT_CLONE: {
-      on_clone_event(tid);
+      const auto early = on_clone_event(tid);
       if (!stopping_all) {
         resume_thread(tid, thread, thread.stepping ? ResumeKind::kStep : ResumeKind::kContinue, 0);
       }
+      if (early) return on_wait_status(early->tid, early->status, stopping_all);
       return std::nullopt;
     }
     case PTRACE_EVENT_FORK:
@@ -1381,7 +1391,9 @@ std::optional<StopEvent> Process::step_alone(pid_t tid, Thread& thread, int deli
     }
     const int event = status >> 16;
     if (event == PTRACE_EVENT_CLONE) {
-      on_clone_event(tid);
+      if (const auto early = on_clone_event(tid)) {
+        (void)on_wait_status(early->tid, early->status, true);  // stays stopped, as the others
+      }
       ptrace_call(PTRACE_SINGLESTEP, tid);
       continue;
     }

@@ -360,7 +360,9 @@ class Process : private WaitRouter::Member {
   Result<void> seize_all_threads();
   Thread& add_thread(pid_t tid);
   // PTRACE_EVENT_CLONE of `parent`: the new thread is expected, unless already seen.
-  void on_clone_event(pid_t parent);
+  // The new thread, added; its first stop when that came first as an early stop (to be
+  // replayed through on_wait_status by the caller).
+  std::optional<WaitStatus> on_clone_event(pid_t parent);
 
   // Classifies one wait status. Returns a stop to report; may resume the thread instead.
   std::optional<StopEvent> on_wait_status(pid_t tid, int status, bool stopping_all);
@@ -451,7 +453,10 @@ class Process : private WaitRouter::Member {
   };
   struct Forks {
     std::map<pid_t, ForkChild> held;
-    std::set<pid_t> early_stops;  // a child's first stop seen before its parent's event
+    // A new task's first stop seen before its parent's event, with its status: a fork child's,
+    // or a clone's without CLONE_THREAD (a task of its own group; the parent's CLONE event
+    // makes it one of our threads, as gdbserver does).
+    std::map<pid_t, int> early_stops;
     bool report_fork = false, report_vfork = false;
   } forks_;
   std::optional<std::set<long>> catch_syscalls_;
