@@ -738,7 +738,12 @@ std::optional<StopEvent> Process::on_wait_status(pid_t tid, int status, bool sto
     forks_.early_stops.insert_or_assign(tid, status);
     return std::nullopt;
   }
-  if (found == threads_.end()) {
+  if (found == threads_.end() && tid == pid_) {
+    // The leader, dropped while a zombie, is back: that was another thread's exec (the kernel
+    // ends the leader, then gives the exec'ing thread its tid). The exec event follows.
+    add_thread(tid);
+    found = threads_.find(tid);
+  } else if (found == threads_.end()) {
     // A new clone can report its first stop before its parent reports the clone event.
     add_thread(tid).awaiting_first_stop = true;
     clones_seen_first_.insert(tid);

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -377,5 +378,68 @@ int main(void) {
   if (!stop || stop->kind != StopEvent::Kind::kExited) process.kill();
   std::remove((dir + "/clones").c_str());
   std::remove((dir + "/clones.c").c_str());
+  ::rmdir(directory);
+}
+
+TEST_CASE("a thread's exec: the leader, a zombie for a moment, comes back with the exec event") {
+  // The kernel ends the leader, then gives the exec'ing thread its tid. Polled meanwhile, the
+  // zombie leader was dropped, and the exec event, for a tid no longer known, was taken for a
+  // new clone's and never reported (thread-execl).
+  const std::string source = R"(#include <pthread.h>
+#include <unistd.h>
+static char* image;
+static void* exec_again(void* unused) {
+  execl(image, image, "again", (char*)0);
+  return unused;
+}
+int main(int argc, char** argv) {
+  if (argc > 1) return 7;
+  image = argv[0];
+  pthread_t thread;
+  pthread_create(&thread, 0, exec_again, 0);
+  pause();
+})";
+  char directory[] = "/tmp/gostub-thread-exec-XXXXXX";
+  REQUIRE(::mkdtemp(directory) != nullptr);
+  const std::string dir = directory;
+  {
+    std::FILE* file = std::fopen((dir + "/exec.c").c_str(), "w");
+    REQUIRE(file != nullptr);
+    std::fputs(source.c_str(), file);
+    std::fclose(file);
+  }
+  const auto compile = "cc -pthread -o " + dir + "/exec " + dir + "/exec.c";
+  REQUIRE(std::system(compile.c_str()) == 0);
+  LaunchOptions options;
+  options.argv = {dir + "/exec"};
+  options.take_terminal = false;
+  auto launched = Process::launch(options);
+  REQUIRE(launched.has_value());
+  auto& process = **launched;
+  // Polls as the event loop does on each SIGCHLD, so the zombie moment is seen.
+  const auto poll_until_stop = [&process](std::optional<StopEvent> stop) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (!stop && std::chrono::steady_clock::now() < deadline) {
+      stop = process.handle_wait_events();
+    }
+    return stop;
+  };
+  const ThreadAction action{process.pid(), ResumeKind::kContinue, 0};
+  auto resumed = process.resume(std::span(&action, 1));
+  REQUIRE(resumed.has_value());
+  const auto exec = poll_until_stop(*resumed);
+  REQUIRE_MESSAGE(exec.has_value(), "the exec was never reported");
+  CHECK(exec->kind == StopEvent::Kind::kExec);
+  CHECK(exec->tid == process.pid());
+  CHECK(process.threads() == std::vector<pid_t>{process.pid()});
+  resumed = process.resume(std::span(&action, 1));
+  REQUIRE(resumed.has_value());
+  const auto end = poll_until_stop(*resumed);
+  REQUIRE(end.has_value());
+  CHECK(end->kind == StopEvent::Kind::kExited);
+  CHECK(end->exit_code == 7);
+  if (process.alive()) process.kill();
+  std::remove((dir + "/exec").c_str());
+  std::remove((dir + "/exec.c").c_str());
   ::rmdir(directory);
 }

@@ -379,8 +379,9 @@ class Process : private WaitRouter::Member {
   void forget_registers(pid_t tid);
   void stop_all_threads();
   // A leader that ended (pthread_exit) while other threads run is a zombie that no wait
-  // reports until they end too: it is dropped from the threads, as gdbserver does. True when
-  // it was.
+  // reports until they end too: it is dropped from the threads, as gdbserver does (a thread's
+  // exec makes the leader a zombie for a moment too: it comes back with the exec event). True
+  // when it was.
   bool forget_zombie_leader();
   bool wait_until_stopped(pid_t tid);
   bool breakpoint_fault(pid_t tid, int signal);
