@@ -11,6 +11,11 @@
 
 namespace gostub::server {
 
+namespace {
+constexpr std::string_view kEmptyTargetXml =
+    "<?xml version=\"1.0\"?><!DOCTYPE target SYSTEM \"gdb-target.dtd\"><target></target>";
+}  // namespace
+
 std::string threads_document(std::span<Program* const> programs, const ClientProfile& profile) {
   std::string xml = "<?xml version=\"1.0\"?>\n<threads>\n";
   for (auto* program : programs) {
@@ -34,10 +39,15 @@ Reply Transfers::read(const protocol::TransferRead& request, Program* program,
     std::string document;
     if (request.object == "features") {
       if (request.annex != "target.xml") return Reply::error(ENOENT);
-      // Before any program (extended mode) the Go registers are offered: gdb asks again for
-      // each program it runs or attaches.
-      const bool go = program == nullptr || program->is_go();
-      document = profile.lldb() ? x86_64_target_xml_for_lldb() : x86_64_target_xml(go);
+      if (program == nullptr && !profile.lldb()) {
+        // Before any program (extended mode), gdbserver's empty description: no architecture
+        // is claimed, so `set architecture` may pick any until gdb asks again for the program
+        // it runs or attaches.
+        document = kEmptyTargetXml;
+      } else {
+        const bool go = program == nullptr || program->is_go();
+        document = profile.lldb() ? x86_64_target_xml_for_lldb() : x86_64_target_xml(go);
+      }
     } else if (request.object == "threads") {
       document = threads_document(live, profile);
     } else if (request.object == "exec-file") {

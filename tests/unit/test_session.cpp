@@ -571,6 +571,9 @@ TEST_CASE("no program yet: gdb gets W00, lldb an error and an OK thread list") {
   CHECK(gdb.ask("m1000,4") == "E03");
   CHECK(gdb.ask("vCont;c") == "E03");
   CHECK(gdb.ask("D") == "E03");
+  // No architecture claimed, as gdbserver: gdb's `set architecture i386` must be allowed.
+  CHECK(gdb.ask("qXfer:features:read:target.xml:0,fff") ==
+        "l<?xml version=\"1.0\"?><!DOCTYPE target SYSTEM \"gdb-target.dtd\"><target></target>");
   CHECK(gdb.ask("vRun;") == "E01");  // gdbserver: programs are run in extended mode only
   CHECK(gdb.ask("!") == "OK");
   CHECK(gdb.ask("vRun;") == "E.no program: give one to gostub or `set remote exec-file` in gdb");
