@@ -18,7 +18,7 @@ namespace gostub::server {
 
 namespace {
 
-// Signals passed to the program whatever the client's QPassSignals says. SIGURG is how Go's
+// Signals passed to a Go program whatever the client's QPassSignals says. SIGURG is how Go's
 // runtime preempts goroutines (several a second per busy thread): it means nothing to a user,
 // and gdb 13 clears its pass list around every step-over, so reporting it derails the step
 // and the client re-reports the breakpoint it was stepping over.
@@ -278,15 +278,22 @@ target::Result<void> TracedProgram::deallocate_memory(std::uint64_t address) {
 }
 
 void TracedProgram::set_signals(const SignalSettings& signals) {
-  process_->set_catch_syscalls(signals.syscalls);
-  // Go's preemption signal is always passed, and must always reach the runtime.
-  auto passed = signals.pass;
-  passed.insert(kAlwaysPassed);
+  signals_ = signals;
+  apply_signals();
+}
+
+void TracedProgram::apply_signals() {
+  process_->set_catch_syscalls(signals_.syscalls);
+  // Go's preemption signal is always passed, and must always reach the runtime. Other
+  // programs get what the client asked, as with gdbserver (gdb's own tests send SIGURG).
+  const bool go = is_go();
+  auto passed = signals_.pass;
+  if (go) passed.insert(kAlwaysPassed);
   process_->set_pass_signals(std::move(passed));
-  process_->set_signals_held_while_stepping({kAlwaysPassed});
-  if (signals.program) {
-    auto allowed = *signals.program;
-    allowed.insert(kAlwaysPassed);
+  process_->set_signals_held_while_stepping(go ? std::set<int>{kAlwaysPassed} : std::set<int>{});
+  if (signals_.program) {
+    auto allowed = *signals_.program;
+    if (go) allowed.insert(kAlwaysPassed);
     process_->set_program_signals(std::move(allowed));
   } else {
     process_->set_program_signals(std::nullopt);
@@ -350,6 +357,7 @@ void TracedProgram::forget_image() {
   go_ = std::make_unique<GoState>(*process_, settings);
   go_->catches().apply();
   go_->prepare_symbol_image();
+  apply_signals();  // a Go program may exec a C one, or the other way round
   agents_.clear();
   trace_breakpoints_.clear();  // tracepoints stay defined: gdb inserts them anew with its own
   stack_watches_ = StackWatches{};

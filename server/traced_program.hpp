@@ -109,6 +109,9 @@ class TracedProgram final : public Program {
   bool condition_false(const target::StopEvent& stop);
   // After an exec: everything learnt from the image that was replaced is dropped.
   void forget_image();
+  // The client's signal settings (signals_), with Go's preemption signal always passed in a Go
+  // program, given to the engine.
+  void apply_signals();
   // Whether thread `tid`'s hit of the client breakpoint at `pc` needs no report (every
   // condition false, or commands run). Reads registers and memory only.
   bool hit_passes(pid_t tid, std::uint64_t pc);
@@ -133,6 +136,7 @@ class TracedProgram final : public Program {
   std::optional<target::StopEvent> last_stop_;
   std::map<pid_t, target::StopEvent> other_stops_;
   std::map<std::uint64_t, std::uint64_t> allocations_;  // _M's mappings: address -> size
+  SignalSettings signals_;                              // the client's, as last set
   bool resumed_yet_ = false;
   // The last resume continued every thread: redone past false breakpoint conditions.
   bool continued_all_ = false;

@@ -356,5 +356,31 @@ class Robustness(unittest.TestCase):
             server.wait(10)
 
 
+class SignalsOfOtherPrograms(unittest.TestCase):
+    """SIGURG is Go's preemption signal, always passed in a Go program; in any other program it
+    is the client's to stop at, as with gdbserver (gdb's own sigall.exp asks for it)."""
+
+    def test_a_c_program_stops_for_sigurg_when_gdb_says_stop(self):
+        with tempfile.TemporaryDirectory() as scratch:
+            source = Path(scratch) / "urg.c"
+            source.write_text("#include <signal.h>\n#include <stdio.h>\n"
+                              "static void on_urg(int sig) { printf(\"handled %d\\n\", sig); }\n"
+                              "int main(void) { signal(SIGURG, on_urg); raise(SIGURG);"
+                              " return 3; }\n")
+            program = Path(scratch) / "urg"
+            subprocess.run(["cc", "-g", "-o", str(program), str(source)], check=True)
+            outputs = {}
+            for kind in ("gostub", "gdbserver"):
+                with DebugServer(kind, [program]) as server:
+                    out = run_gdb(program, server.port,
+                                  ["handle SIGURG stop print", "continue", "continue"])
+                    server.wait()
+                outputs[kind] = [line for line in harness.normalise(out)
+                                 if "received signal" in line or "exited" in line]
+            self.assertEqual(outputs["gostub"][0],
+                             "Program received signal SIGURG, Urgent I/O condition.")
+            self.assertEqual(outputs["gostub"], outputs["gdbserver"])
+
+
 if __name__ == "__main__":
     unittest.main()
