@@ -42,12 +42,20 @@ def symbol_address(binary, name):
     raise KeyError(name)
 
 
+def without_scheduling(lines):
+    """Which OS thread a goroutine runs on is the Go scheduler's choice, and differs from run to
+    run (the writer may move before it locks its thread): gdb's thread numbers and its
+    "[Switching to Thread]" notices are left out of the comparison."""
+    return [re.sub(r'^Thread \d+ "NAME" hit', 'Thread N "NAME" hit', line) for line in lines
+            if not line.startswith("[Switching to Thread")]
+
+
 def gdb_session(kind, binary, args, commands, env=None):
     with DebugServer(kind, [binary, *args], env=env) as server:
         out = run_gdb(binary, server.port, commands)
         server.wait()
         pid = re.search(r"pid = (\d+)", server.output()).group(1)
-        return normalise(out, [pid]), out, server.output()
+        return without_scheduling(normalise(out, [pid])), out, server.output()
 
 
 def gdb_differential(test, args, commands, go="1.19"):
@@ -58,7 +66,10 @@ def gdb_differential(test, args, commands, go="1.19"):
     reference = []
 
     def run_reference():
-        reference[:] = gdb_session("gdbserver", binary, args, commands)[0]
+        try:
+            reference[:] = gdb_session("gdbserver", binary, args, commands)[0]
+        except subprocess.TimeoutExpired:  # gdbserver hangs now and then: a noisy oracle
+            reference[:] = ["(the reference session hung)"]
         return list(reference)
 
     harness.matches_a_reference(test, ours, run_reference)
@@ -89,7 +100,10 @@ class GdbWatchpoints(unittest.TestCase):
                     self.skipTest(NO_TRAPS)
                 values = [int(v) for v in re.findall(r"New value = (\d+)", out)]
                 self.assertEqual(values, list(range(1, 101)))
-                self.assertEqual(out.count(f"main.go:{line_of('write') + 1}"), 100)
+                # Each hit is told in the writer's frame, whose argument is the value written
+                # (the line is the compiler's: the pc after the store may map to `func bump`).
+                frames = [int(i) for i in re.findall(r"\bmain\.bump \(i=(\d+)\)", out)]
+                self.assertEqual(frames, list(range(1, 101)))
                 self.assertIn("counter 100", server_output)
 
     def test_conditional_watch_rwatch_awatch_and_hbreak(self):
