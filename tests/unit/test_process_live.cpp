@@ -53,6 +53,43 @@ StopEvent resume_and_wait(Process& process, std::span<const ThreadAction> plan) 
 StopEvent resume_and_wait(Process& process, ThreadAction action) {
   return resume_and_wait(process, std::span(&action, 1));
 }
+
+// A C program built for one test case in a directory of its own, removed with it.
+class CProgram {
+ public:
+  CProgram(std::string_view name, const std::string& source) {
+    char directory[] = "/tmp/gostub-live-XXXXXX";
+    REQUIRE(::mkdtemp(directory) != nullptr);
+    directory_ = directory;
+    source_ = directory_ + "/" + std::string(name) + ".c";
+    path_ = directory_ + "/" + std::string(name);
+    std::FILE* file = std::fopen(source_.c_str(), "w");
+    REQUIRE(file != nullptr);
+    std::fputs(source.c_str(), file);
+    std::fclose(file);
+    const auto compile = "cc -pthread -o " + path_ + " " + source_;
+    REQUIRE(std::system(compile.c_str()) == 0);
+  }
+  ~CProgram() {
+    std::remove(path_.c_str());
+    std::remove(source_.c_str());
+    ::rmdir(directory_.c_str());
+  }
+  CProgram(const CProgram&) = delete;
+  CProgram& operator=(const CProgram&) = delete;
+
+  std::unique_ptr<Process> launch() const {
+    LaunchOptions options;
+    options.argv = {path_};
+    options.take_terminal = false;
+    auto launched = Process::launch(options);
+    REQUIRE_MESSAGE(launched.has_value(), launched.error().message);
+    return std::move(*launched);
+  }
+
+ private:
+  std::string directory_, source_, path_;
+};
 }  // namespace
 
 TEST_CASE("registers written through the XSAVE area read back the same") {
@@ -290,32 +327,15 @@ int main(void) {
   pthread_create(&thread, 0, after_leader, 0);
   pthread_exit(0);
 })";
-  char directory[] = "/tmp/gostub-leader-exit-XXXXXX";
-  REQUIRE(::mkdtemp(directory) != nullptr);
-  const std::string dir = directory;
-  {
-    std::FILE* file = std::fopen((dir + "/leader.c").c_str(), "w");
-    REQUIRE(file != nullptr);
-    std::fputs(source.c_str(), file);
-    std::fclose(file);
-  }
-  const auto compile = "cc -pthread -o " + dir + "/leader " + dir + "/leader.c";
-  REQUIRE(std::system(compile.c_str()) == 0);
-  LaunchOptions options;
-  options.argv = {dir + "/leader"};
-  options.take_terminal = false;
-  auto launched = Process::launch(options);
-  REQUIRE(launched.has_value());
-  auto& process = **launched;
+  const CProgram program("leader", source);
+  auto launched = program.launch();
+  auto& process = *launched;
   const auto stop = resume_and_wait(process, {process.pid(), ResumeKind::kContinue, 0});
   CHECK(stop.kind == StopEvent::Kind::kSignal);
   CHECK(stop.signal == SIGUSR1);
   CHECK(stop.tid != process.pid());
   CHECK(process.threads() == std::vector<pid_t>{stop.tid});
   process.kill();
-  std::remove((dir + "/leader").c_str());
-  std::remove((dir + "/leader.c").c_str());
-  ::rmdir(directory);
 }
 
 TEST_CASE(
@@ -346,23 +366,9 @@ int main(void) {
   }
   return 0;
 })";
-  char directory[] = "/tmp/gostub-clones-XXXXXX";
-  REQUIRE(::mkdtemp(directory) != nullptr);
-  const std::string dir = directory;
-  {
-    std::FILE* file = std::fopen((dir + "/clones.c").c_str(), "w");
-    REQUIRE(file != nullptr);
-    std::fputs(source.c_str(), file);
-    std::fclose(file);
-  }
-  const auto compile = "cc -o " + dir + "/clones " + dir + "/clones.c";
-  REQUIRE(std::system(compile.c_str()) == 0);
-  LaunchOptions options;
-  options.argv = {dir + "/clones"};
-  options.take_terminal = false;
-  auto launched = Process::launch(options);
-  REQUIRE(launched.has_value());
-  auto& process = **launched;
+  const CProgram program("clones", source);
+  auto launched = program.launch();
+  auto& process = *launched;
   const ThreadAction action{process.pid(), ResumeKind::kContinue, 0};
   auto resumed = process.resume(std::span(&action, 1));
   REQUIRE(resumed.has_value());
@@ -376,9 +382,6 @@ int main(void) {
   CHECK(stop->kind == StopEvent::Kind::kExited);
   CHECK(stop->exit_code == 0);
   if (!stop || stop->kind != StopEvent::Kind::kExited) process.kill();
-  std::remove((dir + "/clones").c_str());
-  std::remove((dir + "/clones.c").c_str());
-  ::rmdir(directory);
 }
 
 TEST_CASE("a thread's exec: the leader, a zombie for a moment, comes back with the exec event") {
@@ -399,23 +402,9 @@ int main(int argc, char** argv) {
   pthread_create(&thread, 0, exec_again, 0);
   pause();
 })";
-  char directory[] = "/tmp/gostub-thread-exec-XXXXXX";
-  REQUIRE(::mkdtemp(directory) != nullptr);
-  const std::string dir = directory;
-  {
-    std::FILE* file = std::fopen((dir + "/exec.c").c_str(), "w");
-    REQUIRE(file != nullptr);
-    std::fputs(source.c_str(), file);
-    std::fclose(file);
-  }
-  const auto compile = "cc -pthread -o " + dir + "/exec " + dir + "/exec.c";
-  REQUIRE(std::system(compile.c_str()) == 0);
-  LaunchOptions options;
-  options.argv = {dir + "/exec"};
-  options.take_terminal = false;
-  auto launched = Process::launch(options);
-  REQUIRE(launched.has_value());
-  auto& process = **launched;
+  const CProgram program("exec", source);
+  auto launched = program.launch();
+  auto& process = *launched;
   // Polls as the event loop does on each SIGCHLD, so the zombie moment is seen.
   const auto poll_until_stop = [&process](std::optional<StopEvent> stop) {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
@@ -439,7 +428,4 @@ int main(int argc, char** argv) {
   CHECK(end->kind == StopEvent::Kind::kExited);
   CHECK(end->exit_code == 7);
   if (process.alive()) process.kill();
-  std::remove((dir + "/exec").c_str());
-  std::remove((dir + "/exec.c").c_str());
-  ::rmdir(directory);
 }
