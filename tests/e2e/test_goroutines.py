@@ -281,7 +281,8 @@ class GoidRegister(unittest.TestCase):
         for go in ("1.19", harness.available_toolchains()[-1]):
             with self.subTest(go=go):
                 binary = fixture(go=go)
-                with DebugServer("gostub", [binary, "threads", "8", "400"],
+                # Calls enough that no other worker is done before the filtered rounds.
+                with DebugServer("gostub", [binary, "threads", "8", "20000"],
                                  extra=["--remote-debug"]) as server:
                     out = run_gdb(binary, server.port, [
                         "break main.hit", "ignore 1 20", "continue", "p $goid", "p worker",
