@@ -39,14 +39,14 @@ Reply Transfers::read(const protocol::TransferRead& request, Program* program,
     std::string document;
     if (request.object == "features") {
       if (request.annex != "target.xml") return Reply::error(ENOENT);
-      if (program == nullptr && !profile.lldb()) {
-        // Before any program (extended mode), gdbserver's empty description: no architecture
-        // is claimed, so `set architecture` may pick any until gdb asks again for the program
-        // it runs or attaches.
-        document = kEmptyTargetXml;
+      // Before any program (extended mode) gdb gets gdbserver's empty description: no
+      // architecture is claimed, so `set architecture` may pick any until gdb asks again for
+      // the program it runs or attaches.
+      if (profile.lldb()) {
+        document = x86_64_target_xml_for_lldb();
       } else {
-        const bool go = program == nullptr || program->is_go();
-        document = profile.lldb() ? x86_64_target_xml_for_lldb() : x86_64_target_xml(go);
+        document =
+            program == nullptr ? std::string(kEmptyTargetXml) : x86_64_target_xml(program->is_go());
       }
     } else if (request.object == "threads") {
       document = threads_document(live, profile);

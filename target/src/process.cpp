@@ -740,7 +740,8 @@ std::optional<StopEvent> Process::on_wait_status(pid_t tid, int status, bool sto
   }
   if (found == threads_.end() && tid == pid_) {
     // The leader, dropped while a zombie, is back: that was another thread's exec (the kernel
-    // ends the leader, then gives the exec'ing thread its tid). The exec event follows.
+    // ends the leader, then gives the exec'ing thread its tid), and this is its exec event.
+    // gdbserver's filter_event takes it back the same way.
     add_thread(tid);
     found = threads_.find(tid);
   } else if (found == threads_.end()) {
