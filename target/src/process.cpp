@@ -84,13 +84,13 @@ std::vector<pid_t> list_tasks(pid_t pid) {
   return tids;
 }
 
-// Whether gostub traces the thread already: one cloned by a thread gostub seized moments
-// before is traced from birth, and seizing it again fails with EPERM.
-bool traced_by_us(pid_t pid, pid_t tid) {
+// The thread's tracer (0: none); nullopt when the thread is gone. One cloned by a thread gostub
+// seized moments before is traced by gostub from birth, and seizing it again fails with EPERM.
+std::optional<pid_t> tracer_of(pid_t pid, pid_t tid) {
   const auto status = read_proc_record(fmt::format("/proc/{}/task/{}/status", pid, tid));
   const auto field = status.find("\nTracerPid:");
-  if (field == std::string::npos) return false;
-  return std::atoi(status.c_str() + field + 11) == ::getpid();
+  if (field == std::string::npos) return std::nullopt;
+  return static_cast<pid_t>(std::atoi(status.c_str() + field + 11));
 }
 
 // The program as execv() will find it: a name with a slash is a path; otherwise ./NAME if it
@@ -477,13 +477,19 @@ Result<void> Process::seize_all_threads() {
     for (const pid_t tid : list_tasks(pid_)) {
       if (threads_.contains(tid)) continue;
       if (ptrace_call(PTRACE_SEIZE, tid, 0, kAttachOptions) != 0) {
-        if (errno == ESRCH && tid != pid_) continue;  // exited meanwhile
-        if (errno == EPERM && tid != pid_ && traced_by_us(pid_, tid)) {
-          // Traced from birth: its first stop comes as a seized thread's would.
-          add_thread(tid);
-          found_new = true;
-          continue;
+        const int seize_error = errno;
+        if (seize_error == ESRCH && tid != pid_) continue;  // exited meanwhile
+        if (seize_error == EPERM && tid != pid_) {
+          const auto tracer = tracer_of(pid_, tid);
+          if (!tracer) continue;  // exited meanwhile
+          if (*tracer == ::getpid()) {
+            // Traced from birth: its first stop comes as a seized thread's would.
+            add_thread(tid);
+            found_new = true;
+            continue;
+          }
         }
+        errno = seize_error;  // reading /proc may have changed it
         auto error = last_system_error(fmt::format("Cannot attach to process {}", pid_));
         for (const auto& [seized, unused] : threads_) ptrace_call(PTRACE_DETACH, seized);
         threads_.clear();
